@@ -1,0 +1,127 @@
+"""Amazon ECS through an injected boto3 client."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from ecs_rollback.domain.errors import EcsUpdateFailed
+from ecs_rollback.domain.model import ServiceId
+from ecs_rollback.ports import EcsDeployment, ServiceSnapshot, TaskDefinitionSnapshot
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+
+_MAX_TASKS = 100  # DescribeTasks takes 100 ARNs; a deployment's digests are the same on every task
+
+
+class EcsAdapter:
+    def __init__(self, client: ECSClient) -> None:
+        self._client = client
+
+    def describe_service(self, service: ServiceId) -> ServiceSnapshot | None:
+        response = self._client.describe_services(cluster=service.cluster, services=[service.arn])
+        found = [s for s in response.get("services", []) if s.get("status") != "INACTIVE"]
+        if not found:
+            return None
+        raw: Any = found[0]
+        configuration = raw.get("deploymentConfiguration") or {}
+        breaker = configuration.get("deploymentCircuitBreaker") or {}
+        alarms = configuration.get("alarms") or {}
+        return ServiceSnapshot(
+            service=service,
+            task_definition_arn=raw["taskDefinition"],
+            deployments=tuple(
+                EcsDeployment(
+                    deployment_id=d["id"],
+                    status=d.get("status", ""),
+                    task_definition_arn=d["taskDefinition"],
+                    rollout_state=d.get("rolloutState"),
+                    created_at=d.get("createdAt") if isinstance(d.get("createdAt"), datetime) else None,
+                )
+                for d in raw.get("deployments", [])
+            ),
+            ecs_rollback_enabled=bool(
+                (breaker.get("enable") and breaker.get("rollback"))
+                or (alarms.get("enable") and alarms.get("rollback"))
+            ),
+        )
+
+    def describe_task_definition(self, arn: str) -> TaskDefinitionSnapshot | None:
+        try:
+            response = self._client.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("ClientException", "InvalidParameterException"):
+                return None  # deleted, or never existed
+            raise
+        definition: dict[str, Any] = dict(response["taskDefinition"])
+        tags = {
+            tag["key"]: tag["value"] for tag in response.get("tags", []) if "key" in tag and "value" in tag
+        }
+        return TaskDefinitionSnapshot(
+            arn=definition["taskDefinitionArn"],
+            status=str(definition.get("status", "ACTIVE")),
+            definition=definition,
+            tags=tags,
+        )
+
+    def running_digests(self, service: ServiceId, task_definition_arn: str) -> dict[str, str]:
+        """Container name -> image digest that ECS resolved, from the service's tasks."""
+        task_arns: list[str] = []
+        for desired in ("RUNNING", "STOPPED"):
+            response = self._client.list_tasks(
+                cluster=service.cluster,
+                serviceName=service.name,
+                desiredStatus=desired,
+                maxResults=_MAX_TASKS,
+            )
+            task_arns = response.get("taskArns", [])
+            if task_arns:
+                break
+        if not task_arns:
+            return {}
+        tasks = self._client.describe_tasks(cluster=service.cluster, tasks=task_arns[:_MAX_TASKS]).get(
+            "tasks", []
+        )
+        digests: dict[str, str] = {}
+        for task in tasks:
+            if task.get("taskDefinitionArn") != task_definition_arn:
+                continue
+            for container in task.get("containers", []):
+                digest = container.get("imageDigest")
+                if digest and container.get("name"):
+                    digests.setdefault(container["name"], digest)
+        return digests
+
+    def register_task_definition(self, definition: Mapping[str, Any], tags: Mapping[str, str]) -> str:
+        request = dict(definition)
+        if tags:
+            request["tags"] = [{"key": key, "value": value} for key, value in tags.items()]
+        try:
+            response = self._client.register_task_definition(**request)
+        except ClientError as error:
+            raise EcsUpdateFailed(
+                f"ECS refused to register the pinned copy of {definition.get('family')}: "
+                f"{error.response['Error'].get('Message', error)}"
+            ) from error
+        return response["taskDefinition"]["taskDefinitionArn"]
+
+    def update_service(self, service: ServiceId, task_definition_arn: str) -> str | None:
+        try:
+            response = self._client.update_service(
+                cluster=service.cluster, service=service.name, taskDefinition=task_definition_arn
+            )
+        except ClientError as error:
+            raise EcsUpdateFailed(
+                f"ECS refused UpdateService on {service}: {error.response['Error'].get('Message', error)}"
+            ) from error
+        for deployment in response["service"].get("deployments", []):
+            if (
+                deployment.get("status") == "PRIMARY"
+                and deployment.get("taskDefinition") == task_definition_arn
+            ):
+                return deployment.get("id")
+        return None

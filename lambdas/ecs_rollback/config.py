@@ -1,0 +1,175 @@
+"""Runtime configuration: one pydantic model, validated once at cold start.
+
+The CDK construct writes these environment variables from the same models
+(``Scope``, ``AlarmLink``), so what synth validates is what the functions read.
+Nothing else in the package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ecs_rollback.domain.errors import ConfigurationError
+from ecs_rollback.domain.model import ServiceId
+
+_NAME = r"[A-Za-z0-9_-]{1,255}"
+SERVICE_ARN_RE = re.compile(
+    rf"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{{12}}:service/(?P<cluster>{_NAME})/(?P<service>{_NAME})$"
+)
+SERVICE_REF_RE = re.compile(rf"^(?P<cluster>{_NAME})/(?P<service>{_NAME})$")
+CLUSTER_RE = re.compile(rf"^{_NAME}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Scope(_Strict):
+    """Which services the rollback service may act on.
+
+    ``services`` holds ``cluster/service`` names or full service ARNs; ``clusters`` puts every
+    service of a cluster in scope. At least one of the two must be non-empty: a service that
+    watches nothing is a misconfiguration, not a default.
+    """
+
+    services: tuple[str, ...] = ()
+    clusters: tuple[str, ...] = ()
+
+    @field_validator("services")
+    @classmethod
+    def _services_are_refs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for ref in value:
+            if not (SERVICE_ARN_RE.match(ref) or SERVICE_REF_RE.match(ref)):
+                raise ValueError(
+                    f"{ref!r} is not a service reference; use 'cluster/service' or a full ECS service ARN "
+                    "(arn:aws:ecs:<region>:<account>:service/<cluster>/<service>)"
+                )
+        return value
+
+    @field_validator("clusters")
+    @classmethod
+    def _clusters_are_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not CLUSTER_RE.match(name):
+                raise ValueError(
+                    f"{name!r} is not a cluster name (letters, digits, '-' and '_', 1-255 chars)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Scope:
+        if not self.services and not self.clusters:
+            raise ValueError("the scope is empty; name at least one service ('cluster/service') or cluster")
+        return self
+
+    def contains(self, service: ServiceId) -> bool:
+        if service.cluster in self.clusters:
+            return True
+        return any(ref in (service.arn, f"{service.cluster}/{service.name}") for ref in self.services)
+
+    def service_names(self) -> list[tuple[str, str]]:
+        """(cluster, service) pairs named explicitly, ARNs included."""
+        pairs = []
+        for ref in self.services:
+            match = SERVICE_ARN_RE.match(ref) or SERVICE_REF_RE.match(ref)
+            assert match is not None
+            pairs.append((match["cluster"], match["service"]))
+        return pairs
+
+
+class AlarmLink(_Strict):
+    """Links alarms (by exact name, or a prefix ending in ``*``) to one service."""
+
+    alarm: Annotated[str, Field(min_length=1, max_length=255)]
+    cluster: Annotated[str, Field(pattern=f"^{_NAME}$")]
+    service: Annotated[str, Field(pattern=f"^{_NAME}$")]
+
+    @field_validator("alarm")
+    @classmethod
+    def _prefix_only_at_end(cls, value: str) -> str:
+        if "*" in value[:-1]:
+            raise ValueError(f"{value!r}: '*' is only allowed at the end, as a name prefix")
+        return value
+
+    @property
+    def is_prefix(self) -> bool:
+        return self.alarm.endswith("*")
+
+    def matches(self, alarm_name: str) -> bool:
+        if self.is_prefix:
+            return alarm_name.startswith(self.alarm[:-1])
+        return alarm_name == self.alarm
+
+
+class Settings(_Strict):
+    """Everything a function needs, from its environment."""
+
+    ledger_table_name: Annotated[str, Field(min_length=3, alias="LEDGER_TABLE_NAME")]
+    notification_topic_arn: Annotated[
+        str, Field(pattern=r"^arn:aws[a-z-]*:sns:", alias="NOTIFICATION_TOPIC_ARN")
+    ]
+    scope: Scope = Field(alias="SCOPE")
+    alarm_links: tuple[AlarmLink, ...] = Field(default=(), alias="ALARM_LINKS")
+    bake_time_seconds: Annotated[int, Field(ge=0, le=7 * 24 * 3600, alias="BAKE_TIME_SECONDS")]
+    watch_window_seconds: Annotated[int, Field(ge=0, le=7 * 24 * 3600, alias="WATCH_WINDOW_SECONDS")]
+    loop_guard_limit: Annotated[int, Field(ge=1, le=100, alias="LOOP_GUARD_LIMIT")]
+    lock_ttl_seconds: Annotated[int, Field(ge=60, le=24 * 3600, alias="LOCK_TTL_SECONDS")] = 1800
+    dry_run: bool = Field(default=False, alias="DRY_RUN")
+    dry_run_services: tuple[str, ...] = Field(default=(), alias="DRY_RUN_SERVICES")
+    bake_timer_function_arn: str | None = Field(default=None, alias="BAKE_TIMER_FUNCTION_ARN")
+    bake_timer_role_arn: str | None = Field(default=None, alias="BAKE_TIMER_ROLE_ARN")
+    schedule_group_name: str | None = Field(default=None, alias="SCHEDULE_GROUP_NAME")
+
+    @field_validator("scope", "alarm_links", "dry_run_services", mode="before")
+    @classmethod
+    def _json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON: {exc.msg} at position {exc.pos}") from exc
+        return value
+
+    @property
+    def bake_time(self) -> timedelta:
+        return timedelta(seconds=self.bake_time_seconds)
+
+    @property
+    def watch_window(self) -> timedelta:
+        return timedelta(seconds=self.watch_window_seconds)
+
+    @property
+    def lock_ttl(self) -> timedelta:
+        return timedelta(seconds=self.lock_ttl_seconds)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build from an environment mapping, naming every bad variable in one error."""
+        known = {field.alias for field in cls.model_fields.values() if field.alias}
+        try:
+            return cls.model_validate({key: value for key, value in environ.items() if key in known})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+            )
+            raise ConfigurationError(
+                f"invalid function configuration ({problems}); the stack sets these variables, "
+                "so redeploy with corrected CDK context"
+            ) from exc
+
+    def is_dry_run(self, service: ServiceId) -> bool:
+        return self.dry_run or any(
+            ref in (service.arn, f"{service.cluster}/{service.name}") for ref in self.dry_run_services
+        )
+
+
+def process_environment() -> dict[str, str]:
+    """The one read of the process environment in the package (at cold start, by the composition root)."""
+    return dict(os.environ)

@@ -1,0 +1,218 @@
+"""Deciding a rollback: a pure function of the trigger, the ledger state, the policy and the time.
+
+No boto3, no clock, no environment: everything arrives as arguments, so the rules in the
+product brief ("Deciding a rollback") are tested as a table and as Hypothesis properties.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ecs_rollback.domain.model import Deployment, Origin, ServiceState, Status, TriggerKind
+
+
+@dataclass(frozen=True)
+class Policy:
+    bake_time: timedelta = timedelta(minutes=10)
+    watch_window: timedelta = timedelta(minutes=60)
+    loop_guard_limit: int = 3
+    loop_guard_period: timedelta = timedelta(hours=1)
+    dry_run: bool = False
+    in_scope: bool = True
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Why a decision is being made: an alarm, a failed deployment, or an operator."""
+
+    kind: TriggerKind
+    trigger_id: str
+    at: datetime
+    source: str  # alarm name, failed deployment id, or the operator's identity
+    reason: str
+    deployment_id: str | None = None  # the failed deployment, for DEPLOYMENT_FAILED
+    ecs_rolling_back: bool = False  # ECS said it is rolling back by itself
+
+
+@dataclass(frozen=True)
+class ManualOptions:
+    """What an operator asked for; ``target`` is resolved from the ledger before deciding."""
+
+    last_good: bool
+    target: Deployment | None  # the newest ledger record of the named revision, if any
+    target_label: str
+    force: bool
+    dry_run: bool
+
+
+@dataclass(frozen=True)
+class RollBack:
+    target: Deployment
+    current: Deployment | None
+    dry_run: bool
+    message: str
+    code: str = "rollback"
+
+
+@dataclass(frozen=True)
+class Skip:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Refuse:
+    code: str
+    message: str
+
+
+Decision = RollBack | Skip | Refuse
+
+
+def decide(
+    trigger: Trigger,
+    state: ServiceState | None,
+    policy: Policy,
+    now: datetime,
+    manual: ManualOptions | None = None,
+) -> Decision:
+    """One decision per trigger; see the product brief for each rule."""
+    automatic = trigger.kind != TriggerKind.MANUAL
+    if not policy.in_scope:
+        return Refuse(
+            "out_of_scope", "the service is not in the configured scope; add it to the stack's scope"
+        )
+    if state is None or state.current is None:
+        message = (
+            "the ledger has no record of this service yet; it is adopted on its next deployment event "
+            "(or run `ecs-rollback adopt CLUSTER SERVICE`)"
+        )
+        return Skip("unknown_service", message) if automatic else Refuse("unknown_service", message)
+    current = state.current
+
+    if trigger.kind == TriggerKind.DEPLOYMENT_FAILED:
+        if trigger.ecs_rolling_back:
+            return Skip(
+                "ecs_rolling_back", "ECS is already rolling this deployment back by itself; recorded it"
+            )
+        if trigger.deployment_id != current.deployment_id:
+            return Skip(
+                "stale_deployment",
+                f"deployment {trigger.deployment_id} failed but the service has moved on to "
+                f"{current.deployment_id}; nothing to undo",
+            )
+
+    if state.in_flight is not None and state.in_flight.active(now):
+        message = (
+            f"rollback {state.in_flight.rollback_id} is already in flight "
+            f"(until it completes, or its lock expires at {state.in_flight.expires_at.isoformat()})"
+        )
+        return Skip("rollback_in_flight", message) if automatic else Refuse("rollback_in_flight", message)
+
+    if automatic and state.halted is not None:
+        return Refuse(
+            "automation_halted",
+            f"automatic rollbacks are stopped for this service: {state.halted.reason}; "
+            "a person must act (manual rollback or a new deploy resumes them)",
+        )
+
+    if (
+        automatic
+        and trigger.kind == TriggerKind.DEPLOYMENT_FAILED
+        and current.origin
+        in (
+            Origin.AUTOMATIC_ROLLBACK,
+            Origin.MANUAL_ROLLBACK,
+        )
+    ):
+        return Refuse(
+            "rollback_deployment_failed",
+            f"the rollback's own deployment ({current.describe()}) failed; not cascading, a person must decide",
+        )
+
+    if automatic:
+        return _decide_automatic(trigger, state, current, policy, now)
+    assert manual is not None, "manual triggers carry their options"
+    return _decide_manual(state, current, manual, policy)
+
+
+def _decide_automatic(
+    trigger: Trigger, state: ServiceState, current: Deployment, policy: Policy, now: datetime
+) -> Decision:
+    if trigger.kind == TriggerKind.ALARM and current.status.is_bad:
+        return Skip(
+            "current_already_bad",
+            f"the current revision {current.describe()} is already {current.status}; nothing newer to undo",
+        )
+    if (
+        trigger.kind == TriggerKind.ALARM
+        and current.status == Status.GOOD
+        and now - current.deployed_at >= policy.watch_window
+    ):
+        return Skip(
+            "outside_watch_window",
+            f"{current.describe()} is GOOD and went live {_ago(now - current.deployed_at)} ago, beyond the "
+            f"{_ago(policy.watch_window)} watch window; an incident this late is not blamed on the deploy",
+        )
+    target = state.newest_good_except(current.task_definition_arn)
+    if target is None:
+        if current.status == Status.GOOD:
+            return Skip(
+                "already_on_newest_good",
+                f"the service already runs the newest GOOD revision {current.describe()}; a rollback cannot help",
+            )
+        return Skip("no_known_good", "no known good revision to roll back to; a person must decide")
+    recent = state.rollbacks_since(now - policy.loop_guard_period)
+    if recent >= policy.loop_guard_limit:
+        return Refuse(
+            "loop_guard",
+            f"{recent} automatic rollbacks in the last {_ago(policy.loop_guard_period)} reached the limit of "
+            f"{policy.loop_guard_limit}; stopping so a person can look",
+        )
+    verb = "would roll back" if policy.dry_run else "rolling back"
+    return RollBack(
+        target=target,
+        current=current,
+        dry_run=policy.dry_run,
+        message=f"{verb} from {current.describe()} to the last good revision {target.describe()}: {trigger.reason}",
+    )
+
+
+def _decide_manual(
+    state: ServiceState, current: Deployment, manual: ManualOptions, policy: Policy
+) -> Decision:
+    dry_run = manual.dry_run or policy.dry_run
+    verb = "would roll back" if dry_run else "rolling back"
+    if manual.last_good:
+        target = state.newest_good_except(current.task_definition_arn)
+        if target is None:
+            return Refuse(
+                "no_known_good",
+                "no GOOD revision other than the current one is recorded; name a revision or git SHA as target",
+            )
+        return RollBack(target, current, dry_run, f"{verb} from {current.describe()} to {target.describe()}")
+    target = manual.target
+    if target is None:
+        return Refuse(
+            "target_not_found",
+            f"no revision matching {manual.target_label!r} is known for this service; "
+            "see `ecs-rollback history CLUSTER SERVICE`",
+        )
+    if target.task_definition_arn == current.task_definition_arn:
+        return Skip("target_is_current", f"the service already runs {target.describe()}")
+    if target.status.is_bad and not manual.force:
+        return Refuse(
+            "target_is_bad",
+            f"{target.describe()} is recorded as {target.status}; pass force=true to roll back to it anyway",
+        )
+    return RollBack(target, current, dry_run, f"{verb} from {current.describe()} to {target.describe()}")
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 3600 == 0 and seconds >= 3600:
+        return f"{seconds // 3600} h"
+    if seconds >= 60:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"

@@ -1,0 +1,147 @@
+"""How deployment events move a revision through its lifecycle, as pure state transitions.
+
+``IN_PROGRESS -> COMPLETED -> GOOD``, or ``FAILED``, or ``ROLLED_BACK``. EventBridge delivers at
+least once and in no guaranteed order, so every transition is idempotent and never moves a
+record backwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from ecs_rollback.domain.model import Deployment, Halt, Origin, ServiceId, ServiceState, Status
+
+_RANK = {Status.IN_PROGRESS: 0, Status.COMPLETED: 1, Status.GOOD: 2, Status.FAILED: 3, Status.ROLLED_BACK: 3}
+
+
+@dataclass(frozen=True)
+class Transition:
+    state: ServiceState
+    deployments: list[Deployment] = field(default_factory=list)
+    rollback_finished: str | None = None  # COMPLETED / FAILED when the in-flight rollback ended
+    finished_rollback_key: str | None = None
+    schedule_bake_for: Deployment | None = None
+
+
+def advance(deployment: Deployment, status: Status, at: datetime, reason: str | None = None) -> Deployment:
+    """Move forward only: a late IN_PROGRESS never undoes COMPLETED, nothing leaves a BAD status."""
+    if deployment.status.is_bad or _RANK[status] < _RANK[deployment.status]:
+        return deployment
+    if status == deployment.status:
+        return deployment
+    return deployment.with_status(status, at, reason)
+
+
+def new_state(service: ServiceId) -> ServiceState:
+    return ServiceState(service=service)
+
+
+def adopt(state: ServiceState, baseline: Deployment, now: datetime) -> tuple[ServiceState, Deployment]:
+    """Take the revision a never-seen service was running as its baseline GOOD (adopted, not baked)."""
+    adopted = replace(
+        baseline,
+        status=Status.GOOD,
+        origin=Origin.ADOPTED,
+        adopted=True,
+        good_at=now,
+        updated_at=now,
+        actor="ecs-rollback",
+    )
+    return replace(state.with_good(adopted), current=state.current or adopted.summary()), adopted
+
+
+def record_started(state: ServiceState, deployment: Deployment, now: datetime) -> Transition:
+    """A deployment began (or we first hear of it). Links it to our in-flight rollback, if it is one."""
+    if (
+        state.in_flight is not None
+        and deployment.task_definition_arn == state.in_flight.target_task_definition_arn
+    ):
+        deployment = replace(
+            deployment,
+            origin=Origin.AUTOMATIC_ROLLBACK if state.in_flight.automatic else Origin.MANUAL_ROLLBACK,
+            rollback_id=state.in_flight.rollback_id,
+            actor="ecs-rollback",
+            source_task_definition_arn=(
+                state.in_flight.source_task_definition_arn
+                if state.in_flight.source_task_definition_arn != deployment.task_definition_arn
+                else None
+            ),
+        )
+    halted = state.halted
+    if deployment.origin == Origin.DEPLOY:
+        halted = None  # a person deployed: automatic rollbacks resume
+    current = state.current
+    if (
+        current is None
+        or current.deployment_id == deployment.deployment_id
+        or (deployment.started_at >= current.started_at)
+    ):
+        current = deployment.summary()
+    return Transition(replace(state, current=current, halted=halted, updated_at=now), [deployment])
+
+
+def record_completed(
+    state: ServiceState, deployment: Deployment, now: datetime, bake_time_zero: bool
+) -> Transition:
+    completed = advance(deployment, Status.COMPLETED, now, "ECS reports steady state")
+    transition = _apply(state, completed, now)
+    transition = _finish_in_flight(transition, completed, "COMPLETED")
+    if completed.status != Status.COMPLETED:
+        return transition
+    if bake_time_zero:
+        return promote(transition.state, completed, now, base=transition)
+    return replace(transition, schedule_bake_for=completed)
+
+
+def record_failed(state: ServiceState, deployment: Deployment, now: datetime, reason: str) -> Transition:
+    failed = advance(deployment, Status.FAILED, now, reason)
+    transition = _apply(state.without_good(failed.task_definition_arn), failed, now)
+    return _finish_in_flight(transition, failed, "FAILED")
+
+
+def promote(
+    state: ServiceState, deployment: Deployment, now: datetime, base: Transition | None = None
+) -> Transition:
+    """The bake time passed with no alarm: COMPLETED becomes GOOD."""
+    good = advance(deployment, Status.GOOD, now, "baked with no alarm")
+    if good.status != Status.GOOD:
+        return base or Transition(state)
+    transition = _apply(state.with_good(good), good, now)
+    if base is not None:
+        transition = replace(
+            transition,
+            rollback_finished=base.rollback_finished,
+            finished_rollback_key=base.finished_rollback_key,
+        )
+    return transition
+
+
+def mark_rolled_back(state: ServiceState, deployment: Deployment, now: datetime, reason: str) -> Transition:
+    rolled_back = deployment.with_status(Status.ROLLED_BACK, now, reason)
+    if deployment.status.is_bad:
+        rolled_back = deployment
+    return _apply(state.without_good(deployment.task_definition_arn), rolled_back, now)
+
+
+def halt(state: ServiceState, reason: str, now: datetime, rollback_id: str | None) -> ServiceState:
+    return replace(state, halted=Halt(reason=reason, at=now, rollback_id=rollback_id))
+
+
+def _apply(state: ServiceState, deployment: Deployment, now: datetime) -> Transition:
+    current = state.current
+    if current is not None and current.deployment_id == deployment.deployment_id:
+        current = deployment.summary()
+    return Transition(replace(state, current=current, updated_at=now), [deployment])
+
+
+def _finish_in_flight(transition: Transition, deployment: Deployment, result: str) -> Transition:
+    in_flight = transition.state.in_flight
+    if in_flight is None or deployment.rollback_id != in_flight.rollback_id:
+        return transition
+    return replace(
+        transition,
+        state=replace(transition.state, in_flight=None),
+        rollback_finished=result,
+        finished_rollback_key=in_flight.record_key,
+    )

@@ -1,0 +1,1 @@
+"""Typed models of the events the functions receive, exactly as AWS delivers them."""

@@ -1,0 +1,62 @@
+"""``ECS Deployment State Change`` events, as EventBridge delivers them.
+
+Powertools has no model for these; the shape follows the AWS documentation's samples, kept
+under ``tests/events/``. Unknown fields are ignored so a new attribute from AWS does not
+turn into a failed invocation.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Literal
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ecs_rollback.domain.model import SERVICE_ARN, ServiceId
+
+DeploymentEventName = Literal[
+    "SERVICE_DEPLOYMENT_IN_PROGRESS",
+    "SERVICE_DEPLOYMENT_COMPLETED",
+    "SERVICE_DEPLOYMENT_FAILED",
+]
+
+# ECS writes this into ``reason`` when its circuit breaker or deployment alarms roll back.
+ECS_ROLLBACK_REASON = re.compile(
+    r"rolling back to deploymentId (?P<deployment_id>[\w/.:-]+?)\.?$", re.IGNORECASE
+)
+
+
+class EcsDeploymentDetail(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    event_type: Literal["INFO", "WARN", "ERROR"] = Field(alias="eventType")
+    event_name: DeploymentEventName = Field(alias="eventName")
+    deployment_id: str = Field(alias="deploymentId", min_length=1, max_length=512)
+    updated_at: datetime = Field(alias="updatedAt")
+    reason: str = Field(default="", max_length=4096)
+
+    @property
+    def ecs_rollback_source(self) -> str | None:
+        """The deployment ECS is rolling back to, when ``reason`` says it is rolling back."""
+        match = ECS_ROLLBACK_REASON.search(self.reason)
+        return match["deployment_id"] if match else None
+
+
+class EcsDeploymentEvent(EventBridgeModel):
+    source: Literal["aws.ecs"]
+    detail_type: Literal["ECS Deployment State Change"] = Field(alias="detail-type")
+    detail: EcsDeploymentDetail
+
+    @field_validator("resources")
+    @classmethod
+    def _one_service(cls, resources: list[str]) -> list[str]:
+        if not any(SERVICE_ARN.match(arn) for arn in resources):
+            raise ValueError("resources holds no ECS service ARN")
+        return resources
+
+    @property
+    def service(self) -> ServiceId:
+        arn = next(arn for arn in self.resources if SERVICE_ARN.match(arn))
+        return ServiceId.from_arn(arn)

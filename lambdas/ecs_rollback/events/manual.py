@@ -1,0 +1,42 @@
+"""The manual rollback request: the public contract of the manual rollback function."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from ecs_rollback.domain.targets import TargetSpec, parse_target
+
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,255}$")]
+CLUSTER_ARN = re.compile(r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/(?P<name>[A-Za-z0-9_-]{1,255})$")
+
+MAX_PAYLOAD_BYTES = 16 * 1024
+
+
+class ManualRollbackRequest(BaseModel):
+    """``{"cluster", "service", "target", "reason", "dry_run", "force", "requested_by"}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    cluster: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    service: Name
+    target: Annotated[str, StringConstraints(min_length=1, max_length=2048)] = "last-good"
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1024)]
+    dry_run: bool = False
+    force: bool = False
+    requested_by: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+
+    @property
+    def cluster_name(self) -> str:
+        match = CLUSTER_ARN.match(self.cluster)
+        return match["name"] if match else self.cluster
+
+    @property
+    def target_spec(self) -> TargetSpec:
+        return parse_target(self.target)
+
+
+def cluster_name_is_valid(value: str) -> bool:
+    return bool(CLUSTER_ARN.match(value) or re.fullmatch(r"[A-Za-z0-9_-]{1,255}", value))

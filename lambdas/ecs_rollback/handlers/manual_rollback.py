@@ -1,0 +1,44 @@
+"""Manual rollback: the public request/response contract (see docs/manual-rollback.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ecs_rollback.composition import Dependencies, from_environment
+from ecs_rollback.domain.errors import RollbackError
+from ecs_rollback.observability import MetricsTelemetry, build_metrics, build_tracer, logger
+from ecs_rollback.services.manual import error_response, handle_manual_request
+
+metrics = build_metrics()
+tracer = build_tracer()
+telemetry = MetricsTelemetry(metrics)
+
+
+def handle(event: object, deps: Dependencies, *, request_id: str, function_arn: str) -> dict[str, Any]:
+    parts = function_arn.split(":")
+    region, account = (parts[3], parts[4]) if len(parts) > 4 else ("", "")
+    try:
+        return handle_manual_request(deps, event, request_id=request_id, region=region, account=account)
+    except RollbackError as error:
+        logger.exception("manual rollback failed")
+        return error_response(error.code, f"{error}; nothing was changed that the ledger does not show")
+    except Exception:  # the contract promises an answer, never a stack trace
+        logger.exception("manual rollback failed unexpectedly")
+        return error_response(
+            "internal_error",
+            f"the rollback function failed unexpectedly; see its logs for request id {request_id}",
+        )
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def handler(event: object, context: LambdaContext) -> dict[str, Any]:
+    return handle(
+        event,
+        from_environment(telemetry),
+        request_id=context.aws_request_id,
+        function_arn=context.invoked_function_arn,
+    )

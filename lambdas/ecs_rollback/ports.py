@@ -1,0 +1,164 @@
+"""The ports the application services talk through. Adapters implement them with boto3;
+tests implement them with in-memory fakes that pass the same contract suite."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from ecs_rollback.domain.model import (
+    Deployment,
+    ImageReference,
+    RevisionId,
+    RollbackRecord,
+    ServiceId,
+    ServiceState,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageUse:
+    """One container of one deployment that ran a given image digest."""
+
+    digest: str
+    service: ServiceId
+    deployment_id: str
+    task_definition_arn: str
+    container: str
+    image: str
+    started_at: datetime
+    git_sha: str | None
+
+
+@dataclass(frozen=True)
+class LedgerChange:
+    """Everything one step writes, committed atomically.
+
+    ``state`` carries the new version; the write succeeds only if the stored version is still
+    ``expected_version`` (0: the service is new), else ``ConcurrentUpdate``; ``None`` writes no state. ``new_rollback`` must
+    not exist yet (its id derives from the trigger), else ``DuplicateTrigger``.
+    """
+
+    state: ServiceState | None
+    expected_version: int
+    deployments: Sequence[Deployment] = ()
+    new_rollback: RollbackRecord | None = None
+    rollback_updates: Sequence[RollbackRecord] = ()
+
+
+class Ledger(Protocol):
+    def load(self, service: ServiceId) -> ServiceState | None: ...
+
+    def commit(self, change: LedgerChange) -> None: ...
+
+    def get_deployment(self, service: ServiceId, deployment_id: str) -> Deployment | None: ...
+
+    def get_rollback(self, service: ServiceId, record_key: str) -> RollbackRecord | None: ...
+
+    def find_revision(self, service: ServiceId, revision: RevisionId) -> Deployment | None: ...
+
+    def find_git_sha(self, service: ServiceId, prefix: str) -> list[Deployment]: ...
+
+    def history(self, service: ServiceId, limit: int = 20, cursor: str | None = None) -> Page[Deployment]: ...
+
+    def rollbacks(
+        self, service: ServiceId, limit: int = 20, cursor: str | None = None
+    ) -> Page[RollbackRecord]: ...
+
+    def deployments_of_git_sha(
+        self, git_sha: str, limit: int = 20, cursor: str | None = None
+    ) -> Page[Deployment]: ...
+
+    def deployments_of_digest(
+        self, digest: str, limit: int = 20, cursor: str | None = None
+    ) -> Page[ImageUse]: ...
+
+    def services(self, limit: int = 100, cursor: str | None = None) -> Page[ServiceState]: ...
+
+
+@dataclass(frozen=True)
+class EcsDeployment:
+    deployment_id: str
+    status: str  # PRIMARY / ACTIVE / INACTIVE
+    task_definition_arn: str
+    rollout_state: str | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ServiceSnapshot:
+    service: ServiceId
+    task_definition_arn: str
+    deployments: tuple[EcsDeployment, ...]
+    ecs_rollback_enabled: bool  # circuit breaker or deployment alarms with rollback on
+
+    def deployment(self, deployment_id: str) -> EcsDeployment | None:
+        return next((d for d in self.deployments if d.deployment_id == deployment_id), None)
+
+    @property
+    def primary(self) -> EcsDeployment | None:
+        return next((d for d in self.deployments if d.status == "PRIMARY"), None)
+
+
+@dataclass(frozen=True)
+class TaskDefinitionSnapshot:
+    arn: str
+    status: str  # ACTIVE / INACTIVE / DELETE_IN_PROGRESS
+    definition: dict[str, Any]
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class EcsGateway(Protocol):
+    def describe_service(self, service: ServiceId) -> ServiceSnapshot | None: ...
+
+    def describe_task_definition(self, arn: str) -> TaskDefinitionSnapshot | None: ...
+
+    def running_digests(self, service: ServiceId, task_definition_arn: str) -> dict[str, str]: ...
+
+    def register_task_definition(self, definition: Mapping[str, Any], tags: Mapping[str, str]) -> str: ...
+
+    def update_service(self, service: ServiceId, task_definition_arn: str) -> str | None: ...
+
+
+class ImageRegistry(Protocol):
+    def resolve_tag(self, image: ImageReference) -> str | None:
+        """The digest a tag points at now, or None when unknown (not ECR, no such tag)."""
+        ...
+
+    def digest_exists(self, image: ImageReference, digest: str) -> bool | None:
+        """True/False for ECR images; None when the registry cannot be asked."""
+        ...
+
+
+class AlarmGateway(Protocol):
+    def tags(self, alarm_arn: str) -> dict[str, str]: ...
+
+    def in_alarm(self, alarm_names: Sequence[str]) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Notification:
+    subject: str
+    body: Mapping[str, Any]
+
+
+class Notifier(Protocol):
+    def publish(self, notification: Notification) -> None: ...
+
+
+class BakeTimer(Protocol):
+    def schedule(self, service: ServiceId, deployment_id: str, at: datetime) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
