@@ -1,0 +1,399 @@
+"""The synth-time configuration: the ``ecsRollback`` object of the CDK context, validated once.
+
+It reuses the runtime models (``Scope``, ``AlarmLink``) of ``ecs_rollback.config``, and the
+construct checks the environment it writes against ``Settings``, so a configuration that synth
+accepts is one the functions accept at cold start. Every error names the context key and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from ecs_rollback.config import SERVICE_ARN_RE, SERVICE_REF_RE, AlarmLink, Scope
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+CONTEXT_KEY = "ecsRollback"
+DEFAULT_STACK_NAME = "EcsAutoRollback"
+DEFAULT_POWERTOOLS_VERSION = "3.37.0"
+
+# Retention periods CloudWatch Logs accepts (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+_PARTITION = r"aws[a-z-]*"
+_REGION = r"[a-z]{2}(?:-[a-z]+)+-\d"
+_ACCOUNT = r"\d{12}"
+ROLE_ARN_RE = re.compile(rf"^arn:{_PARTITION}:iam::{_ACCOUNT}:role/[\w+=,.@/*-]{{1,512}}$")
+TOPIC_ARN_RE = re.compile(rf"^arn:{_PARTITION}:sns:{_REGION}:{_ACCOUNT}:[A-Za-z0-9_-]{{1,256}}(?:\.fifo)?$")
+KMS_KEY_ARN_RE = re.compile(rf"^arn:{_PARTITION}:kms:{_REGION}:{_ACCOUNT}:key/[A-Za-z0-9-]{{1,128}}$")
+TABLE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+STREAM_ARN_RE = re.compile(
+    rf"^arn:{_PARTITION}:dynamodb:{_REGION}:{_ACCOUNT}:table/(?P<table>[A-Za-z0-9_.-]{{3,255}})/stream/\S+$"
+)
+ECR_REPOSITORY_ARN_RE = re.compile(
+    rf"^arn:{_PARTITION}:ecr:{_REGION}:{_ACCOUNT}:repository/[a-z0-9._/*-]{{1,256}}$"
+)
+LAYER_ARN_RE = re.compile(rf"^arn:{_PARTITION}:lambda:{_REGION}:{_ACCOUNT}:layer:[A-Za-z0-9_-]{{1,140}}:\d+$")
+FAMILY_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}\*?$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+STACK_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
+
+# How to fix each key, appended to the validation message. Keys are context paths.
+FIXES: dict[str, str] = {
+    "scope": 'name what to watch, e.g. "scope": {"services": ["prod/web"], "clusters": []}',
+    "scope.services": 'list services as "cluster/service" or full ECS service ARNs, e.g. ["prod/web"]',
+    "scope.clusters": 'list cluster names (letters, digits, "-" and "_"), e.g. ["prod"]',
+    "alarmLinks": 'list objects like {"alarm": "web-5xx*", "cluster": "prod", "service": "web"}',
+    "alarmNamePrefixes": 'list alarm name prefixes the alarm rule should also match, e.g. ["team-a-"]',
+    "bakeTimeSeconds": "use a whole number of seconds from 0 (no bake) to 604800 (7 days); the default is 600",
+    "watchWindowSeconds": "use a whole number of seconds from 0 to 604800 (7 days); the default is 3600",
+    "loopGuardLimit": "use a whole number of automatic rollbacks per service per hour, 1 to 100; the default is 3",
+    "lockTtlSeconds": "use a whole number of seconds from 60 to 86400; the default is 1800",
+    "dryRun": "use true or false (JSON booleans, not strings)",
+    "dryRunServices": 'list services in scope as "cluster/service", e.g. ["prod/web"]',
+    "notificationEmails": 'list e-mail addresses, e.g. ["oncall@example.com"]',
+    "existingTopicArn": "use an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:rollbacks, or remove the key",
+    "existingTopicKeyArn": (
+        "use the ARN of the KMS key that encrypts existingTopicArn, "
+        "like arn:aws:kms:us-east-1:123456789012:key/<key-id>, or remove the key"
+    ),
+    "existingTableName": "use the name of an existing ledger table (3-255 of A-Z a-z 0-9 _ . -), or remove the key",
+    "existingTableStreamArn": (
+        "use the table's stream ARN, like "
+        "arn:aws:dynamodb:us-east-1:123456789012:table/<table>/stream/<label>, or remove the key"
+    ),
+    "passRoleArns": (
+        "list the task and execution role ARNs of the services in scope, "
+        'e.g. ["arn:aws:iam::123456789012:role/web-task-role", "arn:aws:iam::123456789012:role/app-*"]'
+    ),
+    "ecrRepositoryArns": (
+        'list ECR repository ARNs, e.g. ["arn:aws:ecr:us-east-1:123456789012:repository/web"], '
+        "or remove the key to allow the repositories of the stack's account and region"
+    ),
+    "taskDefinitionFamilies": (
+        'list the task definition families of the services in scope (a trailing "*" is a prefix), '
+        'e.g. ["web", "api-*"], or remove the key to allow every family of the stack\'s account and region'
+    ),
+    "powertoolsVersion": 'use a Powertools for AWS Lambda (Python) release like "3.37.0"',
+    "powertoolsLayerArn": (
+        "use a layer version ARN like "
+        "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27, "
+        "or remove the key to resolve the public layer at deploy time"
+    ),
+    "stackName": 'use a CloudFormation stack name (a letter, then letters, digits and "-"), e.g. "EcsAutoRollback"',
+    "logRetentionDays": f"use one of {', '.join(str(days) for days in LOG_RETENTION_DAYS)}",
+    "logLevel": 'use "DEBUG", "INFO", "WARNING" or "ERROR"',
+}
+
+
+class ConfigError(ValueError):
+    """The ``ecsRollback`` context is invalid; the message lists every problem with its fix."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f'invalid CDK context "{CONTEXT_KEY}" (cdk.json or --context):\n{lines}')
+
+
+def _check_each(values: tuple[str, ...], pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
+    for value in values:
+        if not pattern.match(value):
+            raise ValueError(f"{value!r} is not {what}")
+    return values
+
+
+def _service_pair(ref: str) -> tuple[str, str] | None:
+    match = SERVICE_ARN_RE.match(ref) or SERVICE_REF_RE.match(ref)
+    return (match["cluster"], match["service"]) if match else None
+
+
+class RollbackConfig(BaseModel):
+    """The ``ecsRollback`` context object (camelCase keys) and the construct's configuration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    scope: Scope
+    alarm_links: tuple[AlarmLink, ...] = Field(default=(), alias="alarmLinks")
+    alarm_name_prefixes: tuple[Annotated[str, Field(min_length=1, max_length=255)], ...] = Field(
+        default=(), alias="alarmNamePrefixes"
+    )
+    bake_time_seconds: Annotated[StrictInt, Field(ge=0, le=7 * 24 * 3600)] = Field(
+        default=600, alias="bakeTimeSeconds"
+    )
+    watch_window_seconds: Annotated[StrictInt, Field(ge=0, le=7 * 24 * 3600)] = Field(
+        default=3600, alias="watchWindowSeconds"
+    )
+    loop_guard_limit: Annotated[StrictInt, Field(ge=1, le=100)] = Field(default=3, alias="loopGuardLimit")
+    lock_ttl_seconds: Annotated[StrictInt, Field(ge=60, le=24 * 3600)] = Field(
+        default=1800, alias="lockTtlSeconds"
+    )
+    dry_run: StrictBool = Field(default=False, alias="dryRun")
+    dry_run_services: tuple[str, ...] = Field(default=(), alias="dryRunServices")
+    notification_emails: tuple[str, ...] = Field(default=(), alias="notificationEmails")
+    existing_topic_arn: str | None = Field(default=None, alias="existingTopicArn")
+    existing_topic_key_arn: str | None = Field(default=None, alias="existingTopicKeyArn")
+    existing_table_name: str | None = Field(default=None, alias="existingTableName")
+    existing_table_stream_arn: str | None = Field(default=None, alias="existingTableStreamArn")
+    pass_role_arns: tuple[str, ...] = Field(default=(), alias="passRoleArns")
+    ecr_repository_arns: tuple[str, ...] | None = Field(default=None, alias="ecrRepositoryArns")
+    task_definition_families: tuple[str, ...] | None = Field(default=None, alias="taskDefinitionFamilies")
+    powertools_version: str = Field(default=DEFAULT_POWERTOOLS_VERSION, alias="powertoolsVersion")
+    powertools_layer_arn: str | None = Field(default=None, alias="powertoolsLayerArn")
+    stack_name: str = Field(default=DEFAULT_STACK_NAME, alias="stackName")
+    log_retention_days: StrictInt = Field(default=30, alias="logRetentionDays")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="logLevel")
+
+    @field_validator("dry_run_services")
+    @classmethod
+    def _dry_run_refs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for ref in value:
+            if _service_pair(ref) is None:
+                raise ValueError(f"{ref!r} is not a service reference ('cluster/service' or a service ARN)")
+        return value
+
+    @field_validator("notification_emails")
+    @classmethod
+    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_each(value, EMAIL_RE, "an e-mail address")
+
+    @field_validator("existing_topic_arn")
+    @classmethod
+    def _topic_arn(cls, value: str | None) -> str | None:
+        return None if value is None else _check_each((value,), TOPIC_ARN_RE, "an SNS topic ARN")[0]
+
+    @field_validator("existing_topic_key_arn")
+    @classmethod
+    def _topic_key_arn(cls, value: str | None) -> str | None:
+        return None if value is None else _check_each((value,), KMS_KEY_ARN_RE, "a KMS key ARN")[0]
+
+    @field_validator("existing_table_name")
+    @classmethod
+    def _table_name(cls, value: str | None) -> str | None:
+        return None if value is None else _check_each((value,), TABLE_NAME_RE, "a DynamoDB table name")[0]
+
+    @field_validator("existing_table_stream_arn")
+    @classmethod
+    def _stream_arn(cls, value: str | None) -> str | None:
+        return None if value is None else _check_each((value,), STREAM_ARN_RE, "a DynamoDB stream ARN")[0]
+
+    @field_validator("pass_role_arns")
+    @classmethod
+    def _role_arns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if arn.endswith(":role/*") or not ROLE_ARN_RE.match(arn):
+                raise ValueError(
+                    f"{arn!r} is not an IAM role ARN (a name pattern like role/app-* is allowed, role/* is not)"
+                )
+        return value
+
+    @field_validator("ecr_repository_arns")
+    @classmethod
+    def _repository_arns(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if value is None else _check_each(value, ECR_REPOSITORY_ARN_RE, "an ECR repository ARN")
+
+    @field_validator("task_definition_families")
+    @classmethod
+    def _families(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if value is None else _check_each(value, FAMILY_RE, "a task definition family")
+
+    @field_validator("powertools_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        return _check_each((value,), VERSION_RE, "a release number like 3.37.0")[0]
+
+    @field_validator("powertools_layer_arn")
+    @classmethod
+    def _layer_arn(cls, value: str | None) -> str | None:
+        return None if value is None else _check_each((value,), LAYER_ARN_RE, "a Lambda layer version ARN")[0]
+
+    @field_validator("stack_name")
+    @classmethod
+    def _stack_name(cls, value: str) -> str:
+        return _check_each((value,), STACK_NAME_RE, "a CloudFormation stack name")[0]
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{value} is not a retention period CloudWatch Logs accepts")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RollbackConfig:
+        in_scope = self.scope_contains
+        for index, link in enumerate(self.alarm_links):
+            if not in_scope((link.cluster, link.service)):
+                raise _KeyedError(
+                    f"alarmLinks.{index}",
+                    f"links alarm {link.alarm!r} to {link.cluster}/{link.service}, which is not in scope",
+                    "add the service (or its cluster) to scope, or link the alarm to a service in scope",
+                )
+        for index, ref in enumerate(self.dry_run_services):
+            pair = _service_pair(ref)
+            if pair is not None and not in_scope(pair):
+                raise _KeyedError(
+                    f"dryRunServices.{index}",
+                    f"{ref!r} is not in scope",
+                    "add the service (or its cluster) to scope, or remove it from dryRunServices",
+                )
+        if (self.existing_table_name is None) != (self.existing_table_stream_arn is None):
+            missing = (
+                "existingTableStreamArn" if self.existing_table_stream_arn is None else "existingTableName"
+            )
+            raise _KeyedError(
+                missing,
+                "existingTableName and existingTableStreamArn go together",
+                "set both (the table needs a NEW_AND_OLD_IMAGES stream) or neither",
+            )
+        if self.existing_table_stream_arn is not None:
+            match = STREAM_ARN_RE.match(self.existing_table_stream_arn)
+            if match is not None and match["table"] != self.existing_table_name:
+                raise _KeyedError(
+                    "existingTableStreamArn",
+                    f"is the stream of table {match['table']!r}, not of {self.existing_table_name!r}",
+                    "use the stream ARN of the table named in existingTableName",
+                )
+        if self.existing_topic_key_arn is not None and self.existing_topic_arn is None:
+            raise _KeyedError(
+                "existingTopicKeyArn",
+                "is set without existingTopicArn",
+                "set existingTopicArn too, or remove existingTopicKeyArn",
+            )
+        return self
+
+    def scope_contains(self, pair: tuple[str, str]) -> bool:
+        return pair[0] in self.scope.clusters or pair in self.scope.service_names()
+
+    @classmethod
+    def from_context(cls, value: Any) -> RollbackConfig:
+        """Validate the raw context value (a mapping, or a JSON string from ``--context``)."""
+        if value is None:
+            raise ConfigError(
+                [
+                    f'{CONTEXT_KEY} is missing. Fix: add "{CONTEXT_KEY}": {{"scope": {{"services": ["cluster/service"]}}}} '
+                    'to the "context" of cdk.json (see docs/configuration.md)'
+                ]
+            )
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(
+                    [
+                        f"{CONTEXT_KEY} is not valid JSON ({exc.msg} at position {exc.pos}). Fix: pass a JSON object"
+                    ]
+                ) from exc
+        if not isinstance(value, dict):
+            raise ConfigError(
+                [
+                    f"{CONTEXT_KEY} must be a JSON object, got {type(value).__name__}. Fix: see docs/configuration.md"
+                ]
+            )
+        try:
+            return cls.model_validate(value)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, value)) from None
+
+    def to_context(self) -> dict[str, Any]:
+        """The camelCase context form (for docs, tests and round trips)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class _KeyedError(ValueError):
+    """A cross-field problem that belongs to one context key."""
+
+    def __init__(self, key: str, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}. Fix: {fix}")
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+
+
+def _known_keys(path: tuple[str | int, ...]) -> list[str]:
+    model: type[BaseModel] = RollbackConfig
+    if path and path[0] == "scope":
+        model = Scope
+    elif path and path[0] == "alarmLinks":
+        model = AlarmLink
+    return sorted(field.alias or name for name, field in model.model_fields.items())
+
+
+def _fix_for(path: tuple[str | int, ...]) -> str:
+    names = [str(part) for part in path if not isinstance(part, int)]
+    for length in range(len(names), 0, -1):
+        fix = FIXES.get(".".join(names[:length]))
+        if fix:
+            return fix
+    return "see docs/configuration.md"
+
+
+def _lookup(value: Any, path: tuple[str | int, ...]) -> Any:
+    for part in path:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
+
+
+def _describe(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        path = tuple(error["loc"])
+        key = ".".join(str(part) for part in (CONTEXT_KEY, *path))
+        context_error = error.get("ctx", {}).get("error")
+        if isinstance(context_error, _KeyedError):
+            problems.append(
+                f"{CONTEXT_KEY}.{context_error.key}: {context_error.problem}. Fix: {context_error.fix}"
+            )
+            continue
+        if error["type"] == "extra_forbidden":
+            known = _known_keys(path[:-1])
+            close = difflib.get_close_matches(str(path[-1]), known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.append(f"{key}: unknown key. Fix: {hint}remove it or use one of: {', '.join(known)}")
+            continue
+        if error["type"] == "missing":
+            problems.append(f"{key}: required key is missing. Fix: {_fix_for(path)}")
+            continue
+        message = str(error["msg"]).removeprefix("Value error, ")
+        shown = _lookup(raw, path)
+        scalar = shown is not None and not isinstance(shown, (dict, list))
+        value = f" (got {json.dumps(shown)})" if scalar and str(shown) not in message else ""
+        problems.append(f"{key}: {message}{value}. Fix: {_fix_for(path)}")
+    return problems
