@@ -17,7 +17,9 @@ class CloudWatchSimulator:
     clock: ManualClock
     account: str = ACCOUNT
 
-    def create_service_alarm(self, name: str, cluster: str, service: str, *, tags: dict[str, str] | None = None) -> str:
+    def create_service_alarm(
+        self, name: str, cluster: str, service: str, *, tags: dict[str, str] | None = None
+    ) -> str:
         cloudwatch = self.emulator.client("cloudwatch")
         cloudwatch.put_metric_alarm(
             AlarmName=name,
@@ -57,7 +59,9 @@ class CloudWatchSimulator:
         cloudwatch = self.emulator.client("cloudwatch")
         alarm = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
         previous = alarm["StateValue"]
-        cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"Threshold Crossed (simulated {state})")
+        cloudwatch.set_alarm_state(
+            AlarmName=name, StateValue=state, StateReason=f"Threshold Crossed (simulated {state})"
+        )
         now = self.clock.now()
         stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
         detail: dict[str, Any] = {

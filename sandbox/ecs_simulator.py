@@ -12,10 +12,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from ecs_rollback.domain.model import ImageReference, ServiceId
 from moto.backends import get_backend
 from moto.ecs.models import Container, Task
 
-from ecs_rollback.domain.model import ImageReference, ServiceId
 from sandbox.clock import ManualClock
 from sandbox.emulator import ACCOUNT, Emulator
 
@@ -39,7 +39,13 @@ class EcsSimulator:
     # -- set-up ---------------------------------------------------------------------------
 
     def create_service(
-        self, cluster: str, service: str, task_definition_arn: str, *, desired: int = 2, circuit_breaker_rollback: bool = False
+        self,
+        cluster: str,
+        service: str,
+        task_definition_arn: str,
+        *,
+        desired: int = 2,
+        circuit_breaker_rollback: bool = False,
     ) -> ServiceId:
         ecs = self.emulator.client("ecs")
         ecs.create_cluster(clusterName=cluster)
@@ -49,7 +55,10 @@ class EcsSimulator:
             taskDefinition=task_definition_arn,
             desiredCount=desired,
             deploymentConfiguration={
-                "deploymentCircuitBreaker": {"enable": circuit_breaker_rollback, "rollback": circuit_breaker_rollback},
+                "deploymentCircuitBreaker": {
+                    "enable": circuit_breaker_rollback,
+                    "rollback": circuit_breaker_rollback,
+                },
                 "maximumPercent": 200,
                 "minimumHealthyPercent": 100,
             },
@@ -97,7 +106,10 @@ class EcsSimulator:
         )
         self._start_tasks(service, raw.task_definition, started_by=deployment_id, count=raw.desired_count)
         return self.deployment_event(
-            service, "SERVICE_DEPLOYMENT_IN_PROGRESS", deployment_id, reason or f"ECS deployment {deployment_id} in progress."
+            service,
+            "SERVICE_DEPLOYMENT_IN_PROGRESS",
+            deployment_id,
+            reason or f"ECS deployment {deployment_id} in progress.",
         )
 
     def complete(self, service: ServiceId) -> dict[str, Any]:
@@ -110,15 +122,22 @@ class EcsSimulator:
         raw.deployments[:] = [primary]
         self._stop_tasks_except(service, primary["taskDefinition"])
         return self.deployment_event(
-            service, "SERVICE_DEPLOYMENT_COMPLETED", primary["id"], f"ECS deployment {primary['id']} completed."
+            service,
+            "SERVICE_DEPLOYMENT_COMPLETED",
+            primary["id"],
+            f"ECS deployment {primary['id']} completed.",
         )
 
-    def fail(self, service: ServiceId, *, reason: str = "ECS deployment circuit breaker: task failed to start.") -> dict[str, Any]:
+    def fail(
+        self, service: ServiceId, *, reason: str = "ECS deployment circuit breaker: task failed to start."
+    ) -> dict[str, Any]:
         raw = self._service(service)
         primary = raw.deployments[0]
         primary["rolloutState"] = "FAILED"
         primary["updatedAt"] = self.clock.now()
-        return self.deployment_event(service, "SERVICE_DEPLOYMENT_FAILED", primary["id"], reason, event_type="ERROR")
+        return self.deployment_event(
+            service, "SERVICE_DEPLOYMENT_FAILED", primary["id"], reason, event_type="ERROR"
+        )
 
     def fail_with_ecs_rollback(self, service: ServiceId) -> list[dict[str, Any]]:
         """The circuit breaker with rollback on: FAILED, then ECS's own rollback deployment starts."""
@@ -132,13 +151,23 @@ class EcsSimulator:
 
     # -- tasks and digests ----------------------------------------------------------------
 
-    def _start_tasks(self, service: ServiceId, task_definition_arn: str, *, started_by: str, count: int) -> None:
+    def _start_tasks(
+        self, service: ServiceId, task_definition_arn: str, *, started_by: str, count: int
+    ) -> None:
         backend = self._backend
         cluster = backend.clusters[service.cluster]
         definition = backend.describe_task_definition(task_definition_arn)
         for _ in range(max(count, 1)):
-            task = Task(cluster, definition, None, None, backend, group=f"service:{service.name}",
-                        launch_type="EC2", started_by=started_by)
+            task = Task(
+                cluster,
+                definition,
+                None,
+                None,
+                backend,
+                group=f"service:{service.name}",
+                launch_type="EC2",
+                started_by=started_by,
+            )
             task.containers = [self._container(definition, spec) for spec in definition.container_definitions]
             backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
 
@@ -165,7 +194,9 @@ class EcsSimulator:
         if location is not None and reference.tag:
             ecr = self.emulator.client("ecr")
             try:
-                details = ecr.describe_images(repositoryName=location[2], imageIds=[{"imageTag": reference.tag}])
+                details = ecr.describe_images(
+                    repositoryName=location[2], imageIds=[{"imageTag": reference.tag}]
+                )
                 return str(details["imageDetails"][0]["imageDigest"])
             except ecr.exceptions.ImageNotFoundException:
                 pass

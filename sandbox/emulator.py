@@ -7,6 +7,8 @@ explicitly on every session, so nothing here can fall back to real credentials.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +18,7 @@ from botocore.config import Config
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # noqa: S105
+FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 @dataclass
@@ -27,10 +29,13 @@ class Emulator:
     host: str = "127.0.0.1"
     port: int = 0
     _server: Any = field(default=None, init=False, repr=False)
+    _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def start(self) -> Emulator:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access line per call is noise here
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         self.host, self.port = self._server.get_host_and_port()
@@ -66,11 +71,15 @@ class Emulator:
         return boto3.Session(region_name=self.region, **FAKE_CREDENTIALS)
 
     def client(self, service: str) -> Any:
-        return self.session().client(
-            service,  # type: ignore[call-overload]
-            endpoint_url=self.endpoint,
-            config=Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50),
-        )
+        """A client for the harness's own calls, made once per service (clients are thread-safe)."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self.session().client(
+                    service,  # type: ignore[call-overload]
+                    endpoint_url=self.endpoint,
+                    config=Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50),
+                )
+            return self._clients[service]
 
     def reset(self) -> None:
         """Forget every resource (moto's own reset API)."""

@@ -37,4 +37,6 @@ class SchedulerSimulator:
         return payloads
 
     def pending(self) -> int:
-        return len(self.emulator.client("scheduler").list_schedules(GroupName=self.group_name).get("Schedules", []))
+        return len(
+            self.emulator.client("scheduler").list_schedules(GroupName=self.group_name).get("Schedules", [])
+        )

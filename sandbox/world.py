@@ -8,6 +8,7 @@ stack instead, with each function's own environment.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from ecs_rollback.composition import Dependencies, build
 from ecs_rollback.config import Settings
 from ecs_rollback.domain.model import ServiceId
 from ecs_rollback.handlers import alarm_events, bake_timer, deployment_events, manual_rollback
+
 from sandbox.clock import ManualClock
 from sandbox.cloudwatch_simulator import CloudWatchSimulator
 from sandbox.ecs_simulator import EcsSimulator
@@ -61,6 +63,10 @@ class World:
     queue_url: str
     route: Callable[[Mapping[str, Any]], str | None] = route_by_detail_type
     delivered: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    calls: list[str] = field(
+        default_factory=list
+    )  # every AWS API call the functions made, "ecs.UpdateService"
+    _deps: dict[str, Dependencies] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.ecs = EcsSimulator(self.emulator, self.clock)
@@ -91,7 +97,9 @@ class World:
         topic_arn = emulator.client("sns").create_topic(Name=f"{name}-notifications")["TopicArn"]
         sqs = emulator.client("sqs")
         queue_url = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         emulator.client("sns").subscribe(
             TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"}
         )
@@ -116,15 +124,30 @@ class World:
     # -- dependencies, as each function builds them ---------------------------------------
 
     def deps(self, function: str = "deployment_events") -> Dependencies:
+        """Each function's dependencies, built once as a warm Lambda container keeps them."""
+        if function not in self._deps:
+            self._deps[function] = self._build(function)
+        return self._deps[function]
+
+    def _build(self, function: str) -> Dependencies:
         settings = self.settings[function]
+        session = self.emulator.session()
+        session.events.register("before-call.*.*", self._record_call)
         return build(
             settings,
-            session=self.emulator.session(),
+            session=session,
             endpoint_url=self.emulator.endpoint,
             clock=self.clock,
             bake_timer_target_arn=settings.bake_timer_function_arn
             or f"arn:aws:lambda:{self.emulator.region}:{ACCOUNT}:function:bake-timer",
         )
+
+    def _record_call(self, event_name: str, **_: Any) -> None:
+        _, service, operation = event_name.split(".", 2)
+        self.calls.append(f"{service}.{operation}")
+
+    def count(self, call: str) -> int:
+        return self.calls.count(call)
 
     @property
     def ledger(self) -> DynamoDBLedger:
@@ -183,7 +206,9 @@ class World:
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def service_task_definition(self, service: ServiceId) -> str:
-        response = self.emulator.client("ecs").describe_services(cluster=service.cluster, services=[service.name])
+        response = self.emulator.client("ecs").describe_services(
+            cluster=service.cluster, services=[service.name]
+        )
         return str(response["services"][0]["taskDefinition"])
 
     # -- images and revisions ----------------------------------------------------------------
@@ -191,17 +216,25 @@ class World:
     def push_image(self, repository: str, tag: str, *, content: str) -> str:
         """Push an image whose digest derives from ``content`` (the emulator hashes layer digests only)."""
         ecr = self.emulator.client("ecr")
-        try:
+        with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
             ecr.create_repository(repositoryName=repository)
-        except ecr.exceptions.RepositoryAlreadyExistsException:
-            pass
         self._keep_image_tagged_by(repository, tag)
         layer = "sha256:" + hashlib.sha256(content.encode()).hexdigest()
         manifest = {
             "schemaVersion": 2,
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023, "digest": layer},
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 32654, "digest": layer}],
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 7023,
+                "digest": layer,
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 32654,
+                    "digest": layer,
+                }
+            ],
         }
         response = ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
         return str(response["image"]["imageId"]["imageDigest"])
@@ -217,7 +250,9 @@ class World:
         if old:
             digest = old[0]["imageId"]["imageDigest"]
             ecr.put_image(
-                repositoryName=repository, imageManifest=old[0]["imageManifest"], imageTag=f"kept-{digest[7:19]}"
+                repositoryName=repository,
+                imageManifest=old[0]["imageManifest"],
+                imageTag=f"kept-{digest[7:19]}",
             )
 
     def repository_uri(self, repository: str) -> str:
@@ -231,13 +266,16 @@ class World:
             family=family,
             networkMode="bridge",
             containerDefinitions=[
-                {"name": name, "image": image, "memory": 256, "essential": True} for name, image in images.items()
+                {"name": name, "image": image, "memory": 256, "essential": True}
+                for name, image in images.items()
             ],
             tags=[{"key": key, "value": value} for key, value in (tags or {}).items()],
         )
         return str(response["taskDefinition"]["taskDefinitionArn"])
 
-    def deploy(self, service: ServiceId, task_definition_arn: str, *, complete: bool = True) -> list[dict[str, Any]]:
+    def deploy(
+        self, service: ServiceId, task_definition_arn: str, *, complete: bool = True
+    ) -> list[dict[str, Any]]:
         """What a deploy tool does (UpdateService), then ECS's part."""
         self.emulator.client("ecs").update_service(
             cluster=service.cluster, service=service.name, taskDefinition=task_definition_arn

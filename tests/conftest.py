@@ -30,7 +30,6 @@ import pytest  # noqa: E402
 from sandbox.clock import ManualClock  # noqa: E402
 from sandbox.emulator import Emulator  # noqa: E402
 
-
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
