@@ -18,9 +18,10 @@ VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 def _ensure_dependencies() -> None:
     """Re-run under the project's venv when ``python3`` is a bare interpreter without aws-cdk-lib."""
     try:
-        import aws_cdk  # noqa: F401, PLC0415 - only checks that the dependency is there
+        import aws_cdk  # noqa: F401 - only checks that the dependency is there
     except ModuleNotFoundError:
-        if VENV_PYTHON.exists() and Path(sys.executable).resolve() != VENV_PYTHON.resolve():
+        # The venv's python is a symlink to the base interpreter: compare prefixes, not binaries.
+        if VENV_PYTHON.exists() and Path(sys.prefix).resolve() != VENV_PYTHON.parent.parent.resolve():
             os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), *sys.argv])  # noqa: S606 - same script, venv python
         sys.exit(
             f"error: aws-cdk-lib is not installed for {sys.executable}. "

@@ -1,0 +1,292 @@
+"""Least privilege: every policy in the template walked, and each function's permissions pinned.
+
+Rules the walker enforces on every Allow statement (identity and resource policies alike):
+
+- no ``*`` action and no ``service:*`` action;
+- a ``*`` resource only for actions that cannot be scoped (``STAR_RESOURCE_ALLOWED``):
+  X-Ray's two write actions, which have no resource-level permissions, and two reads,
+  ecs:DescribeTaskDefinition (no resource-level permissions) and ecs:ListTasks, which must carry
+  the ``ecs:cluster`` condition. Any other action on ``*`` fails, reads included.
+- KMS key policies are the exception by design: there ``"Resource": "*"`` means "this key".
+
+Deny statements (the TLS-only guards CDK adds to queues and topics) only take permissions away
+and are not held to these rules.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from cdk_testkit import (
+    EXECUTORS,
+    as_list,
+    functions_by_name,
+    iter_policy_documents,
+    role_policy_statements,
+    synthesize,
+    with_config,
+)
+
+STAR_RESOURCE_ALLOWED = {
+    "xray:PutTraceSegments": "X-Ray has no resource-level permissions (active tracing)",
+    "xray:PutTelemetryRecords": "X-Ray has no resource-level permissions (active tracing)",
+    "ecs:DescribeTaskDefinition": "read; the API has no resource-level permissions",
+    "ecs:ListTasks": "read; narrowed by the ecs:cluster condition",
+}
+READ_PREFIXES = ("Describe", "List", "Get", "BatchGet")
+
+
+def is_read(action: str) -> bool:
+    return action.split(":", 1)[1].startswith(READ_PREFIXES)
+
+
+def violations(template: dict[str, Any]) -> list[str]:
+    problems = []
+    for logical_id, kind, statement in iter_policy_documents(template):
+        if statement["Effect"] != "Allow":
+            continue
+        actions = as_list(statement.get("Action", []))
+        resources_ = as_list(statement.get("Resource", []))
+        for action in actions:
+            if action == "*" or action.endswith(":*"):
+                problems.append(f"{logical_id}: wildcard action {action}")
+        if kind == "AWS::KMS::Key":
+            continue
+        if "*" in resources_:
+            for action in actions:
+                if action not in STAR_RESOURCE_ALLOWED:
+                    what = "read" if ":" in action and is_read(action) else "mutating action"
+                    problems.append(f"{logical_id}: {what} {action} on resource *")
+                if action == "ecs:ListTasks" and "ecs:cluster" not in json.dumps(
+                    statement.get("Condition", {})
+                ):
+                    problems.append(f"{logical_id}: ecs:ListTasks on * without the ecs:cluster condition")
+    return problems
+
+
+def test_the_walker_catches_what_it_must() -> None:
+    # Given a template with each kind of violation
+    bad = {
+        "Resources": {
+            "Policy": {
+                "Type": "AWS::IAM::Policy",
+                "Properties": {
+                    "Roles": [],
+                    "PolicyDocument": {
+                        "Statement": [
+                            {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::b"},
+                            {"Effect": "Allow", "Action": "ecs:*", "Resource": "arn:aws:ecs:::x"},
+                            {"Effect": "Allow", "Action": "ecs:UpdateService", "Resource": "*"},
+                            {"Effect": "Allow", "Action": "ecs:ListTasks", "Resource": "*"},
+                            {"Effect": "Deny", "Action": "sqs:*", "Resource": "*"},
+                        ]
+                    },
+                },
+            }
+        }
+    }
+
+    # When walked, then every Allow violation is reported and the Deny is not
+    assert violations(bad) == [
+        "Policy: wildcard action *",
+        "Policy: wildcard action ecs:*",
+        "Policy: mutating action ecs:UpdateService on resource *",
+        "Policy: ecs:ListTasks on * without the ecs:cluster condition",
+    ]
+
+
+def test_no_policy_in_the_stack_allows_a_wildcard_action_or_an_unscoped_resource(
+    template: dict[str, Any],
+) -> None:
+    assert violations(template) == []
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"scope": {"services": [], "clusters": ["prod", "staging"]}, "alarmLinks": []},
+        {
+            "existingTableName": "ledger",
+            "existingTableStreamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/ledger/stream/2026-01-01T00:00:00.000",
+        },
+        {"existingTopicArn": "arn:aws:sns:us-east-1:123456789012:rollbacks", "notificationEmails": []},
+        {
+            "passRoleArns": ["arn:aws:iam::123456789012:role/app-*"],
+            "ecrRepositoryArns": ["arn:aws:ecr:us-east-1:123456789012:repository/web"],
+        },
+    ],
+    ids=["clusters", "existing-table", "existing-topic", "patterns"],
+)
+def test_variants_stay_least_privilege(overrides: dict[str, Any]) -> None:
+    assert violations(synthesize(with_config(**overrides)).template) == []
+
+
+def actions_of(template: dict[str, Any], name: str) -> dict[str, set[str]]:
+    """Action -> the resources (as JSON) it is allowed on, for one function's role."""
+    _, function = functions_by_name(template)[name]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    granted: dict[str, set[str]] = {}
+    for statement in role_policy_statements(template, role_id):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            granted.setdefault(action, set()).update(
+                json.dumps(r, sort_keys=True) for r in as_list(statement["Resource"])
+            )
+    return granted
+
+
+COMMON_ACTIONS = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "sqs:SendMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:UpdateItem",
+    "sns:Publish",
+    "kms:Decrypt",
+    "kms:GenerateDataKey*",
+}
+EXECUTOR_ACTIONS = {
+    "ecs:DescribeServices",
+    "ecs:UpdateService",
+    "ecs:DescribeTaskDefinition",
+    "ecs:RegisterTaskDefinition",
+    "ecs:TagResource",
+    "ecs:ListTasks",
+    "ecs:DescribeTasks",
+    "iam:PassRole",
+    "ecr:DescribeImages",
+    "ecr:BatchGetImage",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:ListTagsForResource",
+}
+SCHEDULING_ACTIONS = {"scheduler:CreateSchedule", "iam:PassRole"}
+EXPECTED_ACTIONS = {
+    "DeploymentEvents": COMMON_ACTIONS | EXECUTOR_ACTIONS | SCHEDULING_ACTIONS,
+    "AlarmEvents": COMMON_ACTIONS | EXECUTOR_ACTIONS,
+    "ManualRollback": COMMON_ACTIONS | EXECUTOR_ACTIONS,
+    "BakeTimer": COMMON_ACTIONS
+    | SCHEDULING_ACTIONS
+    | {"ecs:DescribeServices", "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"},
+}
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_ACTIONS))
+def test_each_function_holds_exactly_the_actions_its_code_calls(template: dict[str, Any], name: str) -> None:
+    assert set(actions_of(template, name)) == EXPECTED_ACTIONS[name]
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_ACTIONS))
+def test_ledger_and_topic_permissions_come_from_grants_on_this_stacks_resources(
+    template: dict[str, Any], name: str
+) -> None:
+    granted = actions_of(template, name)
+    table = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table")
+    topic = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::SNS::Topic")
+    key = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::KMS::Key")
+
+    table_arn = json.dumps({"Fn::GetAtt": [table, "Arn"]}, sort_keys=True)
+    assert granted["dynamodb:PutItem"] == {
+        table_arn,
+        json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [table, "Arn"]}, "/index/*"]]}, sort_keys=True),
+    }
+    assert granted["sns:Publish"] == {json.dumps({"Ref": topic})}
+    assert granted["kms:GenerateDataKey*"] == {json.dumps({"Fn::GetAtt": [key, "Arn"]}, sort_keys=True)}
+
+
+def _statement(template: dict[str, Any], name: str, sid: str) -> dict[str, Any]:
+    _, function = functions_by_name(template)[name]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    (statement,) = [s for s in role_policy_statements(template, role_id) if s.get("Sid") == sid]
+    return statement
+
+
+def _arn(*parts: str) -> dict[str, Any]:
+    pieces: list[Any] = ["arn:", {"Ref": "AWS::Partition"}, f":{parts[0]}:", {"Ref": "AWS::Region"}, ":"]
+    pieces += [{"Ref": "AWS::AccountId"}, parts[1]]
+    return {"Fn::Join": ["", pieces]}
+
+
+@pytest.mark.parametrize("name", EXECUTORS)
+def test_executor_statements_are_scoped_to_the_configuration(template: dict[str, Any], name: str) -> None:
+    # ECS mutations only on the services in scope
+    assert _statement(template, name, "ReadAndUpdateServicesInScope")["Resource"] == _arn(
+        "ecs", ":service/prod/web"
+    )
+    # task definitions only of the configured family, tags only at registration
+    family = _arn("ecs", ":task-definition/web:*")
+    assert _statement(template, name, "RegisterPinnedTaskDefinitionCopies")["Resource"] == family
+    tag = _statement(template, name, "TagTaskDefinitionsOnlyAtRegistration")
+    assert tag["Resource"] == family
+    assert tag["Condition"] == {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
+    # tasks only of the clusters in scope
+    list_tasks = _statement(template, name, "ListTasksOfClustersInScope")
+    assert list_tasks["Condition"] == {"ArnEquals": {"ecs:cluster": [_arn("ecs", ":cluster/prod")]}}
+    assert _statement(template, name, "DescribeTasksOfClustersInScope")["Resource"] == _arn(
+        "ecs", ":task/prod/*"
+    )
+    # PassRole only on the configured roles and only to ECS tasks
+    pass_role = _statement(template, name, "PassTaskRolesToEcsTasksOnly")
+    assert pass_role["Resource"] == [
+        "arn:aws:iam::123456789012:role/web-task-role",
+        "arn:aws:iam::123456789012:role/web-execution-role",
+    ]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    # image digests and alarms: this account and region only
+    assert _statement(template, name, "ReadImageDigests")["Resource"] == _arn("ecr", ":repository/*")
+    assert _statement(template, name, "ReadAlarmsAndTheirTags")["Resource"] == _arn("cloudwatch", ":alarm:*")
+
+
+@pytest.mark.parametrize("name", ["DeploymentEvents", "BakeTimer"])
+def test_schedulers_create_schedules_in_their_group_and_pass_only_the_scheduler_role(
+    template: dict[str, Any], name: str
+) -> None:
+    group = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Scheduler::ScheduleGroup")
+    create = _statement(template, name, "CreateBakeSchedulesInOwnGroup")
+    assert create["Resource"] == _arn("scheduler", f":schedule/{group['Properties']['Name']}/*")
+    pass_role = _statement(template, name, "PassSchedulerRoleToSchedulerOnly")
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+    assert list(pass_role["Resource"]) == ["Fn::GetAtt"]
+
+
+def test_clusters_in_scope_scope_mutations_to_their_services() -> None:
+    # Given whole clusters in scope
+    template = synthesize(
+        with_config(scope={"services": [], "clusters": ["prod", "staging"]}, alarmLinks=[])
+    ).template
+
+    # Then ECS mutations name each cluster's services, and tasks are listed only in those clusters
+    statement = _statement(template, "AlarmEvents", "ReadAndUpdateServicesInScope")
+    assert statement["Resource"] == [_arn("ecs", ":service/prod/*"), _arn("ecs", ":service/staging/*")]
+    list_tasks = _statement(template, "AlarmEvents", "ListTasksOfClustersInScope")
+    assert list_tasks["Condition"]["ArnEquals"]["ecs:cluster"] == [
+        _arn("ecs", ":cluster/prod"),
+        _arn("ecs", ":cluster/staging"),
+    ]
+
+
+def test_without_pass_role_arns_no_pass_role_to_ecs_is_granted() -> None:
+    template = synthesize(with_config(passRoleArns=[])).template
+    for name in EXECUTORS:
+        assert not [
+            s
+            for s in role_policy_statements(
+                template, functions_by_name(template)[name][1]["Properties"]["Role"]["Fn::GetAtt"][0]
+            )
+            if s.get("Sid") == "PassTaskRolesToEcsTasksOnly"
+        ]

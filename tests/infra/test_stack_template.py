@@ -1,0 +1,468 @@
+"""The synthesized template of the example configuration: resources, settings, wiring, outputs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+from cdk_testkit import EXECUTORS, HANDLERS, functions_by_name, resources
+from ecs_rollback.config import Settings
+
+POWERTOOLS_PARAMETER = "/aws/service/powertools/python/arm64/python3.13/3.37.0"
+COMMON_ENVIRONMENT = {
+    "LEDGER_TABLE_NAME",
+    "NOTIFICATION_TOPIC_ARN",
+    "SCOPE",
+    "ALARM_LINKS",
+    "BAKE_TIME_SECONDS",
+    "WATCH_WINDOW_SECONDS",
+    "LOOP_GUARD_LIMIT",
+    "LOCK_TTL_SECONDS",
+    "DRY_RUN",
+    "DRY_RUN_SERVICES",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+}
+EXTRA_ENVIRONMENT = {
+    "DeploymentEvents": {"BAKE_TIMER_FUNCTION_ARN", "BAKE_TIMER_ROLE_ARN", "SCHEDULE_GROUP_NAME"},
+    "BakeTimer": {"BAKE_TIMER_ROLE_ARN", "SCHEDULE_GROUP_NAME"},
+    "AlarmEvents": set(),
+    "ManualRollback": set(),
+}
+
+
+@pytest.fixture(scope="module")
+def assertions(template: dict[str, Any]) -> Template:
+    return Template.from_json(template)
+
+
+def only(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
+    found = resources(template, resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+# ------------------------------------------------------------------------------------- ledger
+
+
+def test_ledger_table_has_the_documented_keys_and_settings(template: dict[str, Any]) -> None:
+    # Given the example stack
+    _, table = only(template, "AWS::DynamoDB::Table")
+    properties = table["Properties"]
+
+    # Then the table is the documented ledger
+    assert properties["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["DeletionProtectionEnabled"] is True
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+    assert properties["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert "TimeToLiveSpecification" not in properties, "history is never expired"
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    assert "TableName" not in properties, "no hard-coded physical name"
+
+
+def test_ledger_indexes_project_everything_on_the_documented_keys(template: dict[str, Any]) -> None:
+    _, table = only(template, "AWS::DynamoDB::Table")
+    indexes = {
+        index["IndexName"]: (
+            [key["AttributeName"] for key in index["KeySchema"]],
+            index["Projection"]["ProjectionType"],
+        )
+        for index in table["Properties"]["GlobalSecondaryIndexes"]
+    }
+
+    assert indexes == {
+        "by_git_sha": (["gsi1pk", "gsi1sk"], "ALL"),
+        "by_service_git_sha": (["pk", "git_sort"], "ALL"),
+        "by_service_revision": (["pk", "rev_sort"], "ALL"),
+        "history": (["pk", "hist_sort"], "ALL"),
+        "by_kind": (["kind", "pk"], "ALL"),
+    }
+    attributes = {a["AttributeName"]: a["AttributeType"] for a in table["Properties"]["AttributeDefinitions"]}
+    assert set(attributes.values()) == {"S"}
+
+
+# ---------------------------------------------------------------------------------- functions
+
+
+@pytest.mark.parametrize("name", list(HANDLERS))
+def test_each_function_shares_the_factory_defaults(template: dict[str, Any], name: str) -> None:
+    # Given one function of the stack
+    _, function = functions_by_name(template)[name]
+    properties = function["Properties"]
+
+    # Then it has the factory's runtime, architecture, logging, tracing and layer
+    assert properties["Handler"] == HANDLERS[name]
+    assert properties["Runtime"] == "python3.13"
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+    assert properties["LoggingConfig"]["LogFormat"] == "JSON"
+    assert properties["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
+    log_group = properties["LoggingConfig"]["LogGroup"]["Ref"]
+    assert template["Resources"][log_group]["Properties"]["RetentionInDays"] == 30
+    parameter = properties["Layers"][0]["Ref"]
+    assert template["Parameters"][parameter] == {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": POWERTOOLS_PARAMETER,
+    }
+    assert len(properties["Layers"]) == 1
+    expected_size = (256, 30) if name == "BakeTimer" else (512, 60)
+    assert (properties["MemorySize"], properties["Timeout"]) == expected_size
+    assert "FunctionName" not in properties
+
+
+@pytest.mark.parametrize("name", list(HANDLERS))
+def test_each_function_environment_is_the_runtime_contract(template: dict[str, Any], name: str) -> None:
+    # Given one function's environment
+    _, function = functions_by_name(template)[name]
+    environment = function["Properties"]["Environment"]["Variables"]
+
+    # Then it holds exactly the variables its handler reads, wired to this stack's resources
+    assert set(environment) == COMMON_ENVIRONMENT | EXTRA_ENVIRONMENT[name]
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    topic_id, _ = only(template, "AWS::SNS::Topic")
+    assert environment["LEDGER_TABLE_NAME"] == {"Ref": table_id}
+    assert environment["NOTIFICATION_TOPIC_ARN"] == {"Ref": topic_id}
+    assert json.loads(environment["SCOPE"]) == {"services": ["prod/web"], "clusters": []}
+    assert json.loads(environment["ALARM_LINKS"]) == [
+        {"alarm": "web-5xx*", "cluster": "prod", "service": "web"}
+    ]
+    assert environment["BAKE_TIME_SECONDS"] == "600"
+    assert environment["WATCH_WINDOW_SECONDS"] == "3600"
+    assert environment["LOOP_GUARD_LIMIT"] == "3"
+    assert environment["LOCK_TTL_SECONDS"] == "1800"
+    assert environment["DRY_RUN"] == "false"
+    assert environment["DRY_RUN_SERVICES"] == "[]"
+    assert environment["POWERTOOLS_SERVICE_NAME"] == "ecs-auto-rollback"
+    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "EcsAutoRollback"
+    assert environment["POWERTOOLS_LOG_LEVEL"] == "INFO"
+
+    # And the functions' own Settings model accepts it (deploy-time values stood in)
+    stand_ins = {
+        "LEDGER_TABLE_NAME": "ledger",
+        "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:topic",
+        "BAKE_TIMER_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:bake",
+        "BAKE_TIMER_ROLE_ARN": "arn:aws:iam::123456789012:role/bake",
+    }
+    plain = {
+        key: stand_ins.get(key, value) if not isinstance(value, str) else value
+        for key, value in environment.items()
+    }
+    settings = Settings.from_env(plain)
+    assert settings.scope.service_names() == [("prod", "web")]
+
+
+def test_bake_timer_wiring_has_no_cycle(template: dict[str, Any]) -> None:
+    # Given the deployment-events and bake-timer functions
+    functions = functions_by_name(template)
+    bake_id, bake = functions["BakeTimer"]
+    _, deployments = functions["DeploymentEvents"]
+    group_id, group = only(template, "AWS::Scheduler::ScheduleGroup")
+    role_id = _scheduler_role(template)
+
+    # Then the deployment handler knows the timer's ARN, role and group; the timer only role and group
+    environment = deployments["Properties"]["Environment"]["Variables"]
+    assert environment["BAKE_TIMER_FUNCTION_ARN"] == {"Fn::GetAtt": [bake_id, "Arn"]}
+    for variables in (environment, bake["Properties"]["Environment"]["Variables"]):
+        assert variables["BAKE_TIMER_ROLE_ARN"] == {"Fn::GetAtt": [role_id, "Arn"]}
+        assert variables["SCHEDULE_GROUP_NAME"] == group["Properties"]["Name"]
+    assert "BAKE_TIMER_FUNCTION_ARN" not in bake["Properties"]["Environment"]["Variables"]
+    assert group["DeletionPolicy"] == "Delete"
+    assert group_id
+
+
+def _scheduler_role(template: dict[str, Any]) -> str:
+    for logical_id, role in resources(template, "AWS::IAM::Role").items():
+        principals = [
+            statement["Principal"].get("Service")
+            for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        ]
+        if "scheduler.amazonaws.com" in principals:
+            return logical_id
+    raise AssertionError("no role for EventBridge Scheduler")
+
+
+def test_scheduler_role_is_assumed_by_scheduler_for_this_group_and_invokes_only_the_bake_timer(
+    template: dict[str, Any],
+) -> None:
+    role_id = _scheduler_role(template)
+    role = template["Resources"][role_id]["Properties"]
+    group = only(template, "AWS::Scheduler::ScheduleGroup")[1]["Properties"]["Name"]
+
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    source_arn = json.dumps(trust["Condition"]["ArnEquals"]["aws:SourceArn"])
+    assert f":schedule-group/{group}" in source_arn
+
+    policies = [
+        p
+        for p in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    bake_id = functions_by_name(template)["BakeTimer"][0]
+    assert statements == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [bake_id, "Arn"]},
+            "Sid": "InvokeBakeTimerOnly",
+        }
+    ]
+
+
+@pytest.mark.parametrize("name", list(HANDLERS))
+def test_each_function_retries_async_invocations_then_parks_them_in_its_queue(
+    template: dict[str, Any], name: str
+) -> None:
+    # Given the function's asynchronous invocation config
+    logical_id, _ = functions_by_name(template)[name]
+    configs = [
+        config["Properties"]
+        for config in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+        if config["Properties"]["FunctionName"] == {"Ref": logical_id}
+    ]
+
+    # Then failed invocations are retried twice within an hour, then sent to an encrypted queue
+    assert len(configs) == 1
+    config = configs[0]
+    assert config["MaximumEventAgeInSeconds"] == 3600
+    assert config["MaximumRetryAttempts"] == 2
+    queue_id = config["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    _assert_secure_queue(template, queue_id)
+
+
+def _assert_secure_queue(template: dict[str, Any], queue_id: str) -> None:
+    queue = template["Resources"][queue_id]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    policies = [
+        policy["Properties"]["PolicyDocument"]["Statement"]
+        for policy in resources(template, "AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue_id} in policy["Properties"]["Queues"]
+    ]
+    assert any(
+        statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for statements in policies
+        for statement in statements
+    ), f"{queue_id} does not enforce TLS"
+
+
+# ------------------------------------------------------------------------------------- rules
+
+
+def _rule_for(template: dict[str, Any], function_name: str) -> dict[str, Any]:
+    logical_id, _ = functions_by_name(template)[function_name]
+    found = [
+        rule["Properties"]
+        for rule in resources(template, "AWS::Events::Rule").values()
+        if rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [logical_id, "Arn"]}
+    ]
+    assert len(found) == 1, f"expected one rule for {function_name}"
+    return found[0]
+
+
+def test_deployment_rule_matches_scope_services_and_deployment_events(template: dict[str, Any]) -> None:
+    rule = _rule_for(template, "DeploymentEvents")
+
+    assert rule["EventPattern"] == {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Deployment State Change"],
+        "resources": [
+            {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":ecs:",
+                        {"Ref": "AWS::Region"},
+                        ":",
+                        {"Ref": "AWS::AccountId"},
+                        ":service/prod/web",
+                    ],
+                ]
+            }
+        ],
+        "detail": {
+            "eventName": [
+                "SERVICE_DEPLOYMENT_IN_PROGRESS",
+                "SERVICE_DEPLOYMENT_COMPLETED",
+                "SERVICE_DEPLOYMENT_FAILED",
+            ]
+        },
+    }
+    assert rule["State"] == "ENABLED"
+    assert "EventBusName" not in rule, "AWS service events arrive on the default bus"
+
+
+def test_alarm_rule_matches_alarm_transitions_of_linked_names(template: dict[str, Any]) -> None:
+    rule = _rule_for(template, "AlarmEvents")
+
+    assert rule["EventPattern"] == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "account": [{"Ref": "AWS::AccountId"}],
+        "detail": {"state": {"value": ["ALARM"]}, "alarmName": [{"prefix": "web-5xx"}]},
+    }
+
+
+@pytest.mark.parametrize("function_name", ["DeploymentEvents", "AlarmEvents"])
+def test_each_rule_target_retries_for_an_hour_then_uses_its_dead_letter_queue(
+    template: dict[str, Any], function_name: str
+) -> None:
+    (target,) = _rule_for(template, function_name)["Targets"]
+
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 4}
+    queue_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    _assert_secure_queue(template, queue_id)
+    # EventBridge may write to the DLQ, and only for this rule
+    statements = [
+        statement
+        for policy in resources(template, "AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue_id} in policy["Properties"]["Queues"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Allow"
+    ]
+    assert [(s["Principal"], s["Action"]) for s in statements] == [
+        ({"Service": "events.amazonaws.com"}, "sqs:SendMessage")
+    ]
+    assert "aws:SourceArn" in statements[0]["Condition"]["ArnEquals"]
+
+
+def test_only_eventbridge_rules_may_invoke_the_event_functions(template: dict[str, Any]) -> None:
+    functions = functions_by_name(template)
+    permissions = resources(template, "AWS::Lambda::Permission")
+    invoked = sorted(
+        name
+        for name, (logical_id, _) in functions.items()
+        for permission in permissions.values()
+        if permission["Properties"]["FunctionName"] == {"Fn::GetAtt": [logical_id, "Arn"]}
+    )
+    assert invoked == ["AlarmEvents", "DeploymentEvents"]
+    for permission in permissions.values():
+        assert permission["Properties"]["Principal"] == "events.amazonaws.com"
+        assert "SourceArn" in permission["Properties"]
+
+
+# ------------------------------------------------------------------------------ notifications
+
+
+def test_topic_is_encrypted_with_a_rotated_key_cloudwatch_may_use(template: dict[str, Any]) -> None:
+    topic_id, topic = only(template, "AWS::SNS::Topic")
+    key_id, key = only(template, "AWS::KMS::Key")
+
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert key["Properties"]["EnableKeyRotation"] is True
+    cloudwatch = [
+        statement
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        if statement.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert cloudwatch and set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    # the topic policy refuses plain HTTP and lets only this account's alarms publish
+    (policy,) = resources(template, "AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in statements
+    )
+    assert any(
+        s["Effect"] == "Allow"
+        and s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        and s["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+        for s in statements
+    )
+    assert topic_id
+
+
+def test_notification_emails_are_subscribed(assertions: Template) -> None:
+    assertions.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
+    )
+
+
+# ----------------------------------------------------------------------------- observability
+
+
+def test_alarms_on_every_function_and_every_dead_letter_queue_notify_the_topic(
+    template: dict[str, Any],
+) -> None:
+    topic_id, _ = only(template, "AWS::SNS::Topic")
+    alarms = list(resources(template, "AWS::CloudWatch::Alarm").values())
+    functions = {logical_id: name for name, (logical_id, _) in functions_by_name(template).items()}
+    queues = set(resources(template, "AWS::SQS::Queue"))
+
+    watched = set()
+    for alarm in alarms:
+        properties = alarm["Properties"]
+        assert properties["AlarmActions"] == [{"Ref": topic_id}]
+        assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert properties["Threshold"] == 1
+        assert properties["TreatMissingData"] == "notBreaching"
+        (dimension,) = properties["Dimensions"]
+        target = dimension["Value"].get("Ref") or dimension["Value"]["Fn::GetAtt"][0]
+        watched.add((properties["MetricName"], functions.get(target) or target))
+
+    expected = {(metric, name) for name in HANDLERS for metric in ("Errors", "Throttles")}
+    expected |= {("ApproximateNumberOfMessagesVisible", queue) for queue in queues}
+    assert watched == expected
+    assert len(queues) == 6  # four async-failure queues, two rule DLQs
+
+
+def test_dashboard_shows_functions_queues_and_alarms(template: dict[str, Any]) -> None:
+    _, dashboard = only(template, "AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+
+    for title in (
+        "Invocations",
+        "Errors and throttles",
+        "Duration (p99)",
+        "Dead-letter queues",
+        "Self-monitoring",
+    ):
+        assert title in body
+    assert "DashboardName" not in dashboard["Properties"]
+
+
+# ----------------------------------------------------------------------------- stack surface
+
+
+def test_outputs_name_the_ledger_function_and_topic(assertions: Template, template: dict[str, Any]) -> None:
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    topic_id, _ = only(template, "AWS::SNS::Topic")
+    manual_id, _ = functions_by_name(template)["ManualRollback"]
+
+    assertions.has_output("LedgerTableName", {"Value": {"Ref": table_id}})
+    assertions.has_output("LedgerTableStreamArn", {"Value": {"Fn::GetAtt": [table_id, "StreamArn"]}})
+    assertions.has_output("ManualRollbackFunctionName", {"Value": {"Ref": manual_id}})
+    assertions.has_output("NotificationTopicArn", {"Value": {"Ref": topic_id}})
+    assert {"DeploymentEventsFunctionName", "AlarmEventsFunctionName", "BakeTimerFunctionName"} <= set(
+        template["Outputs"]
+    )
+
+
+def test_resources_carry_the_project_tag(assertions: Template) -> None:
+    tag = Match.array_with([{"Key": "project", "Value": "ecs-auto-rollback"}])
+    for resource_type in (
+        "AWS::DynamoDB::Table",
+        "AWS::Lambda::Function",
+        "AWS::SNS::Topic",
+        "AWS::SQS::Queue",
+    ):
+        assertions.has_resource_properties(resource_type, {"Tags": tag})
+
+
+def test_executors_and_timer_are_the_four_functions(template: dict[str, Any]) -> None:
+    assert len(resources(template, "AWS::Lambda::Function")) == 4
+    assert set(EXECUTORS) < set(HANDLERS)

@@ -1,0 +1,197 @@
+"""The ``ecsRollback`` context: validated at synth, with messages that name the key and the fix."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from aws_cdk import App, Duration, Stack
+from cdk_testkit import example_context, with_config
+from ecs_rollback.config import AlarmLink
+
+from infra import EcsAutoRollback
+from infra.app import build_app
+from infra.config import ConfigError, RollbackConfig
+
+
+def problems(context_overrides: dict[str, Any]) -> str:
+    with pytest.raises(ConfigError) as raised:
+        RollbackConfig.from_context(with_config(**context_overrides)["ecsRollback"])
+    return str(raised.value)
+
+
+def test_the_committed_example_is_valid_and_round_trips() -> None:
+    config = RollbackConfig.from_context(example_context()["ecsRollback"])
+
+    assert RollbackConfig.from_context(config.to_context()) == config
+    assert config.scope.service_names() == [("prod", "web")]
+    assert config.bake_time_seconds == 600
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    config = RollbackConfig.from_context({"scope": {"clusters": ["prod"]}})
+
+    assert (config.bake_time_seconds, config.watch_window_seconds, config.loop_guard_limit) == (600, 3600, 3)
+    assert (config.lock_ttl_seconds, config.dry_run, config.stack_name) == (1800, False, "EcsAutoRollback")
+    assert config.powertools_version == "3.37.0"
+
+
+def test_a_negative_bake_time_names_the_key_and_the_fix() -> None:
+    message = problems({"bakeTimeSeconds": -5})
+
+    assert "ecsRollback.bakeTimeSeconds" in message
+    assert "greater than or equal to 0" in message
+    assert "Fix: use a whole number of seconds from 0" in message
+
+
+def test_an_unknown_key_is_refused_with_the_closest_known_key() -> None:
+    message = problems({"bakeTime": 300})
+
+    assert "ecsRollback.bakeTime: unknown key" in message
+    assert "did you mean 'bakeTimeSeconds'?" in message
+
+
+def test_an_unknown_nested_key_is_refused() -> None:
+    message = problems({"scope": {"services": ["prod/web"], "cluster": ["prod"]}})
+
+    assert "ecsRollback.scope.cluster: unknown key" in message
+    assert "did you mean 'clusters'?" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("existingTopicArn", "arn:aws:sns:us-east-1:rollbacks", "is not an SNS topic ARN"),
+        ("passRoleArns", ["arn:aws:iam::12345:role/app"], "is not an IAM role ARN"),
+        ("passRoleArns", ["arn:aws:iam::123456789012:role/*"], "role/* is not"),
+        ("ecrRepositoryArns", ["arn:aws:ecr:us-east-1:123456789012:web"], "is not an ECR repository ARN"),
+        (
+            "powertoolsLayerArn",
+            "arn:aws:lambda:us-east-1:017000801446:layer:Powertools",
+            "is not a Lambda layer version ARN",
+        ),
+        (
+            "scope",
+            {"services": ["arn:aws:ecs:us-east-1:123456789012:cluster/prod"]},
+            "is not a service reference",
+        ),
+    ],
+)
+def test_a_malformed_arn_names_the_key_and_the_fix(key: str, value: Any, expected: str) -> None:
+    message = problems({key: value})
+
+    assert f"ecsRollback.{key}" in message
+    assert expected in message
+    assert "Fix:" in message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "expected"),
+    [
+        ({"scope": {"services": [], "clusters": []}}, "ecsRollback.scope", "the scope is empty"),
+        ({"scope": None}, "ecsRollback.scope", "required key is missing"),
+        ({"loopGuardLimit": 0}, "ecsRollback.loopGuardLimit", "greater than or equal to 1"),
+        ({"lockTtlSeconds": 30}, "ecsRollback.lockTtlSeconds", "greater than or equal to 60"),
+        ({"watchWindowSeconds": "3600"}, "ecsRollback.watchWindowSeconds", "valid integer"),
+        ({"dryRun": "false"}, "ecsRollback.dryRun", "valid boolean"),
+        ({"logRetentionDays": 31}, "ecsRollback.logRetentionDays", "not a retention period"),
+        ({"notificationEmails": ["oncall"]}, "ecsRollback.notificationEmails", "not an e-mail address"),
+        ({"stackName": "1-stack"}, "ecsRollback.stackName", "not a CloudFormation stack name"),
+        (
+            {"alarmLinks": [{"alarm": "a*b", "cluster": "prod", "service": "web"}]},
+            "ecsRollback.alarmLinks.0.alarm",
+            "only allowed at the end",
+        ),
+        (
+            {"alarmLinks": [{"alarm": "x", "cluster": "prod", "service": "api"}]},
+            "ecsRollback.alarmLinks.0",
+            "not in scope",
+        ),
+        ({"dryRunServices": ["prod/api"]}, "ecsRollback.dryRunServices.0", "not in scope"),
+        ({"existingTableName": "ledger"}, "ecsRollback.existingTableStreamArn", "go together"),
+        (
+            {
+                "existingTableName": "ledger",
+                "existingTableStreamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/other/stream/x",
+            },
+            "ecsRollback.existingTableStreamArn",
+            "stream of table 'other'",
+        ),
+        (
+            {"existingTopicKeyArn": "arn:aws:kms:us-east-1:123456789012:key/abc"},
+            "ecsRollback.existingTopicKeyArn",
+            "without existingTopicArn",
+        ),
+    ],
+)
+def test_each_bad_value_names_its_key_and_a_fix(overrides: dict[str, Any], key: str, expected: str) -> None:
+    message = problems(overrides)
+
+    assert f"{key}:" in message
+    assert expected in message
+    assert "Fix:" in message
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    message = problems({"bakeTimeSeconds": -1, "loopGuardLimit": 0, "colour": "blue"})
+
+    assert message.count("\n  - ") == 3
+
+
+def test_a_missing_or_non_object_context_is_explained() -> None:
+    with pytest.raises(ConfigError, match="ecsRollback is missing"):
+        RollbackConfig.from_context(None)
+    with pytest.raises(ConfigError, match="must be a JSON object"):
+        RollbackConfig.from_context(["prod/web"])
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        RollbackConfig.from_context("{scope:")
+
+
+def test_a_json_string_from_the_cli_context_is_accepted() -> None:
+    # `cdk synth -c ecsRollback='{...}'` passes the object as a string
+    config = RollbackConfig.from_context(json.dumps({"scope": {"clusters": ["prod"]}}))
+
+    assert config.scope.clusters == ("prod",)
+
+
+def test_build_app_refuses_bad_context_before_building_anything() -> None:
+    with pytest.raises(ConfigError, match=r"ecsRollback\.bakeTimeSeconds"):
+        build_app(context=with_config(bakeTimeSeconds=-1), nag=False)
+
+
+def test_the_construct_validates_its_props_the_same_way() -> None:
+    # Given a composing app that passes props directly
+    stack = Stack(App(), "Composer")
+
+    # When a link points outside the scope, then the construct refuses with the same message
+    with pytest.raises(
+        ConfigError, match=re.escape("alarmLinks.0: links alarm 'web-5xx' to prod/api, which is not in scope")
+    ):
+        EcsAutoRollback(
+            stack,
+            "Rollback",
+            services=["prod/web"],
+            alarm_links=[AlarmLink(alarm="web-5xx", cluster="prod", service="api")],
+        )
+
+
+def test_the_construct_composes_in_another_app_and_exposes_its_parts() -> None:
+    # Given another CDK app composing the construct with typed props
+    stack = Stack(App(), "Platform")
+    rollback = EcsAutoRollback(
+        stack,
+        "Rollback",
+        clusters=["prod"],
+        bake_time=Duration.minutes(5),
+        dry_run=True,
+    )
+
+    # Then its table, topic and functions are there to compose with
+    assert set(rollback.functions) == {"DeploymentEvents", "AlarmEvents", "ManualRollback", "BakeTimer"}
+    assert rollback.manual_rollback_function is rollback.functions["ManualRollback"]
+    assert rollback.table.table_stream_arn is not None
+    assert rollback.topic.topic_arn
+    assert rollback.config.bake_time_seconds == 300
+    assert rollback.config.dry_run is True
