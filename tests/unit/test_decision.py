@@ -1,0 +1,513 @@
+"""decide(): every rule of "Deciding a rollback" as a table, then the invariants as properties."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+import pytest
+from ecs_rollback.domain.decision import (
+    Decision,
+    ManualOptions,
+    Policy,
+    Refuse,
+    RollBack,
+    Skip,
+    Trigger,
+    decide,
+)
+from ecs_rollback.domain.model import Deployment, Halt, Origin, ServiceState, Status, TriggerKind
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.unit.builders import (
+    NOW,
+    alarm,
+    deployment,
+    deployment_failed,
+    lock,
+    manual,
+    manual_trigger,
+    minutes,
+    state,
+    td_arn,
+)
+
+# The usual history: web:1 GOOD, web:2 rolled back, web:3 just deployed (not yet GOOD).
+V1 = deployment(1, Status.GOOD)
+V2_BAD = deployment(2, Status.ROLLED_BACK)
+V3 = deployment(3, Status.IN_PROGRESS, started_at=NOW - minutes(5))
+V3_FAILED = deployment(3, Status.FAILED, started_at=NOW - minutes(5))
+USUAL = state(V3, [V1])
+
+
+def good_since(revision: int, ago: timedelta) -> Deployment:
+    """A current revision that went live ``ago`` and baked to GOOD."""
+    return deployment(
+        revision, Status.GOOD, started_at=NOW - ago - minutes(3), completed_at=NOW - ago, good_at=NOW - ago
+    )
+
+
+@dataclass(frozen=True)
+class Case:
+    state: ServiceState | None
+    trigger: Trigger
+    expected: type
+    code: str
+    target: int | None = None  # the revision a RollBack goes to
+    dry_run: bool = False
+    policy: Policy = field(default_factory=Policy)
+    manual: ManualOptions | None = None
+    now: datetime = NOW
+
+
+CASES = {
+    # -- the target -------------------------------------------------------------------------
+    "alarm rolls back to the newest GOOD, skipping the BAD one in between": Case(
+        USUAL, alarm(), RollBack, "rollback", target=1
+    ),
+    "the newest of several GOOD revisions is chosen": Case(
+        state(V3, [deployment(2), V1]), alarm(), RollBack, "rollback", target=2
+    ),
+    "no GOOD revision at all: no known good": Case(state(V3, []), alarm(), Skip, "no_known_good"),
+    "current is the only GOOD revision: rollback cannot help": Case(
+        state(good_since(3, minutes(5)), [good_since(3, minutes(5))]),
+        alarm(),
+        Skip,
+        "already_on_newest_good",
+    ),
+    "current is already BAD: nothing newer to undo": Case(
+        state(V3_FAILED, [V1]), alarm(), Skip, "current_already_bad"
+    ),
+    # -- the watch window -------------------------------------------------------------------
+    "GOOD current deployed beyond the window: notify only": Case(
+        state(good_since(3, minutes(61)), [good_since(3, minutes(61)), V1]),
+        alarm(),
+        Skip,
+        "outside_watch_window",
+    ),
+    "GOOD current deployed exactly one window ago: outside": Case(
+        state(good_since(3, minutes(60)), [good_since(3, minutes(60)), V1]),
+        alarm(),
+        Skip,
+        "outside_watch_window",
+    ),
+    "GOOD current deployed inside the window: back to the previous GOOD": Case(
+        state(good_since(3, minutes(59)), [good_since(3, minutes(59)), V1]),
+        alarm(),
+        RollBack,
+        "rollback",
+        target=1,
+    ),
+    "the window counts from completion, not from the start": Case(
+        state(
+            deployment(3, Status.GOOD, started_at=NOW - minutes(300), completed_at=NOW - minutes(30)),
+            [V1],
+        ),
+        alarm(),
+        RollBack,
+        "rollback",
+        target=1,
+    ),
+    "a shorter configured window is honoured": Case(
+        state(good_since(3, minutes(15)), [good_since(3, minutes(15)), V1]),
+        alarm(),
+        Skip,
+        "outside_watch_window",
+        policy=Policy(watch_window=minutes(10)),
+    ),
+    "current not yet GOOD rolls back however old it is": Case(
+        state(deployment(3, Status.COMPLETED, completed_at=NOW - timedelta(days=5)), [V1]),
+        alarm(),
+        RollBack,
+        "rollback",
+        target=1,
+    ),
+    # -- the loop guard ---------------------------------------------------------------------
+    "limit of automatic rollbacks reached within the hour": Case(
+        state(V3, [V1], automatic_rollbacks=[NOW - minutes(50), NOW - minutes(20), NOW - minutes(1)]),
+        alarm(),
+        Refuse,
+        "loop_guard",
+    ),
+    "rollbacks older than the hour do not count": Case(
+        state(
+            V3,
+            [V1],
+            automatic_rollbacks=[NOW - minutes(200), NOW - minutes(90), NOW - minutes(61), NOW - minutes(10)],
+        ),
+        alarm(),
+        RollBack,
+        "rollback",
+        target=1,
+    ),
+    "a rollback exactly one hour ago has left the period": Case(
+        state(V3, [V1], automatic_rollbacks=[NOW - minutes(60), NOW - minutes(30), NOW - minutes(10)]),
+        alarm(),
+        RollBack,
+        "rollback",
+        target=1,
+    ),
+    "the configured limit applies to failed deployments too": Case(
+        state(V3_FAILED, [V1], automatic_rollbacks=[NOW - minutes(10)]),
+        deployment_failed(V3.deployment_id),
+        Refuse,
+        "loop_guard",
+        policy=Policy(loop_guard_limit=1),
+    ),
+    # -- one rollback in flight -------------------------------------------------------------
+    "an active lock skips an automatic trigger": Case(
+        state(V3, [V1], in_flight=lock(1)), alarm(), Skip, "rollback_in_flight"
+    ),
+    "an active lock skips a failed deployment": Case(
+        state(V3_FAILED, [V1], in_flight=lock(1)),
+        deployment_failed(V3.deployment_id),
+        Skip,
+        "rollback_in_flight",
+    ),
+    "an active lock refuses a manual request": Case(
+        state(V3, [V1], in_flight=lock(1)),
+        manual_trigger(),
+        Refuse,
+        "rollback_in_flight",
+        manual=manual(),
+    ),
+    "an expired lock no longer blocks": Case(
+        state(V3, [V1], in_flight=lock(1, expires_at=NOW)), alarm(), RollBack, "rollback", target=1
+    ),
+    # -- halted automation ------------------------------------------------------------------
+    "halted automation refuses automatic triggers": Case(
+        state(V3, [V1], halted=Halt("the rollback's own deployment failed", NOW - minutes(30))),
+        alarm(),
+        Refuse,
+        "automation_halted",
+    ),
+    "halted automation does not stop a person": Case(
+        state(V3, [V1], halted=Halt("the rollback's own deployment failed", NOW - minutes(30))),
+        manual_trigger(),
+        RollBack,
+        "rollback",
+        target=1,
+        manual=manual(),
+    ),
+    # -- failed deployments -----------------------------------------------------------------
+    "failed deployment of the current revision rolls back": Case(
+        state(V3_FAILED, [V1]), deployment_failed(V3.deployment_id), RollBack, "rollback", target=1
+    ),
+    "the automatic rollback's own deployment failed: stop, no cascade": Case(
+        state(deployment(1, Status.FAILED, origin=Origin.AUTOMATIC_ROLLBACK, rollback_id="rb-1"), [V1]),
+        deployment_failed(deployment(1).deployment_id),
+        Refuse,
+        "rollback_deployment_failed",
+    ),
+    "a manual rollback's own deployment failed: stop, no cascade": Case(
+        state(deployment(1, Status.FAILED, origin=Origin.MANUAL_ROLLBACK, rollback_id="rb-1"), [V1]),
+        deployment_failed(deployment(1).deployment_id),
+        Refuse,
+        "rollback_deployment_failed",
+    ),
+    "ECS is rolling back by itself": Case(
+        state(V3_FAILED, [V1]),
+        deployment_failed(V3.deployment_id, ecs_rolling_back=True),
+        Skip,
+        "ecs_rolling_back",
+    ),
+    "a failed deployment the service has moved on from": Case(
+        state(V3, [V1]), deployment_failed("ecs-svc/older"), Skip, "stale_deployment"
+    ),
+    # -- dry run ----------------------------------------------------------------------------
+    "dry run by policy": Case(
+        USUAL, alarm(), RollBack, "rollback", target=1, dry_run=True, policy=Policy(dry_run=True)
+    ),
+    "dry run asked by the operator": Case(
+        USUAL, manual_trigger(), RollBack, "rollback", target=1, dry_run=True, manual=manual(dry_run=True)
+    ),
+    "dry run by policy also holds for a manual request": Case(
+        USUAL,
+        manual_trigger(),
+        RollBack,
+        "rollback",
+        target=1,
+        dry_run=True,
+        policy=Policy(dry_run=True),
+        manual=manual(),
+    ),
+    # -- manual targets ---------------------------------------------------------------------
+    "manual last-good": Case(USUAL, manual_trigger(), RollBack, "rollback", target=1, manual=manual()),
+    "manual last-good with no GOOD revision": Case(
+        state(V3, []), manual_trigger(), Refuse, "no_known_good", manual=manual()
+    ),
+    "manual named revision that the ledger knows": Case(
+        USUAL,
+        manual_trigger(),
+        RollBack,
+        "rollback",
+        target=4,
+        manual=manual(deployment(4, Status.COMPLETED, started_at=NOW - minutes(500))),
+    ),
+    "manual named revision that nobody knows": Case(
+        USUAL, manual_trigger(), Refuse, "target_not_found", manual=manual(label="web:99")
+    ),
+    "manual target is what runs now": Case(
+        USUAL, manual_trigger(), Skip, "target_is_current", manual=manual(V3)
+    ),
+    "manual BAD target without force": Case(
+        USUAL, manual_trigger(), Refuse, "target_is_bad", manual=manual(V2_BAD)
+    ),
+    "manual BAD target with force": Case(
+        USUAL, manual_trigger(), RollBack, "rollback", target=2, manual=manual(V2_BAD, force=True)
+    ),
+    "manual ignores the watch window": Case(
+        state(good_since(3, timedelta(days=3)), [good_since(3, timedelta(days=3)), V1]),
+        manual_trigger(),
+        RollBack,
+        "rollback",
+        target=1,
+        manual=manual(),
+    ),
+    "manual ignores the automatic loop guard": Case(
+        state(V3, [V1], automatic_rollbacks=[NOW - minutes(m) for m in (1, 2, 3, 4)]),
+        manual_trigger(),
+        RollBack,
+        "rollback",
+        target=1,
+        manual=manual(),
+    ),
+    # -- scope and unknown services ---------------------------------------------------------
+    "service outside the scope, automatic": Case(
+        USUAL, alarm(), Refuse, "out_of_scope", policy=Policy(in_scope=False)
+    ),
+    "service outside the scope, manual": Case(
+        USUAL, manual_trigger(), Refuse, "out_of_scope", policy=Policy(in_scope=False), manual=manual()
+    ),
+    "unknown service, automatic: skip": Case(None, alarm(), Skip, "unknown_service"),
+    "unknown service, manual: refuse": Case(
+        None, manual_trigger(), Refuse, "unknown_service", manual=manual()
+    ),
+    "known service with no current revision, automatic: skip": Case(
+        state(None, []), deployment_failed("ecs-svc/1"), Skip, "unknown_service"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_decide(case: Case) -> None:
+    # Given the ledger state, policy and trigger of the case
+
+    # When deciding
+    decision = decide(case.trigger, case.state, case.policy, case.now, case.manual)
+
+    # Then the outcome, its code, and for a rollback its target and dry-run flag, are the expected ones
+    assert type(decision) is case.expected, decision
+    assert decision.code == case.code, decision
+    assert decision.message
+    if isinstance(decision, RollBack):
+        assert case.state is not None
+        assert decision.target.task_definition_arn == td_arn(case.target or 0)
+        assert decision.current == case.state.current
+        assert decision.dry_run is case.dry_run
+
+
+def test_alarm_on_a_pinned_copy_does_not_roll_back_to_the_revision_it_restores() -> None:
+    # Given web:1 GOOD, and web:4, the pinned copy a rollback registered of web:1, now running
+    # (the rollback finished; web:4 bakes)
+    restored = deployment(
+        4,
+        Status.COMPLETED,
+        started_at=NOW - minutes(8),
+        completed_at=NOW - minutes(4),
+        origin=Origin.AUTOMATIC_ROLLBACK,
+        rollback_id="rb-1",
+        source_task_definition_arn=td_arn(1),
+        actor="ecs-rollback",
+    )
+    service_state = state(restored, [V1], automatic_rollbacks=[NOW - minutes(8)])
+
+    # When the alarm fires again
+    decision = decide(alarm(), service_state, Policy(), NOW)
+
+    # Then it does not "roll back" from the copy of web:1 to web:1: the same images, a rollback that
+    # cannot help (and that marks the restore ROLLED_BACK and registers yet another copy)
+    assert not (isinstance(decision, RollBack) and decision.target.task_definition_arn == td_arn(1)), decision
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+# trigger, state (None: unknown service), policy, now, manual options, every deployment drawn
+Situation = tuple[Trigger, ServiceState | None, Policy, datetime, ManualOptions | None, list[Deployment]]
+
+OFFSETS = st.integers(min_value=-72 * 60, max_value=30)  # minutes from NOW
+
+
+@st.composite
+def service_states(draw: st.DrawFn) -> tuple[ServiceState, list[Deployment]]:
+    """A ledger state as lifecycle would leave it: the good list is the GOOD deployments, newest first."""
+    count = draw(st.integers(min_value=1, max_value=7))
+    starts = draw(st.lists(OFFSETS, min_size=count, max_size=count, unique=True))
+    deployments = []
+    for revision, start in enumerate(starts, start=1):
+        status = draw(st.sampled_from(Status))
+        started = NOW + minutes(start)
+        completed = (
+            started + minutes(draw(st.integers(min_value=1, max_value=30)))
+            if status in (Status.COMPLETED, Status.GOOD) or draw(st.booleans())
+            else None
+        )
+        deployments.append(
+            deployment(
+                revision,
+                status,
+                started_at=started,
+                completed_at=completed,
+                origin=draw(st.sampled_from(Origin)),
+            )
+        )
+    current = draw(st.sampled_from(deployments))
+    good = sorted(
+        (d.summary() for d in deployments if d.status == Status.GOOD),
+        key=lambda d: d.started_at,
+        reverse=True,
+    )
+    in_flight = draw(
+        st.none()
+        | st.builds(
+            lambda target, expires, automatic: lock(
+                target, expires_at=NOW + minutes(expires), automatic=automatic
+            ),
+            st.integers(min_value=1, max_value=count),
+            st.integers(min_value=-60, max_value=60),
+            st.booleans(),
+        )
+    )
+    rollbacks = draw(st.lists(st.integers(min_value=-180, max_value=0), max_size=6))
+    halted = draw(st.none() | st.just(Halt("the rollback's own deployment failed", NOW - minutes(30))))
+    service_state = state(
+        current,
+        good,
+        in_flight=in_flight,
+        automatic_rollbacks=[NOW + minutes(m) for m in sorted(rollbacks)],
+        halted=halted,
+    )
+    return service_state, deployments
+
+
+@st.composite
+def situations(draw: st.DrawFn, kinds: tuple[TriggerKind, ...] = tuple(TriggerKind)) -> Situation:
+    service_state, deployments = draw(service_states())
+    current = service_state.current
+    assert current is not None
+    kind = draw(st.sampled_from(kinds))
+    options = None
+    if kind == TriggerKind.ALARM:
+        trigger = alarm()
+    elif kind == TriggerKind.DEPLOYMENT_FAILED:
+        failed_id = draw(st.sampled_from([current.deployment_id, *(d.deployment_id for d in deployments)]))
+        trigger = deployment_failed(failed_id, ecs_rolling_back=draw(st.booleans()))
+    else:
+        trigger = manual_trigger()
+        target = draw(st.none() | st.sampled_from(deployments))
+        options = manual(
+            target,
+            last_good=draw(st.booleans()),
+            label="web:99" if target is None else None,
+            force=draw(st.booleans()),
+            dry_run=draw(st.booleans()),
+        )
+    policy = Policy(
+        watch_window=minutes(draw(st.integers(min_value=0, max_value=240))),
+        loop_guard_limit=draw(st.integers(min_value=1, max_value=5)),
+        dry_run=draw(st.booleans()),
+        in_scope=draw(st.sampled_from([True] * 7 + [False])),
+    )
+    now = NOW + minutes(draw(st.integers(min_value=-90, max_value=90)))
+    known = draw(st.sampled_from([service_state] * 8 + [None, replace(service_state, current=None)]))
+    return trigger, known, policy, now, options, deployments
+
+
+@pytest.mark.parametrize("kind", list(TriggerKind), ids=[kind.value for kind in TriggerKind])
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_decide_invariants(kind: TriggerKind, data: st.DataObject) -> None:
+    # Given any valid trigger of this kind, ledger state, policy and time
+    situation = data.draw(situations((kind,)))
+    trigger, service_state, policy, now, options, deployments = situation
+    automatic = trigger.kind != TriggerKind.MANUAL
+
+    # When deciding
+    decision = decide(trigger, service_state, policy, now, options)
+
+    # Then every invariant of "Deciding a rollback" holds
+    assert isinstance(decision, (RollBack, Skip, Refuse))
+    if not isinstance(decision, RollBack):
+        return
+    assert service_state is not None and service_state.current is not None
+    current = service_state.current
+    target = decision.target
+    # (a) never a BAD revision, unless a person forced it
+    forced = options is not None and options.force
+    assert not target.status.is_bad or (not automatic and forced)
+    # (b) never the revision that runs now
+    assert target.task_definition_arn != current.task_definition_arn
+    # (c) never a second rollback while one is in flight
+    assert service_state.in_flight is None or not service_state.in_flight.active(now)
+    # dry-run whenever policy or the operator asks for it
+    assert decision.dry_run is (policy.dry_run or (options is not None and options.dry_run))
+    assert policy.in_scope
+    if automatic:
+        # (d) this rollback stays within the loop guard's limit
+        assert service_state.rollbacks_since(now - policy.loop_guard_period) + 1 <= policy.loop_guard_limit
+        assert service_state.halted is None
+        # (f) the target is the newest GOOD revision that is not current
+        newest_good = max(
+            (
+                d
+                for d in deployments
+                if d.status == Status.GOOD and d.task_definition_arn != current.task_definition_arn
+            ),
+            key=lambda d: d.started_at,
+        )
+        assert target.task_definition_arn == newest_good.task_definition_arn
+        assert target.status == Status.GOOD
+
+
+@settings(max_examples=150, deadline=None)
+@given(situations())
+def test_decide_is_deterministic(
+    situation: Situation,
+) -> None:
+    # Given any situation, and an independent deep copy of it
+    trigger, service_state, policy, now, options, _ = situation
+    copies = copy.deepcopy((trigger, service_state, policy, now, options))
+
+    # When deciding on each, twice
+    first: Decision = decide(trigger, service_state, policy, now, options)
+    second = decide(trigger, service_state, policy, now, options)
+    from_copy = decide(*copies)
+
+    # Then the same input always gives the same decision, and the input is left as it was
+    assert first == second == from_copy
+    assert (trigger, service_state, policy, now, options) == copies
+
+
+@settings(max_examples=150, deadline=None)
+@given(situations(), st.integers(min_value=1, max_value=5))
+def test_duplicate_triggers_cause_at_most_one_rollback(
+    situation: Situation,
+    duplicates: int,
+) -> None:
+    # Given any situation, and the lock the executor takes whenever decide rolls back
+    trigger, service_state, policy, now, options, _ = situation
+    rollbacks = 0
+
+    # When the same trigger is delivered again and again
+    for _ in range(duplicates + 1):
+        decision = decide(trigger, service_state, policy, now, options)
+        if isinstance(decision, RollBack) and not decision.dry_run:
+            rollbacks += 1
+            assert service_state is not None
+            taken = lock(1, rollback_id=f"rb-{rollbacks}", started_at=now, expires_at=now + minutes(30))
+            service_state = replace(service_state, in_flight=taken)
+
+    # Then at most one rollback is started
+    assert rollbacks <= 1

@@ -1,0 +1,146 @@
+"""What people read: a short ASCII subject and a JSON body with the whole decision."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ecs_rollback.adapters.notifier_sns import subject_line
+from ecs_rollback.domain.model import ContainerImage, Outcome, RollbackRecord, ServiceId, Status
+from ecs_rollback.services.notifications import notification_for, record_view, rollback_result_notification
+
+from tests.unit.builders import ECR_REPO, NOW, deployment, digest, minutes, rollback_record, td_arn
+
+BAD_SHA = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d"
+GOOD_SHA = "3f2c1ab9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3"
+FROM = deployment(3, Status.ROLLED_BACK, git_sha=BAD_SHA, commit_message="Add coupon service")
+TO = deployment(1, git_sha=GOOD_SHA, commit_message="Fix checkout totals")
+PINNED = (ContainerImage("app", f"{ECR_REPO}@{digest(1)}", digest(1), "recorded"),)
+
+
+def rolled_back(outcome: Outcome = Outcome.ROLLED_BACK, **overrides: object) -> RollbackRecord:
+    return rollback_record(
+        outcome=outcome,
+        from_deployment=FROM,
+        to_deployment=TO,
+        pinned_images=PINNED,
+        deployed_task_definition_arn=td_arn(4),
+        update_service_at=NOW,
+        dry_run=outcome == Outcome.DRY_RUN,
+        **overrides,
+    )
+
+
+SUBJECTS = {
+    "rolled back": (rolled_back(), "[ecs-rollback] prod/web: rolled back (web:3 -> web:1)"),
+    "dry run": (
+        rolled_back(Outcome.DRY_RUN),
+        "[ecs-rollback] prod/web: dry run: would roll back (web:3 -> web:1)",
+    ),
+    "skipped": (
+        rollback_record(outcome=Outcome.SKIPPED, code="no_known_good", message="no known good revision"),
+        "[ecs-rollback] prod/web: no rollback (no known good)",
+    ),
+    "refused": (
+        rollback_record(outcome=Outcome.REFUSED, code="loop_guard", message="3 rollbacks"),
+        "[ecs-rollback] prod/web: refused (loop guard)",
+    ),
+    "failed": (
+        rolled_back(Outcome.FAILED, code="ecs_update_failed", message="UpdateService refused"),
+        "[ecs-rollback] prod/web: rollback FAILED (ecs update failed)",
+    ),
+}
+
+
+@pytest.mark.parametrize(("record", "expected"), SUBJECTS.values(), ids=SUBJECTS.keys())
+def test_subject_is_short_ascii_and_says_what_happened(record: RollbackRecord, expected: str) -> None:
+    # Given a decision record
+
+    # When building its notification
+    notification = notification_for(record)
+
+    # Then the subject says the service, the outcome and the revisions or the reason, in short ASCII
+    assert notification.subject == expected
+    assert notification.subject.isascii()
+    assert len(notification.subject) < 100
+    assert "\n" not in notification.subject
+
+
+def test_body_holds_outcome_revisions_and_commits() -> None:
+    # Given a rollback from web:3 to web:1 deployed as a pinned copy
+    record = rolled_back()
+
+    # When building its notification
+    body = notification_for(record).body
+
+    # Then the body says what happened, from which revision to which, and the commits involved
+    assert body["outcome"] == "ROLLED_BACK"
+    assert body["service"] == "prod/web"
+    assert body["from"]["revision"] == "web:3"
+    assert body["from"]["git_sha"] == BAD_SHA
+    assert body["from"]["status"] == "ROLLED_BACK"
+    assert body["to"]["revision"] == "web:1"
+    assert body["to"]["images"] == [
+        {"container": "app", "image": f"{ECR_REPO}@{digest(1)}", "digest": digest(1)}
+    ]
+    assert body["deployed_task_definition_arn"] == td_arn(4)
+    assert body["commits"] == [
+        f"web:3: {BAD_SHA[:12]} Add coupon service",
+        f"web:1: {GOOD_SHA[:12]} Fix checkout totals",
+    ]
+    assert body["reminder"] == "data migrations are not rolled back"
+    assert body["reason"] and body["message"] and body["rollback_id"]
+    json.dumps(body)  # plain JSON, no default= needed
+
+
+def test_body_of_a_skip_has_no_revisions() -> None:
+    # Given a skipped decision with no revisions
+    record = rollback_record(outcome=Outcome.SKIPPED, code="no_known_good", message="no known good revision")
+
+    # When building its body
+    body = record_view(record)
+
+    # Then from/to are null, there are no commits and no migration reminder
+    assert (body["from"], body["to"], body["commits"], body["reminder"]) == (None, None, [], None)
+    assert body["code"] == "no_known_good"
+
+
+def test_commits_without_git_sha_are_left_out() -> None:
+    # Given a rollback between revisions whose commits are unknown
+    record = rollback_record(from_deployment=deployment(3), to_deployment=deployment(1))
+
+    # When building its body
+    body = record_view(record)
+
+    # Then there is no commit line, and images are the revision's own when nothing was pinned
+    assert body["commits"] == []
+    assert body["to"]["images"][0]["image"] == f"{ECR_REPO}:v1"
+
+
+def test_rollback_result_notification() -> None:
+    # Given a rollback whose own deployment completed
+    record = rolled_back(result="COMPLETED", result_at=NOW + minutes(4))
+
+    # When building the result notification
+    notification = rollback_result_notification(record)
+
+    # Then the subject gives the result and the body the result time
+    assert notification.subject == "[ecs-rollback] prod/web: rollback deployment COMPLETED"
+    assert notification.body["result"] == "COMPLETED"
+    assert notification.body["result_at"] == "2026-11-02T12:04:00.000000Z"
+
+
+def test_sns_subject_line_fits_sns_limits_for_the_longest_names() -> None:
+    # Given a service with the longest names ECS allows, and a non-ASCII, multi-line text
+    longest = ServiceId("aws", "us-east-1", "123456789012", "c" * 255, "s" * 255)
+    subject = notification_for(rollback_record(service=longest, outcome=Outcome.SKIPPED)).subject
+
+    # When the SNS adapter makes subject lines of them
+    lines = [subject_line(subject), subject_line("rollback of café\nweb\tok")]
+
+    # Then each is ASCII, on one line, under 100 characters
+    for line in lines:
+        assert line.isascii()
+        assert len(line) < 100
+        assert "\n" not in line and "\t" not in line
+    assert lines[1] == "rollback of caf? web ok"
