@@ -155,7 +155,7 @@ def _decide_automatic(
             f"{current.describe()} is GOOD and went live {_ago(now - current.deployed_at)} ago, beyond the "
             f"{_ago(policy.watch_window)} watch window; an incident this late is not blamed on the deploy",
         )
-    target = state.newest_good_except(current.task_definition_arn)
+    target = state.newest_good_except(current)
     if target is None:
         if current.status == Status.GOOD:
             return Skip(
@@ -185,7 +185,7 @@ def _decide_manual(
     dry_run = manual.dry_run or policy.dry_run
     verb = "would roll back" if dry_run else "rolling back"
     if manual.last_good:
-        target = state.newest_good_except(current.task_definition_arn)
+        target = state.newest_good_except(current)
         if target is None:
             return Refuse(
                 "no_known_good",

@@ -68,15 +68,14 @@ def record_started(state: ServiceState, deployment: Deployment, now: datetime) -
                 else None
             ),
         )
-    halted = state.halted
-    if deployment.origin == Origin.DEPLOY:
-        halted = None  # a person deployed: automatic rollbacks resume
     current = state.current
-    if (
-        current is None
-        or current.deployment_id == deployment.deployment_id
-        or (deployment.started_at >= current.started_at)
-    ):
+    newer = current is None or (
+        deployment.deployment_id != current.deployment_id and deployment.started_at >= current.started_at
+    )
+    halted = state.halted
+    if newer and deployment.origin == Origin.DEPLOY:
+        halted = None  # a person deployed something new: automatic rollbacks resume
+    if newer or (current is not None and current.deployment_id == deployment.deployment_id):
         current = deployment.summary()
     return Transition(replace(state, current=current, halted=halted, updated_at=now), [deployment])
 
@@ -96,14 +95,16 @@ def record_completed(
 
 def record_failed(state: ServiceState, deployment: Deployment, now: datetime, reason: str) -> Transition:
     failed = advance(deployment, Status.FAILED, now, reason)
-    transition = _apply(state.without_good(failed.task_definition_arn), failed, now)
+    transition = _apply(state.without_good(failed), failed, now)
     return _finish_in_flight(transition, failed, "FAILED")
 
 
 def promote(
     state: ServiceState, deployment: Deployment, now: datetime, base: Transition | None = None
 ) -> Transition:
-    """The bake time passed with no alarm: COMPLETED becomes GOOD."""
+    """The bake time passed with no alarm: COMPLETED (and only COMPLETED) becomes GOOD."""
+    if deployment.status != Status.COMPLETED:
+        return base or Transition(state)
     good = advance(deployment, Status.GOOD, now, "baked with no alarm")
     if good.status != Status.GOOD:
         return base or Transition(state)
@@ -121,7 +122,7 @@ def mark_rolled_back(state: ServiceState, deployment: Deployment, now: datetime,
     rolled_back = deployment.with_status(Status.ROLLED_BACK, now, reason)
     if deployment.status.is_bad:
         rolled_back = deployment
-    return _apply(state.without_good(deployment.task_definition_arn), rolled_back, now)
+    return _apply(state.without_good(deployment), rolled_back, now)
 
 
 def halt(state: ServiceState, reason: str, now: datetime, rollback_id: str | None) -> ServiceState:

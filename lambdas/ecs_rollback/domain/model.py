@@ -254,6 +254,17 @@ class Halt:
 GOOD_LIST_LIMIT = 25
 
 
+def _identities(revision: Deployment | str | None) -> set[str]:
+    """The task definitions a revision stands for: itself, and the revision it restores if a copy."""
+    if revision is None:
+        return set()
+    if isinstance(revision, str):
+        return {revision}
+    return {revision.task_definition_arn} | (
+        {revision.source_task_definition_arn} if revision.source_task_definition_arn else set()
+    )
+
+
 @dataclass(frozen=True)
 class ServiceState:
     """Everything a decision needs about one service, in one item."""
@@ -269,9 +280,15 @@ class ServiceState:
     last_alarm_at: datetime | None = None
     updated_at: datetime | None = None
 
-    def newest_good_except(self, task_definition_arn: str | None) -> Deployment | None:
+    def newest_good_except(self, current: Deployment | str | None) -> Deployment | None:
+        """The newest GOOD revision that does not run the same images as ``current``.
+
+        A pinned copy registered by a rollback restores its source revision: the two are one
+        revision for this purpose, so rolling back from the copy never lands on its source.
+        """
+        excluded = _identities(current)
         for candidate in self.good:
-            if candidate.task_definition_arn != task_definition_arn:
+            if not _identities(candidate) & excluded:
                 return candidate
         return None
 
@@ -284,8 +301,10 @@ class ServiceState:
         ordered = sorted((deployment.summary(), *others), key=lambda d: d.started_at, reverse=True)
         return replace(self, good=tuple(ordered[:GOOD_LIST_LIMIT]))
 
-    def without_good(self, task_definition_arn: str) -> ServiceState:
-        return replace(self, good=tuple(d for d in self.good if d.task_definition_arn != task_definition_arn))
+    def without_good(self, bad: Deployment | str) -> ServiceState:
+        """Drop a revision that turned out BAD, and any copy of the same images, from the targets."""
+        excluded = _identities(bad)
+        return replace(self, good=tuple(d for d in self.good if not _identities(d) & excluded))
 
     def prune_rollbacks(self, now: datetime, window: timedelta = timedelta(hours=1)) -> ServiceState:
         return replace(

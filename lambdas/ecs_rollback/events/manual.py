@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 from ecs_rollback.domain.targets import TargetSpec, parse_target
 
@@ -27,6 +27,13 @@ class ManualRollbackRequest(BaseModel):
     dry_run: bool = False
     force: bool = False
     requested_by: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+
+    @field_validator("cluster")
+    @classmethod
+    def _cluster(cls, value: str) -> str:
+        if not cluster_name_is_valid(value):
+            raise ValueError("not a cluster name (letters, digits, '-' and '_') or an ECS cluster ARN")
+        return value
 
     @property
     def cluster_name(self) -> str:

@@ -1,0 +1,112 @@
+"""An in-memory ledger implementing ``ports.Ledger`` over the same item layout as DynamoDB.
+
+The contract suite (tests/contract) runs against this fake and the DynamoDB adapter alike, so
+the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+from ecs_rollback.adapters import ledger_items as items
+from ecs_rollback.domain.errors import ConcurrentUpdate, DuplicateTrigger
+from ecs_rollback.domain.model import Deployment, RevisionId, RollbackRecord, ServiceId, ServiceState
+from ecs_rollback.ports import ImageUse, LedgerChange, Page
+
+
+class InMemoryLedger:
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self._items.get((pk, sk))
+        return copy.deepcopy(item) if item else None
+
+    def load(self, service: ServiceId) -> ServiceState | None:
+        item = self._get(items.service_pk(service), items.STATE_SK)
+        return items.state_from_item(item) if item else None
+
+    def get_deployment(self, service: ServiceId, deployment_id: str) -> Deployment | None:
+        item = self._get(items.service_pk(service), items.deployment_sk(deployment_id))
+        return items.deployment_from_item(item) if item else None
+
+    def get_rollback(self, service: ServiceId, record_key: str) -> RollbackRecord | None:
+        item = self._get(items.service_pk(service), record_key)
+        return items.rollback_from_item(item) if item else None
+
+    def commit(self, change: LedgerChange) -> None:
+        with self._lock:
+            writes: list[dict[str, Any]] = []
+            if change.new_rollback is not None:
+                record = items.rollback_to_item(change.new_rollback)
+                if (record["pk"], record["sk"]) in self._items:
+                    raise DuplicateTrigger("trigger already decided")
+                writes.append(record)
+            if change.state is not None:
+                state = items.state_to_item(change.state)
+                stored = self._items.get((state["pk"], state["sk"]))
+                if (stored is None and change.expected_version != 0) or (
+                    stored is not None and stored["version"] != change.expected_version
+                ):
+                    raise ConcurrentUpdate("state changed")
+                writes.append(state)
+            for deployment in change.deployments:
+                writes += [items.deployment_to_item(deployment), *items.image_use_items(deployment)]
+            writes += [items.rollback_to_item(record) for record in change.rollback_updates]
+            for item in writes:
+                self._items[(item["pk"], item["sk"])] = copy.deepcopy(item)
+
+    def _query(
+        self, limit: int, cursor: str | None, *, pk_name: str, pk: str, sk_name: str, prefix: str = "",
+        ascending: bool = False,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        if not 1 <= limit <= 1000:
+            raise ValueError("limit must be between 1 and 1000")
+        matching = sorted(
+            (item for item in self._items.values()
+             if item.get(pk_name) == pk and str(item.get(sk_name, "")).startswith(prefix) and sk_name in item),
+            key=lambda item: (item[sk_name], item["pk"], item["sk"]),
+            reverse=not ascending,
+        )
+        start = int(cursor) if cursor else 0
+        page = matching[start : start + limit]
+        next_cursor = str(start + limit) if start + limit < len(matching) else None
+        return [copy.deepcopy(item) for item in page], next_cursor
+
+    def find_revision(self, service: ServiceId, revision: RevisionId) -> Deployment | None:
+        found, _ = self._query(1, None, pk_name="pk", pk=items.service_pk(service), sk_name="rev_sort",
+                               prefix=items.revision_sort_prefix(revision.family, revision.revision))
+        return items.deployment_from_item(found[0]) if found else None
+
+    def find_git_sha(self, service: ServiceId, prefix: str) -> list[Deployment]:
+        found, _ = self._query(25, None, pk_name="pk", pk=items.service_pk(service), sk_name="git_sort",
+                               prefix=prefix.lower())
+        return [items.deployment_from_item(item) for item in found]
+
+    def history(self, service: ServiceId, limit: int = 20, cursor: str | None = None) -> Page[Deployment]:
+        found, next_cursor = self._query(limit, cursor, pk_name="pk", pk=items.service_pk(service), sk_name="hist_sort")
+        return Page([items.deployment_from_item(item) for item in found], next_cursor)
+
+    def rollbacks(self, service: ServiceId, limit: int = 20, cursor: str | None = None) -> Page[RollbackRecord]:
+        found, next_cursor = self._query(limit, cursor, pk_name="pk", pk=items.service_pk(service), sk_name="sk",
+                                         prefix="RB#")
+        return Page([items.rollback_from_item(item) for item in found], next_cursor)
+
+    def deployments_of_git_sha(self, git_sha: str, limit: int = 20, cursor: str | None = None) -> Page[Deployment]:
+        found, next_cursor = self._query(limit, cursor, pk_name="gsi1pk", pk=f"GIT#{git_sha.lower()}", sk_name="gsi1sk")
+        return Page([items.deployment_from_item(item) for item in found], next_cursor)
+
+    def deployments_of_digest(self, digest: str, limit: int = 20, cursor: str | None = None) -> Page[ImageUse]:
+        found, next_cursor = self._query(limit, cursor, pk_name="pk", pk=items.image_pk(digest), sk_name="sk")
+        return Page([items.image_use_from_item(item) for item in found], next_cursor)
+
+    def services(self, limit: int = 100, cursor: str | None = None) -> Page[ServiceState]:
+        found, next_cursor = self._query(limit, cursor, pk_name="kind", pk=items.SERVICE_KIND, sk_name="pk",
+                                         ascending=True)
+        return Page([items.state_from_item(item) for item in found], next_cursor)
+
+    def all_items(self) -> list[dict[str, Any]]:
+        return [copy.deepcopy(item) for item in self._items.values()]
