@@ -32,7 +32,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from moto.core.utils import utcnow
 from moto.events.models import EventPattern
@@ -97,7 +97,7 @@ class DeployedStack:
         return [
             rule
             for rule in self.rules
-            if EventPattern.load(json.dumps(rule.pattern)).matches_event(dict(event))
+            if EventPattern.load(json.dumps(rule.pattern)).matches_event(cast(Any, dict(event)))
         ]
 
 
@@ -162,7 +162,7 @@ def put_public_parameter(account: str, region: str, name: str, value: str) -> No
     """Provide an AWS-owned public parameter (``/aws/service/...``) in the in-process emulator."""
     parameters = ssm_backends[account][region]._parameters
     parameters[name].append(
-        Parameter(
+        Parameter(  # type: ignore[abstract]  # moto builds its own public parameters the same way
             account_id=account,
             name=name,
             value=value,
