@@ -1,0 +1,152 @@
+"""The AWS side of the CLI: one boto3 session, and the stack outputs resolved only when needed.
+
+The session follows the standard credential chain, ``--profile`` and ``--region``; boto3 itself
+honours ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``, which is how the CLI is pointed
+at the local sandbox. Nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from ecs_rollback.adapters.ecs import EcsAdapter
+from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger
+from ecs_rollback.domain.model import ServiceId
+
+from ecs_rollback_cli.errors import EXIT_USAGE, CliError
+
+DEFAULT_STACK = "EcsAutoRollback"
+TABLE_ENV = "ECS_ROLLBACK_TABLE"
+FUNCTION_ENV = "ECS_ROLLBACK_FUNCTION"
+TABLE_OUTPUT = "LedgerTableName"
+FUNCTION_OUTPUT = "ManualRollbackFunctionName"
+
+_READ_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+# A rollback must not run twice because a slow answer was retried: one attempt, a long wait.
+_INVOKE_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=180)
+
+
+@dataclass(frozen=True)
+class AwsOptions:
+    profile: str | None = None
+    region: str | None = None
+    stack: str = DEFAULT_STACK
+    table_name: str | None = None
+    function_name: str | None = None
+
+
+class Aws:
+    """Lazily built clients and lookups; a command only pays for what it uses."""
+
+    def __init__(self, options: AwsOptions) -> None:
+        self.options = options
+
+    @cached_property
+    def session(self) -> boto3.Session:
+        return boto3.Session(profile_name=self.options.profile, region_name=self.options.region)
+
+    @property
+    def region(self) -> str:
+        region = self.session.region_name
+        if not region:
+            raise CliError("no AWS region configured; pass --region or set AWS_REGION", EXIT_USAGE)
+        return region
+
+    def client(self, service: str, *, invoke: bool = False) -> Any:
+        return self.session.client(  # type: ignore[call-overload]
+            service, region_name=self.region, config=_INVOKE_CONFIG if invoke else _READ_CONFIG
+        )
+
+    # -- the stack --------------------------------------------------------------------------
+
+    @cached_property
+    def stack_outputs(self) -> dict[str, str]:
+        stack = self.options.stack
+        try:
+            response = self.client("cloudformation").describe_stacks(StackName=stack)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ValidationError":
+                raise CliError(
+                    f"no CloudFormation stack {stack!r} in {self.region}; deploy it, pass --stack NAME or "
+                    f"--region, or name the resources with --table-name and --function-name"
+                ) from error
+            raise
+        stacks = response.get("Stacks", [])
+        if not stacks:
+            raise CliError(f"no CloudFormation stack {stack!r} in {self.region}; pass --stack NAME")
+        return {
+            output["OutputKey"]: output["OutputValue"]
+            for output in stacks[0].get("Outputs", [])
+            if "OutputKey" in output and "OutputValue" in output
+        }
+
+    def _output(self, key: str, flag: str) -> str:
+        value = self.stack_outputs.get(key)
+        if not value:
+            raise CliError(
+                f"stack {self.options.stack!r} has no output {key}; is it the ECS auto-rollback stack? "
+                f"Pass --stack NAME or {flag}"
+            )
+        return value
+
+    @cached_property
+    def table_name(self) -> str:
+        return self.options.table_name or self._output(TABLE_OUTPUT, "--table-name")
+
+    @cached_property
+    def function_name(self) -> str:
+        return self.options.function_name or self._output(FUNCTION_OUTPUT, "--function-name")
+
+    # -- identity and services -------------------------------------------------------------
+
+    @cached_property
+    def identity(self) -> dict[str, str]:
+        response = self.client("sts").get_caller_identity()
+        return {"account": response["Account"], "arn": response["Arn"]}
+
+    @property
+    def partition(self) -> str:
+        return self.identity["arn"].split(":")[1]
+
+    def service_id(self, cluster: str, service: str) -> ServiceId:
+        """The service's ledger key: a cluster ARN names its own account and region."""
+        if cluster.startswith("arn:"):
+            parts = cluster.split(":")
+            if len(parts) != 6 or not parts[5].startswith("cluster/"):
+                raise CliError(f"{cluster!r} is not an ECS cluster ARN or name", EXIT_USAGE)
+            return ServiceId(parts[1], parts[3], parts[4], parts[5].removeprefix("cluster/"), service)
+        return ServiceId(self.partition, self.region, self.identity["account"], cluster, service)
+
+    @cached_property
+    def ledger(self) -> DynamoDBLedger:
+        return DynamoDBLedger(self.client("dynamodb"), self.table_name)
+
+    @cached_property
+    def ecs(self) -> Any:
+        return self.client("ecs")
+
+    @cached_property
+    def ecs_gateway(self) -> EcsAdapter:
+        return EcsAdapter(self.ecs)
+
+    def describe_service(self, cluster: str, service: str) -> dict[str, Any]:
+        """The raw ECS service, or a clear error when ECS has no such active service."""
+        try:
+            response = self.ecs.describe_services(cluster=cluster, services=[service])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ClusterNotFoundException":
+                raise CliError(
+                    f"ECS has no cluster {cluster!r} in {self.region}; check the name, --region and --profile"
+                ) from error
+            raise
+        for found in response.get("services", []):
+            if found.get("status") != "INACTIVE":
+                return dict(found)
+        raise CliError(
+            f"ECS has no active service {cluster}/{service} in {self.region}; check the names, --region and --profile"
+        )

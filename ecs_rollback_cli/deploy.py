@@ -1,0 +1,207 @@
+"""Deploying the right way: an immutable git-SHA tag, the commit carried to the ledger, no surprises.
+
+The new revision is a copy of the one the service runs with one container's image replaced.
+The commit travels as the task definition tags ``ecs-rollback:git-sha`` and
+``ecs-rollback:commit-message``: the deployment-events function reads them when ECS reports the
+deployment, so the ledger records the commit without the CLI writing to it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+from ecs_rollback.domain.gitsha import COMMIT_MESSAGE_TAG, GIT_SHA_TAG, sha_from_tag, tag_safe
+from ecs_rollback.domain.model import ImageReference
+from ecs_rollback.domain.pinning import registration_input
+from rich.text import Text
+
+from ecs_rollback_cli import gitinfo
+from ecs_rollback_cli.context import Cli
+from ecs_rollback_cli.errors import EXIT_USAGE, CliError
+from ecs_rollback_cli.gitinfo import Commit
+
+_OWN_TAG_PREFIXES = ("aws:", "ecs-rollback:")
+
+
+def tag_and_commit(cli: Cli, tag: str | None) -> tuple[str, Commit]:
+    """The image tag (HEAD's short SHA by default) and the commit it names, when known."""
+    if tag:
+        return tag, gitinfo.commit_for_tag(cli.runtime.cwd, tag)
+    found = gitinfo.head(cli.runtime.cwd)
+    if found is None:
+        raise CliError(
+            "no --tag given and no git commit to take it from (git is missing or this is not a git checkout); "
+            "pass --tag with the image's immutable tag",
+            EXIT_USAGE,
+        )
+    short, full = found
+    return short, gitinfo.commit_for_tag(cli.runtime.cwd, full) if full else Commit(None, None)
+
+
+def _container(definition: dict[str, Any], name: str | None) -> dict[str, Any]:
+    containers: list[dict[str, Any]] = definition.get("containerDefinitions", [])
+    names = [str(c.get("name")) for c in containers]
+    if name is not None:
+        for container in containers:
+            if container.get("name") == name:
+                return container
+        raise CliError(
+            f"the task definition has no container {name!r}; it has {', '.join(names)}", EXIT_USAGE
+        )
+    if len(containers) != 1:
+        raise CliError(
+            f"the task definition has containers {', '.join(names)}; choose one with --container NAME",
+            EXIT_USAGE,
+        )
+    return containers[0]
+
+
+def _check_image(cli: Cli, image: str) -> None:
+    """An ECR image that does not exist would fail every task: stop before UpdateService."""
+    reference = ImageReference.parse(image)
+    location = reference.ecr
+    if location is None or reference.tag is None:
+        return
+    account, region, repository = location
+    ecr = cli.aws.session.client("ecr", region_name=region)
+    try:
+        ecr.describe_images(
+            registryId=account, repositoryName=repository, imageIds=[{"imageTag": reference.tag}]
+        )
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in ("ImageNotFoundException", "RepositoryNotFoundException"):
+            raise CliError(f"{image} is not in ECR ({code}); build and push it first") from error
+        cli.err.print(
+            f"warning: could not check {image} in ECR ({code}); deploying anyway",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+def deploy(
+    cli: Cli,
+    cluster: str,
+    service: str,
+    *,
+    image: str,
+    tag: str | None,
+    container: str | None,
+    yes: bool,
+    wait: bool,
+    timeout: float,
+    poll_interval: float,
+) -> int:
+    reference = ImageReference.parse(image)
+    if reference.tag or reference.digest:
+        raise CliError(
+            f"--image takes the repository only ({reference.repository}); give the tag with --tag", EXIT_USAGE
+        )
+    tag, commit = tag_and_commit(cli, tag)
+    new_image = f"{image}:{tag}"
+    raw = cli.aws.describe_service(cluster, service)
+    described = cli.aws.ecs.describe_task_definition(taskDefinition=raw["taskDefinition"], include=["TAGS"])
+    definition: dict[str, Any] = described["taskDefinition"]
+    target = _container(definition, container)
+    _check_image(cli, new_image)
+    if target.get("image") == new_image and not yes:
+        prompter = cli.runtime.prompts("pass --yes to deploy an image that is already live")
+        if not prompter.confirm(
+            f"{new_image} is already live on {cluster}/{service}. Deploy it again?", default=False
+        ):
+            raise CliError("cancelled; nothing was changed")
+
+    if sha_from_tag(tag) is None:
+        cli.err.print(
+            f"warning: tag {tag!r} names no git commit; immutable git-SHA tags make every revision traceable",
+            markup=False,
+            soft_wrap=True,
+        )
+    registration = registration_input(definition)
+    for spec in registration["containerDefinitions"]:
+        if spec.get("name") == target.get("name"):
+            spec["image"] = new_image
+    tags = {
+        str(item["key"]): str(item["value"])
+        for item in described.get("tags", [])
+        if not str(item.get("key", "")).startswith(_OWN_TAG_PREFIXES)
+    }
+    if commit.sha:
+        tags[GIT_SHA_TAG] = commit.sha
+    message = tag_safe(commit.message or "")
+    if message:
+        tags[COMMIT_MESSAGE_TAG] = message
+    if tags:
+        registration["tags"] = [{"key": key, "value": value} for key, value in tags.items()]
+    registered = cli.aws.ecs.register_task_definition(**registration)["taskDefinition"]
+    arn = str(registered["taskDefinitionArn"])
+    cli.aws.ecs.update_service(cluster=cluster, service=service, taskDefinition=arn)
+
+    revision = f"{registered['family']}:{registered['revision']}"
+    previous = str(raw["taskDefinition"]).rsplit("/", 1)[-1]
+    summary = Text()
+    summary.append(f"Deploying {revision} to {cluster}/{service}", style="bold")
+    summary.append(f" (was {previous})\n")
+    summary.append(f"  {target.get('name')}: {new_image}\n")
+    summary.append(f"  git {commit.sha or '-'}")
+    if message:
+        summary.append(f'  "{message}"', style="italic")
+    summary.append("\n  the ledger records the commit when ECS reports the deployment")
+    cli.out.print(summary)
+    if not wait:
+        cli.out.print(f"Follow it with: ecs-rollback history {cluster} {service}", markup=False)
+        return 0
+    return wait_for_steady_state(cli, cluster, service, arn, revision, timeout, poll_interval)
+
+
+def wait_for_steady_state(
+    cli: Cli, cluster: str, service: str, arn: str, revision: str, timeout: float, poll_interval: float
+) -> int:
+    """Poll DescribeServices until the deployment of ``arn`` completes or fails, bounded by ``timeout``."""
+    deadline = time.monotonic() + timeout
+    polls = max(1, math.ceil(timeout / max(poll_interval, 0.001))) + 1
+    last_line = ""
+    with cli.err.status(f"waiting for {cluster}/{service} to reach steady state ...") as status:
+        for poll in range(polls):
+            raw = cli.aws.describe_service(cluster, service)
+            ours = next((d for d in raw.get("deployments", []) if d.get("taskDefinition") == arn), None)
+            elapsed = int(poll * poll_interval)
+            if ours is not None:
+                state = ours.get("rolloutState") or "IN_PROGRESS"
+                line = (
+                    f"{revision} {state}: {ours.get('runningCount', 0)}/{ours.get('desiredCount', 0)} running, "
+                    f"{ours.get('pendingCount', 0)} pending, {ours.get('failedTasks', 0)} failed"
+                )
+                if state == "FAILED":
+                    raise CliError(
+                        f"the deployment of {revision} FAILED: {ours.get('rolloutStateReason', 'no reason given')}; "
+                        f"see `ecs-rollback history {cluster} {service}`"
+                    )
+                if state == "COMPLETED" and ours.get("status") == "PRIMARY":
+                    cli.out.print(f"[{elapsed:>4}s] {line}", markup=False)
+                    cli.out.print(
+                        f"{cluster}/{service} reached steady state on {revision}", style="bold green"
+                    )
+                    return 0
+            else:
+                line = f"{revision}: waiting for ECS to start the deployment"
+            if raw.get("taskDefinition") != arn:
+                moved = str(raw.get("taskDefinition")).rsplit("/", 1)[-1]
+                raise CliError(
+                    f"{cluster}/{service} moved to {moved} while waiting (rolled back, or deployed again); "
+                    f"see `ecs-rollback history {cluster} {service}`"
+                )
+            if line != last_line:
+                cli.out.print(f"[{elapsed:>4}s] {line}", markup=False)
+                last_line = line
+            status.update(f"{line} ({elapsed}s)")
+            if time.monotonic() >= deadline or poll == polls - 1:
+                break
+            cli.runtime.sleep(poll_interval)
+    raise CliError(
+        f"timed out after {timeout:g}s waiting for {revision} on {cluster}/{service}; ECS goes on deploying, "
+        f"follow it with `ecs-rollback history {cluster} {service}`"
+    )
