@@ -48,6 +48,7 @@ def test_moved_latest_tag_rolls_back_to_the_recorded_digest(make_world, make_ser
     assert record.pinned_images[0].image == f"{repo}@{good_digest}"
 
     # And when ECS runs the rollback, the ledger links the copy to its source revision
+    world.clock.advance(timedelta(minutes=1))
     world.run_ecs()
     copy = world.ledger.history(web.id).items[0]
     assert copy.task_definition_arn == deployed
