@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import ecs_rollback
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Token, Validations
+from aws_cdk import Acknowledgment, Annotations, Duration, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -176,6 +176,12 @@ class EcsAutoRollback(Construct):
         for address in self.config.notification_emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
 
+        if not self.config.pass_role_arns:
+            Annotations.of(self).add_warning_v2(
+                "ecs-rollback:no-pass-role-arns",
+                "passRoleArns is empty: a rollback that must register a digest-pinned copy of a task "
+                "definition naming a task or execution role will be denied iam:PassRole. List those roles.",
+            )
         self._code = code or lambda_code()
         self._powertools = powertools_layer or lambda_.LayerVersion.from_layer_version_arn(
             self,

@@ -13,7 +13,6 @@ CREATE_COMPLETE and the functions' resolved environment names the table and topi
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,17 +25,16 @@ from sandbox.emulator import Emulator
 pytestmark = pytest.mark.emulator
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as running:
-        yield running
+# The emulator is the session's (tests/conftest.py); a stack name of its own keeps this
+# deployment apart from any other the session makes.
+STACK_NAME = "EcsAutoRollbackInfraTest"
 
 
 @pytest.fixture(scope="module")
 def deployed(emulator: Emulator, synthesized: Synthesized) -> DeployedStack:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto")
-        return deploy_stack(emulator, synthesized.outdir, "EcsAutoRollback", artifact=synthesized.artifact)
+        return deploy_stack(emulator, synthesized.outdir, STACK_NAME, artifact=synthesized.artifact)
 
 
 def test_the_stack_reaches_create_complete_with_its_outputs(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from cdk_testkit import EXECUTORS, HANDLERS, functions_by_name, resources
+from cdk_testkit import EXECUTORS, HANDLERS, Synthesized, functions_by_name, resources
 from ecs_rollback.config import Settings
 
 POWERTOOLS_PARAMETER = "/aws/service/powertools/python/arm64/python3.13/3.37.0"
@@ -466,3 +466,21 @@ def test_resources_carry_the_project_tag(assertions: Template) -> None:
 def test_executors_and_timer_are_the_four_functions(template: dict[str, Any]) -> None:
     assert len(resources(template, "AWS::Lambda::Function")) == 4
     assert set(EXECUTORS) < set(HANDLERS)
+
+
+def test_the_code_asset_is_the_ecs_rollback_package_only(synthesized: Synthesized) -> None:
+    # Given the file assets of the synthesized stack
+    manifest = json.loads((synthesized.outdir / f"{synthesized.artifact}.assets.json").read_text())
+    directories = [
+        synthesized.outdir / asset["source"]["path"]
+        for asset in manifest["files"].values()
+        if asset["source"].get("packaging") == "zip"
+    ]
+
+    # Then one zip holds the ecs_rollback package and nothing else, no bytecode
+    assert len(directories) == 1
+    (code,) = directories
+    assert sorted(path.name for path in code.iterdir()) == ["ecs_rollback"]
+    files = [path.relative_to(code).as_posix() for path in code.rglob("*") if path.is_file()]
+    assert "ecs_rollback/handlers/deployment_events.py" in files
+    assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]

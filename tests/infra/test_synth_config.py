@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, Duration, Stack
+from aws_cdk.assertions import Annotations, Match
 from cdk_testkit import example_context, with_config
 from ecs_rollback.config import AlarmLink
 
@@ -195,3 +196,12 @@ def test_the_construct_composes_in_another_app_and_exposes_its_parts() -> None:
     assert rollback.topic.topic_arn
     assert rollback.config.bake_time_seconds == 300
     assert rollback.config.dry_run is True
+
+
+def test_an_empty_pass_role_list_warns_at_synth() -> None:
+    stack = Stack(App(), "Composer")
+    EcsAutoRollback(stack, "Rollback", services=["prod/web"])
+
+    Annotations.from_stack(stack).has_warning(
+        "/Composer/Rollback", Match.string_like_regexp("passRoleArns is empty")
+    )
