@@ -340,7 +340,7 @@ class EcsAutoRollback(Construct):
                     iam.PolicyStatement(
                         sid="AccountUsesKeyThroughIam",
                         principals=[account_root],
-                        actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKey*"],
+                        actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                         resources=["*"],
                     ),
                     iam.PolicyStatement(
