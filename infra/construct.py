@@ -215,9 +215,16 @@ class EcsAutoRollback(Construct):
                 },
             ),
         )
+        # A bake timer Scheduler could not deliver lands here, like every EventBridge target's event.
+        self.bake_schedule_dead_letters = self._queue(
+            self, "BakeSchedulesDeadLetters", "bake-timer schedules EventBridge Scheduler could not deliver"
+        )
+        self.dead_letter_queues["BakeSchedulesDeadLetters"] = self.bake_schedule_dead_letters
+        self.bake_schedule_dead_letters.grant_send_messages(self.scheduler_role)
         bake_environment = {
             **common,
             "BAKE_TIMER_ROLE_ARN": self.scheduler_role.role_arn,
+            "BAKE_TIMER_DEAD_LETTER_ARN": self.bake_schedule_dead_letters.queue_arn,
             "SCHEDULE_GROUP_NAME": group_name,
         }
 
@@ -789,6 +796,7 @@ def _check_runtime_contract(environment: Mapping[str, str]) -> None:
     stand_ins = {
         "LEDGER_TABLE_NAME": "ledger-table",
         "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:notifications",
+        "BAKE_TIMER_DEAD_LETTER_ARN": "arn:aws:sqs:us-east-1:123456789012:bake-dead-letters",
     }
     resolved = {
         key: stand_ins.get(key, value) if Token.is_unresolved(value) else value

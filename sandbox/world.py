@@ -104,6 +104,10 @@ class World:
             TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"}
         )
         emulator.client("scheduler").create_schedule_group(Name=f"{name}-bake")
+        bake_dead_letters = sqs.create_queue(QueueName=f"{name}-bake-dead-letters")["QueueUrl"]
+        bake_dead_letter_arn = sqs.get_queue_attributes(QueueUrl=bake_dead_letters, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
         environment = {
             "LEDGER_TABLE_NAME": name,
             "NOTIFICATION_TOPIC_ARN": topic_arn,
@@ -117,6 +121,7 @@ class World:
             "BAKE_TIMER_FUNCTION_ARN": f"arn:aws:lambda:{emulator.region}:{ACCOUNT}:function:bake-timer",
             "BAKE_TIMER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/bake-timer-scheduler",
             "SCHEDULE_GROUP_NAME": f"{name}-bake",
+            "BAKE_TIMER_DEAD_LETTER_ARN": bake_dead_letter_arn,
         }
         settings = Settings.from_env(environment)
         return cls(emulator, clock, dict.fromkeys(HANDLERS, settings), queue_url)

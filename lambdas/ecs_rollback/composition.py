@@ -76,6 +76,7 @@ def build(
             group_name=settings.schedule_group_name,
             target_arn=target,
             role_arn=settings.bake_timer_role_arn,
+            dead_letter_arn=settings.bake_timer_dead_letter_arn,
         )
     return Dependencies(
         settings=settings,

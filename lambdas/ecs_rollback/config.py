@@ -125,6 +125,9 @@ class Settings(_Strict):
     dry_run_services: tuple[str, ...] = Field(default=(), alias="DRY_RUN_SERVICES")
     bake_timer_function_arn: str | None = Field(default=None, alias="BAKE_TIMER_FUNCTION_ARN")
     bake_timer_role_arn: str | None = Field(default=None, alias="BAKE_TIMER_ROLE_ARN")
+    bake_timer_dead_letter_arn: str | None = Field(
+        default=None, alias="BAKE_TIMER_DEAD_LETTER_ARN", pattern=r"^arn:aws[a-z-]*:sqs:"
+    )
     schedule_group_name: str | None = Field(default=None, alias="SCHEDULE_GROUP_NAME")
 
     @field_validator("scope", "alarm_links", "dry_run_services", mode="before")

@@ -27,8 +27,13 @@ COMMON_ENVIRONMENT = {
     "POWERTOOLS_LOG_LEVEL",
 }
 EXTRA_ENVIRONMENT = {
-    "DeploymentEvents": {"BAKE_TIMER_FUNCTION_ARN", "BAKE_TIMER_ROLE_ARN", "SCHEDULE_GROUP_NAME"},
-    "BakeTimer": {"BAKE_TIMER_ROLE_ARN", "SCHEDULE_GROUP_NAME"},
+    "DeploymentEvents": {
+        "BAKE_TIMER_FUNCTION_ARN",
+        "BAKE_TIMER_ROLE_ARN",
+        "BAKE_TIMER_DEAD_LETTER_ARN",
+        "SCHEDULE_GROUP_NAME",
+    },
+    "BakeTimer": {"BAKE_TIMER_ROLE_ARN", "BAKE_TIMER_DEAD_LETTER_ARN", "SCHEDULE_GROUP_NAME"},
     "AlarmEvents": set(),
     "ManualRollback": set(),
 }
@@ -151,6 +156,7 @@ def test_each_function_environment_is_the_runtime_contract(template: dict[str, A
         "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:topic",
         "BAKE_TIMER_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:bake",
         "BAKE_TIMER_ROLE_ARN": "arn:aws:iam::123456789012:role/bake",
+        "BAKE_TIMER_DEAD_LETTER_ARN": "arn:aws:sqs:us-east-1:123456789012:bake-dead-letters",
     }
     plain = {
         key: stand_ins.get(key, value) if not isinstance(value, str) else value
@@ -210,13 +216,19 @@ def test_scheduler_role_is_assumed_by_scheduler_for_this_group_and_invokes_only_
     ]
     statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
     bake_id = functions_by_name(template)["BakeTimer"][0]
+    dead_letters = next(q for q in resources(template, "AWS::SQS::Queue") if "BakeSchedulesDeadLetters" in q)
     assert statements == [
+        {
+            "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [dead_letters, "Arn"]},
+        },
         {
             "Action": "lambda:InvokeFunction",
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [bake_id, "Arn"]},
             "Sid": "InvokeBakeTimerOnly",
-        }
+        },
     ]
 
 
@@ -417,7 +429,7 @@ def test_alarms_on_every_function_and_every_dead_letter_queue_notify_the_topic(
     expected = {(metric, name) for name in HANDLERS for metric in ("Errors", "Throttles")}
     expected |= {("ApproximateNumberOfMessagesVisible", queue) for queue in queues}
     assert watched == expected
-    assert len(queues) == 6  # four async-failure queues, two rule DLQs
+    assert len(queues) == 7  # four async-failure queues, two rule DLQs, the bake schedules' DLQ
 
 
 def test_dashboard_shows_functions_queues_and_alarms(template: dict[str, Any]) -> None:

@@ -236,3 +236,36 @@ def test_rollback_deployment_that_fails_halts_automation(make_world, make_servic
     later = world.deliver(web.alarm_fires())
     assert later["decisions"][0]["code"] == "automation_halted"
     assert world.count("ecs.UpdateService") == 1
+
+
+def test_completed_deployment_schedules_its_bake_timer_with_a_dead_letter_queue(make_world, make_service):
+    # Given a deployment that just completed
+    world = make_world(bake_time_seconds=600)
+    web = make_service(world, pinned=True)
+    web.revision("v2", pinned=True)
+    web.deploy("v2")
+
+    # When the schedule group is read
+    scheduler = world.emulator.client("scheduler")
+    group = world.settings["deployment_events"].schedule_group_name
+    (summary,) = scheduler.list_schedules(GroupName=group)["Schedules"]
+    schedule = scheduler.get_schedule(Name=summary["Name"], GroupName=group)
+
+    # Then one one-time timer is due at COMPLETED + bake time, deleted after it fires, with a DLQ
+    completed = world.ledger.load(web.id).current.completed_at
+    due = (completed + timedelta(seconds=600)).strftime("%Y-%m-%dT%H:%M:%S")
+    assert schedule["ScheduleExpression"] == f"at({due})"
+    assert schedule["ActionAfterCompletion"] == "DELETE"
+    assert (
+        schedule["Target"]["DeadLetterConfig"]["Arn"]
+        == world.settings["bake_timer"].bake_timer_dead_letter_arn
+    )
+    assert schedule["Target"]["Arn"] == world.settings["deployment_events"].bake_timer_function_arn
+
+    # And a duplicate COMPLETED event does not create a second timer
+    world.deliver(
+        world.ecs.deployment_event(
+            web.id, "SERVICE_DEPLOYMENT_COMPLETED", world.ledger.load(web.id).current.deployment_id, "again"
+        )
+    )
+    assert world.scheduler.pending() == 1

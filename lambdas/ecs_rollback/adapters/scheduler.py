@@ -23,15 +23,32 @@ def schedule_name(service: ServiceId, deployment_id: str, at: datetime) -> str:
 
 class SchedulerBakeTimer:
     def __init__(
-        self, client: EventBridgeSchedulerClient, *, group_name: str, target_arn: str, role_arn: str
+        self,
+        client: EventBridgeSchedulerClient,
+        *,
+        group_name: str,
+        target_arn: str,
+        role_arn: str,
+        dead_letter_arn: str | None = None,
     ) -> None:
         self._client = client
+        self._dead_letter_arn = dead_letter_arn
         self._group = group_name
         self._target_arn = target_arn
         self._role_arn = role_arn
 
     def schedule(self, service: ServiceId, deployment_id: str, at: datetime) -> None:
         moment = at.astimezone(UTC).replace(microsecond=0)
+        target: dict[str, object] = {
+            "Arn": self._target_arn,
+            "RoleArn": self._role_arn,
+            "Input": json.dumps(
+                {"service_arn": service.arn, "deployment_id": deployment_id, "due_at": iso(moment)}
+            ),
+            "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10},
+        }
+        if self._dead_letter_arn:
+            target["DeadLetterConfig"] = {"Arn": self._dead_letter_arn}
         try:
             self._client.create_schedule(
                 Name=schedule_name(service, deployment_id, moment),
@@ -41,14 +58,7 @@ class SchedulerBakeTimer:
                 FlexibleTimeWindow={"Mode": "OFF"},
                 ActionAfterCompletion="DELETE",
                 Description=f"bake time of {deployment_id} on {service}",
-                Target={
-                    "Arn": self._target_arn,
-                    "RoleArn": self._role_arn,
-                    "Input": json.dumps(
-                        {"service_arn": service.arn, "deployment_id": deployment_id, "due_at": iso(moment)}
-                    ),
-                    "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10},
-                },
+                Target=target,  # type: ignore[arg-type]
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConflictException":

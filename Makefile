@@ -1,0 +1,44 @@
+# Everything a newcomer runs. `make sandbox` sets up and shows the service working;
+# `make test` is the test command CI runs (.ci/run).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: setup sandbox test lint typecheck unit synth clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed  ## create .venv, install the pinned Python deps, this project and the npm CDK CLI
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+sandbox: setup  ## run the local sandbox: emulated AWS, the deployed stack, the whole story
+	$(BIN)/python -m sandbox $(ARGS)
+
+test: setup lint typecheck  ## lint, type-check and run every test (what CI runs)
+	$(BIN)/python -m pytest -n 2 $(ARGS)
+
+unit: setup  ## the fast tests only (no emulator)
+	$(BIN)/python -m pytest tests/unit $(ARGS)
+
+lint: setup  ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup  ## mypy --strict on the Lambda package
+	$(BIN)/mypy
+
+synth: setup  ## synthesize the CloudFormation template into cdk.out/
+	$(BIN)/python app.py
+
+clean:  ## remove the virtual environment and build output
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis
