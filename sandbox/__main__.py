@@ -1,0 +1,212 @@
+"""``python -m sandbox``: the rollback service working end to end, on this machine, in one command.
+
+It starts the AWS emulator on loopback, synthesizes the stack and deploys it into the emulator's
+CloudFormation, then tells the story: a good deploy, a bad one whose image tag moved, an alarm,
+the automatic rollback to the recorded digest, the notifications and the ledger. ECS, CloudWatch's
+events, EventBridge's delivery and Scheduler are played by the harness (see docs/sandbox.md).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
+
+FAKE_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def _prepare_process() -> None:
+    """Before anything imports boto3 or the handlers: fake credentials only, and quiet functions.
+
+    The handlers' structured logs go to stdout; set POWERTOOLS_LOG_LEVEL=INFO to see them.
+    """
+    os.environ.update(FAKE_ENVIRONMENT)
+    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(variable, None)
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "EcsAutoRollbackSandbox")
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for entry in (os.path.join(repository, "lambdas"), repository):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+
+
+@app.command()
+def main(
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep",
+            help="After the story, leave the emulator and a Lambda Invoke endpoint running until Ctrl-C, "
+            "print the exports that point the AWS CLI, boto3 and ecs-rollback at them, and keep playing "
+            "ECS for every UpdateService.",
+        ),
+    ] = False,
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port",
+            min=0,
+            max=65535,
+            metavar="PORT",
+            help="Loopback port of the emulator; 0 picks a free one.",
+        ),
+    ] = 0,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Print only the outcome line (and, with --keep, the exports)."),
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the timeline, ledger and notifications as one JSON document."),
+    ] = False,
+) -> None:
+    """Run the ECS auto-rollback service on an embedded AWS emulator and show a rollback, end to end."""
+    _prepare_process()
+    progress = _Progress()
+    try:
+        _run(progress, keep=keep, port=port, quiet=quiet, as_json=as_json)
+    except KeyboardInterrupt:
+        print("sandbox: interrupted", file=sys.stderr)
+        raise typer.Exit(130) from None
+    except Exception as error:
+        print(f"sandbox: error while {progress.step}: {_one_line(error)}", file=sys.stderr)
+        raise typer.Exit(1) from None
+
+
+class _Progress:
+    """The step under way, for the one line an error prints."""
+
+    step = "starting"
+
+
+def _one_line(error: BaseException) -> str:
+    from sandbox.demo import SandboxError
+
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else ""
+    if isinstance(error, SandboxError):
+        return first
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def _run(progress: _Progress, *, keep: bool, port: int, quiet: bool, as_json: bool) -> None:
+    started = time.monotonic()
+    from sandbox.clock import ManualClock
+    from sandbox.demo import STORY_LENGTH, build_world, run_story, running_emulator, synthesized_app
+    from sandbox.timeline import Mode, Timeline, short_image
+
+    # The story ends about now, so the CLI's "minutes ago" reads true against a kept sandbox.
+    start = (datetime.now(UTC) - STORY_LENGTH).replace(second=0, microsecond=0)
+    clock = ManualClock(start)
+    mode = Mode.JSON if as_json else Mode.QUIET if quiet else Mode.RICH
+    timeline = Timeline(clock.now, mode=mode)
+    progress.step = "starting the emulator"
+    with running_emulator(port) as emulator:
+        timeline.say("sandbox", f"AWS emulator (moto) on {emulator.endpoint}")
+        progress.step = "synthesizing the stack"
+        with synthesized_app() as synthesized:
+            timeline.say(
+                "sandbox",
+                f"synthesized {synthesized.stack_name} with cdk-nag ({time.monotonic() - started:.1f} s)",
+            )
+            progress.step = "deploying the stack into the emulator"
+            world, deployed = build_world(emulator, synthesized, clock, timeline)
+        timeline.say(
+            "sandbox",
+            f"CloudFormation CREATE_COMPLETE: {len(deployed.stack.functions)} functions, "
+            f"{len(deployed.stack.rules)} rules; the harness created schedule group {deployed.schedule_group} "
+            "(moto skips it) and an SQS inbox subscribed to the topic",
+        )
+        progress.step = "telling the story"
+        result = run_story(world, timeline)
+        elapsed = time.monotonic() - started
+        summary = (
+            f"rolled back demo/web to {result.rolled_back_to.rsplit('/', 1)[-1]} running "
+            f"{short_image(result.pinned_image)}, web:1's recorded digest "
+            f"({len(result.notifications)} notifications, {elapsed:.1f} s)"
+        )
+        if mode is Mode.JSON:
+            timeline.print_json(
+                outcome=summary,
+                emulator=emulator.endpoint,
+                stack=deployed.stack.name,
+                notifications=result.notifications,
+                rollback_aws_calls=result.rollback_calls,
+                wall_seconds=round(elapsed, 2),
+            )
+        elif mode is Mode.QUIET:
+            print(f"sandbox: {summary}")
+        else:
+            timeline.note(f"\n[bold green]Done[/]: {summary}.")
+        if keep:
+            progress.step = "serving"
+            _keep(world, deployed, timeline, result.service, quiet=quiet, as_json=as_json)
+
+
+def _keep(world: Any, deployed: Any, timeline: Any, service: Any, *, quiet: bool, as_json: bool) -> None:
+    """Serve until SIGINT/SIGTERM; each ends the loop cleanly so the emulator and threads stop."""
+    from sandbox.demo import V1, prepare_for_operator, serving
+
+    prepare_for_operator(service)
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with serving(world, timeline) as endpoint:
+            outputs = deployed.stack.outputs
+            exports = {
+                "AWS_ENDPOINT_URL": world.emulator.endpoint,
+                "AWS_ENDPOINT_URL_LAMBDA": endpoint.url,
+                **FAKE_ENVIRONMENT,
+            }
+            lines = [f"export {key}={value}" for key, value in exports.items()]
+            if as_json:
+                print(f"# kept: {' '.join(lines)}", file=sys.stderr)
+            else:
+                print()
+                print("The sandbox stays up until Ctrl-C. In another terminal:")
+                print()
+                print("\n".join(lines))
+                print()
+                print(
+                    f"ecs-rollback status                          # finds stack {deployed.stack.name} by its outputs"
+                )
+                print("ecs-rollback history demo web")
+                print(
+                    f"ecs-rollback rollback demo web --to {V1.git_sha[:7]} --reason 'try it' --yes   # no arguments: the dialog"
+                )
+                print(
+                    f"ecs-rollback --table-name {outputs['LedgerTableName']} "
+                    f"--function-name {outputs['ManualRollbackFunctionName']} status   # without the stack lookup"
+                )
+                print(f"aws dynamodb scan --table-name {outputs['LedgerTableName']} --max-items 3")
+                print()
+                if not quiet:
+                    print("ECS is played for every UpdateService; new lines of the story appear below.")
+            sys.stdout.flush()
+            while not stop.wait(0.5):
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        print("sandbox: stopped; the emulator is shut down", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    app()
