@@ -46,8 +46,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-ClusterArg = Annotated[str, typer.Argument(help="ECS cluster name (or ARN).", show_default=False)]
-ServiceArg = Annotated[str, typer.Argument(help="ECS service name.", show_default=False)]
+ClusterArg = Annotated[
+    str, typer.Argument(metavar="CLUSTER", help="ECS cluster name (or ARN).", show_default=False)
+]
+ServiceArg = Annotated[str, typer.Argument(metavar="SERVICE", help="ECS service name.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print plain JSON on stdout, for scripts.")]
 
 
@@ -62,26 +64,37 @@ def main(
     ctx: typer.Context,
     profile: Annotated[
         str | None,
-        typer.Option("--profile", help="AWS profile to use (default: the standard credential chain)."),
+        typer.Option(
+            "--profile", metavar="NAME", help="AWS profile to use (default: the standard credential chain)."
+        ),
     ] = None,
     region: Annotated[
-        str | None, typer.Option("--region", help="AWS region (default: the profile's or AWS_REGION).")
+        str | None,
+        typer.Option("--region", metavar="REGION", help="AWS region (default: the profile's or AWS_REGION)."),
     ] = None,
     stack: Annotated[
         str,
         typer.Option(
-            "--stack", help="CloudFormation stack whose outputs name the ledger table and the function."
+            "--stack",
+            metavar="NAME",
+            help="CloudFormation stack whose outputs name the ledger table and the function.",
         ),
     ] = DEFAULT_STACK,
     table_name: Annotated[
         str | None,
-        typer.Option("--table-name", envvar=TABLE_ENV, help="Ledger table name; skips the stack lookup."),
+        typer.Option(
+            "--table-name",
+            envvar=TABLE_ENV,
+            metavar="NAME",
+            help="Ledger table name; skips the stack lookup.",
+        ),
     ] = None,
     function_name: Annotated[
         str | None,
         typer.Option(
             "--function-name",
             envvar=FUNCTION_ENV,
+            metavar="NAME",
             help="Manual rollback function name or ARN; skips the stack lookup.",
         ),
     ] = None,
@@ -116,9 +129,12 @@ def history(
     ctx: typer.Context,
     cluster: ClusterArg,
     service: ServiceArg,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Deployments per page.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=1000, metavar="N", help="Deployments per page.")
+    ] = 20,
     cursor: Annotated[
-        str | None, typer.Option("--cursor", help="Page token printed at the end of the previous page.")
+        str | None,
+        typer.Option("--cursor", metavar="TOKEN", help="Page token printed at the end of the previous page."),
     ] = None,
     all_pages: Annotated[bool, typer.Option("--all", help="Read every page, not just one.")] = False,
     as_json: JsonOpt = False,
@@ -129,7 +145,7 @@ def history(
     state = cli.aws.ledger.load(service_id)
     if state is None:
         raise CliError(
-            f"{service_id} is not in the ledger {cli.aws.table_name}; check the names, --region and --profile, "
+            f"{service_id} is not in the ledger (table {cli.aws.table_name}); check the names, --region and --profile, "
             f"or run `ecs-rollback adopt {cluster} {service}`"
         )
     items = []
@@ -169,23 +185,30 @@ def rollback(
     cluster: Annotated[
         str | None,
         typer.Argument(
-            help="ECS cluster; leave out CLUSTER and SERVICE for the interactive dialog.", show_default=False
+            metavar="CLUSTER",
+            help="ECS cluster; leave out CLUSTER and SERVICE for the interactive dialog.",
+            show_default=False,
         ),
     ] = None,
     service: Annotated[
-        str | None, typer.Argument(help="ECS service; leave out for the dialog.", show_default=False)
+        str | None,
+        typer.Argument(metavar="SERVICE", help="ECS service; leave out for the dialog.", show_default=False),
     ] = None,
     to: Annotated[
         str,
         typer.Option(
             "--to",
+            metavar="TARGET",
             help="Target: last-good, a revision (web:42), a task definition ARN, or a git SHA (7+ hex characters).",
         ),
     ] = "last-good",
     reason: Annotated[
         str | None,
         typer.Option(
-            "--reason", "-r", help="Why you roll back; required without the dialog, recorded in the ledger."
+            "--reason",
+            "-r",
+            metavar="TEXT",
+            help="Why you roll back; required without the dialog, recorded in the ledger.",
         ),
     ] = None,
     dry_run: Annotated[
@@ -198,7 +221,9 @@ def rollback(
     requested_by: Annotated[
         str | None,
         typer.Option(
-            "--requested-by", help="Who asks (default: your identity's ARN from sts:GetCallerIdentity)."
+            "--requested-by",
+            metavar="WHO",
+            help="Who asks (default: your identity's ARN from sts:GetCallerIdentity).",
         ),
     ] = None,
     as_json: Annotated[
@@ -253,16 +278,21 @@ def deploy(
         str,
         typer.Option(
             "--image",
-            help="Image repository, without tag (123456789012.dkr.ecr.eu-west-1.amazonaws.com/web).",
+            metavar="REPO",
+            help="Image repository without a tag, e.g. ACCOUNT.dkr.ecr.REGION.amazonaws.com/web.",
         ),
     ],
     tag: Annotated[
         str | None,
-        typer.Option("--tag", help="Immutable image tag (default: the short SHA of the git HEAD)."),
+        typer.Option(
+            "--tag", metavar="TAG", help="Immutable image tag (default: the short SHA of the git HEAD)."
+        ),
     ] = None,
     container: Annotated[
         str | None,
-        typer.Option("--container", help="Container to update when the task definition has several."),
+        typer.Option(
+            "--container", metavar="NAME", help="Container to update when the task definition has several."
+        ),
     ] = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask before deploying an image that is already live.")
@@ -270,9 +300,14 @@ def deploy(
     wait: Annotated[
         bool, typer.Option("--wait", help="Show progress until steady state; exit 1 if the deployment fails.")
     ] = False,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds --wait waits at most.")] = 900,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, metavar="SECONDS", help="Seconds --wait waits at most.")
+    ] = 900,
     poll_interval: Annotated[
-        float, typer.Option("--poll-interval", min=0.1, help="Seconds between checks with --wait.")
+        float,
+        typer.Option(
+            "--poll-interval", min=0.1, metavar="SECONDS", help="Seconds between checks with --wait."
+        ),
     ] = 5,
 ) -> None:
     """Register a copy of the service's task definition with REPO:TAG, tag it with the commit, update the service."""

@@ -17,6 +17,7 @@ from ecs_rollback.domain.errors import InvalidRequest
 from ecs_rollback.domain.model import Deployment, ServiceId, ServiceState
 from ecs_rollback.domain.targets import GitShaTarget, LastGood, RevisionTarget, TargetSpec, parse_target
 from questionary import Choice
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 from rich.text import Text
@@ -135,7 +136,12 @@ def _describe(deployment: Deployment | None, now: Any) -> Text:
 
 
 def summary_table(cli: Cli, plans: list[Plan], reason: str) -> Table:
-    table = Table(title=f"Rollback plan (reason: {reason})", title_justify="left", header_style="bold")
+    table = Table(
+        title=f"Rollback plan (reason: {reason})",
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+    )
     for column in ("SERVICE", "FROM", "TO", "FORCE"):
         table.add_column(column, overflow="fold")
     now = cli.runtime.now()
@@ -203,7 +209,7 @@ def direct(
         state = cli.aws.ledger.load(service)
         if state is None:
             raise CliError(
-                f"{service} is not in the ledger {cli.aws.table_name}; run `ecs-rollback adopt {cluster} {service_name}` "
+                f"{service} is not in the ledger (table {cli.aws.table_name}); run `ecs-rollback adopt {cluster} {service_name}` "
                 "to record its running revision as good, or check --region/--profile"
             )
         plan = Plan(service, plan.target, force, state.current, resolve(cli, service, state, spec))
@@ -260,10 +266,7 @@ def dialog(
         else:
             cluster = prompter.select(
                 "Which cluster?",
-                [
-                    Choice(f"{name}  ({sum(1 for s in states if s.service.cluster == name)} services)", name)
-                    for name in clusters
-                ],
+                [Choice(f"{name}  ({_count(states, name)})", name) for name in clusters],
             )
     in_cluster = [state for state in states if state.service.cluster == cluster]
     if not in_cluster:
@@ -295,6 +298,11 @@ def dialog(
     if action == "cancel":
         raise CliError("cancelled; nothing was changed")
     return run(cli, plans, reason, action == "dry-run", requested_by or cli.aws.identity["arn"], as_json)
+
+
+def _count(states: list[ServiceState], cluster: str) -> str:
+    count = sum(1 for state in states if state.service.cluster == cluster)
+    return f"{count} service" + ("" if count == 1 else "s")
 
 
 def _service_label(state: ServiceState, now: Any) -> str:
@@ -331,22 +339,25 @@ def _choose_revision(cli: Cli, prompter: Prompter, state: ServiceState, force: b
     if not [d for d in revisions if d.task_definition_arn != current_arn]:
         cli.out.print(f"[yellow]{state.service}: the ledger holds no other revision; skipped[/yellow]")
         return None
+    # A rollback runs a pinned copy of its target: that target is what runs, not a way back.
+    running_source = state.current.source_task_definition_arn if state.current else None
     choices = [
         Choice(
-            _revision_label(deployment, now),
+            _revision_label(deployment, now)
+            + ("  (runs now as a pinned copy)" if deployment.task_definition_arn == running_source else ""),
             str(index),
             disabled="running now" if deployment.task_definition_arn == current_arn else None,
         )
         for index, deployment in enumerate(revisions)
     ]
-    last_good = state.newest_good_except(current_arn)
+    enabled = [str(i) for i, d in enumerate(revisions) if d.task_definition_arn != current_arn]
+    preferences = (
+        lambda d: d.status.value == "GOOD" and d.task_definition_arn != running_source,
+        lambda d: not d.status.is_bad and d.task_definition_arn != running_source,
+        lambda d: not d.status.is_bad,
+    )
     default = next(
-        (
-            str(i)
-            for i, d in enumerate(revisions)
-            if last_good and d.task_definition_arn == last_good.task_definition_arn
-        ),
-        next(str(i) for i, d in enumerate(revisions) if d.task_definition_arn != current_arn),
+        (index for prefer in preferences for index in enabled if prefer(revisions[int(index)])), enabled[0]
     )
     while True:
         index = prompter.select(f"{state.service}: roll back to which revision?", choices, default=default)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ecs_rollback.domain.model import Deployment, ServiceState, Status, iso
 from ecs_rollback.services.notifications import revision_view
+from rich import box
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -168,7 +169,9 @@ def state_json(state: ServiceState, now: datetime) -> dict[str, Any]:
 
 
 def status_table(states: Iterable[ServiceState], now: datetime) -> Table:
-    table = Table(title="Services in the ledger", title_justify="left", header_style="bold")
+    table = Table(
+        title="Services in the ledger", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD
+    )
     for column in ("SERVICE", "CURRENT", "STATUS", "IMAGE TAG", "GIT SHA", "LAST GOOD", "IN FLIGHT / NOTES"):
         table.add_column(column, overflow="fold")
     for state in states:
@@ -209,7 +212,7 @@ def image_lines(deployment: Deployment) -> Text:
         if len(deployment.images) > 1:
             text.append(f"{image.container}: ")
         text.append(image.tag or "pinned")
-        text.append(f" {short_digest(image.digest)}", style="dim")
+        text.append(f"\n{short_digest(image.digest)}", style="dim")
     return text or Text(NONE)
 
 
@@ -220,6 +223,7 @@ def history_table(
         title=title,
         title_justify="left",
         header_style="bold",
+        box=box.SIMPLE_HEAD,
         caption="● running now   ✓ GOOD: a rollback target   ✗ BAD: never chosen automatically",
         caption_justify="left",
     )
@@ -227,9 +231,9 @@ def history_table(
     table.add_column("STATUS", no_wrap=True)
     table.add_column("IMAGE")
     table.add_column("GIT SHA", no_wrap=True)
-    table.add_column("COMMIT", ratio=1, min_width=16)
+    table.add_column("COMMIT", min_width=12)
     table.add_column("STARTED (UTC)", no_wrap=True)
-    table.add_column("UPDATED", no_wrap=True)
+    table.add_column("UPDATED")
     table.add_column("TRIGGER")
     table.add_column("ACTOR")
     for deployment in deployments:

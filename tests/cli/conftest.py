@@ -62,6 +62,7 @@ class Fleet:
         """Run the CLI with its prompts answered by ``keys``, typed into the real prompts."""
         with create_pipe_input() as pipe:
             pipe.send_text(keys)
+            pipe.close()  # a prompt the keys do not answer ends in EOF (cancelled), never a hang
             runtime = Runtime(prompter=Prompter(input=pipe, output=DummyOutput()), now=self.world.clock.now)
             return self.run(*args, runtime=runtime)
 

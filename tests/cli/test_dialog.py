@@ -111,3 +111,19 @@ def test_dialog_without_a_terminal_says_what_to_pass(fleet: Fleet) -> None:
     assert result.stderr == (
         "error: no terminal to ask on: give CLUSTER SERVICE, --reason and --yes to roll back without a dialog\n"
     )
+
+
+def test_dialog_default_skips_the_revision_running_as_a_pinned_copy(fleet: Fleet) -> None:
+    # Given web:3 was deployed and rolled back: web:4 (a pinned copy of web:2) runs
+    fleet.world.push_image("web", "c3c3c3c", content="v3")
+    fleet.world.deploy(fleet.web, fleet.world.register("web", {"app": f"{fleet.repo}:c3c3c3c"}))
+    fleet.world.clock.advance(timedelta(minutes=5))
+    fleet.world.manual(cluster="prod", service="web")
+    fleet.world.run_ecs()
+    keys = SPACE + ENTER + ENTER + "recheck" + ENTER + DOWN + ENTER  # the default revision, dry run
+    # When
+    result = fleet.dialog(keys, "rollback")
+    # Then the default was web:1, the newest GOOD revision that is not what runs
+    assert result.exit_code == 0, result.output
+    assert [payload["target"] for _name, payload in fleet.endpoint.invocations] == ["web:1"]
+    assert "DRY_RUN  prod/web" in result.stdout

@@ -107,7 +107,7 @@ def test_unknown_service_is_one_line_and_exit_1(fleet: Fleet) -> None:
     # Then
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith("error: prod/nope is not in the ledger ledger")
+    assert result.stderr.startswith("error: prod/nope is not in the ledger (table ledger)")
     assert "Traceback" not in result.output
 
 
