@@ -134,6 +134,7 @@ class EcsSimulator:
         raw = self._service(service)
         primary = raw.deployments[0]
         primary["rolloutState"] = "FAILED"
+        primary["rolloutStateReason"] = reason
         primary["updatedAt"] = self.clock.now()
         return self.deployment_event(
             service, "SERVICE_DEPLOYMENT_FAILED", primary["id"], reason, event_type="ERROR"

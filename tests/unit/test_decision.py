@@ -332,6 +332,30 @@ def test_alarm_on_a_pinned_copy_does_not_roll_back_to_the_revision_it_restores()
     assert not (isinstance(decision, RollBack) and decision.target.task_definition_arn == td_arn(1)), decision
 
 
+def test_manual_target_whose_pinned_copy_is_running_is_the_current_revision() -> None:
+    # Given web:4, the pinned copy of web:1, running
+    restored = deployment(
+        4,
+        Status.COMPLETED,
+        origin=Origin.MANUAL_ROLLBACK,
+        source_task_definition_arn=td_arn(1),
+        actor="ecs-rollback",
+    )
+    service_state = state(restored, [V1])
+
+    # When an operator asks for web:1
+    decision = decide(
+        manual_trigger(),
+        service_state,
+        Policy(),
+        NOW,
+        ManualOptions(last_good=False, target=V1, target_label="web:1", force=False, dry_run=False),
+    )
+
+    # Then it is already running: nothing to do
+    assert isinstance(decision, Skip) and decision.code == "target_is_current", decision
+
+
 # -- properties ---------------------------------------------------------------------------------
 
 # trigger, state (None: unknown service), policy, now, manual options, every deployment drawn

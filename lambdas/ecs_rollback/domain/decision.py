@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ecs_rollback.domain.model import Deployment, Origin, ServiceState, Status, TriggerKind
+from ecs_rollback.domain.model import Deployment, Origin, ServiceState, Status, TriggerKind, same_revision
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def _decide_manual(
             f"no revision matching {manual.target_label!r} is known for this service; "
             "see `ecs-rollback history CLUSTER SERVICE`",
         )
-    if target.task_definition_arn == current.task_definition_arn:
+    if same_revision(target, current):
         return Skip("target_is_current", f"the service already runs {target.describe()}")
     if target.status.is_bad and not manual.force:
         return Refuse(

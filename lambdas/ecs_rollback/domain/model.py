@@ -254,6 +254,11 @@ class Halt:
 GOOD_LIST_LIMIT = 25
 
 
+def same_revision(a: Deployment | str | None, b: Deployment | str | None) -> bool:
+    """True when both run the same revision: equal, or one is a pinned copy restoring the other."""
+    return bool(_identities(a) & _identities(b))
+
+
 def _identities(revision: Deployment | str | None) -> set[str]:
     """The task definitions a revision stands for: itself, and the revision it restores if a copy."""
     if revision is None:
