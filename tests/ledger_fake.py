@@ -60,14 +60,26 @@ class InMemoryLedger:
                 self._items[(item["pk"], item["sk"])] = copy.deepcopy(item)
 
     def _query(
-        self, limit: int, cursor: str | None, *, pk_name: str, pk: str, sk_name: str, prefix: str = "",
+        self,
+        limit: int,
+        cursor: str | None,
+        *,
+        pk_name: str,
+        pk: str,
+        sk_name: str,
+        prefix: str = "",
         ascending: bool = False,
     ) -> tuple[list[dict[str, Any]], str | None]:
         if not 1 <= limit <= 1000:
             raise ValueError("limit must be between 1 and 1000")
         matching = sorted(
-            (item for item in self._items.values()
-             if item.get(pk_name) == pk and str(item.get(sk_name, "")).startswith(prefix) and sk_name in item),
+            (
+                item
+                for item in self._items.values()
+                if item.get(pk_name) == pk
+                and str(item.get(sk_name, "")).startswith(prefix)
+                and sk_name in item
+            ),
             key=lambda item: (item[sk_name], item["pk"], item["sk"]),
             reverse=not ascending,
         )
@@ -77,35 +89,54 @@ class InMemoryLedger:
         return [copy.deepcopy(item) for item in page], next_cursor
 
     def find_revision(self, service: ServiceId, revision: RevisionId) -> Deployment | None:
-        found, _ = self._query(1, None, pk_name="pk", pk=items.service_pk(service), sk_name="rev_sort",
-                               prefix=items.revision_sort_prefix(revision.family, revision.revision))
+        found, _ = self._query(
+            1,
+            None,
+            pk_name="pk",
+            pk=items.service_pk(service),
+            sk_name="rev_sort",
+            prefix=items.revision_sort_prefix(revision.family, revision.revision),
+        )
         return items.deployment_from_item(found[0]) if found else None
 
     def find_git_sha(self, service: ServiceId, prefix: str) -> list[Deployment]:
-        found, _ = self._query(25, None, pk_name="pk", pk=items.service_pk(service), sk_name="git_sort",
-                               prefix=prefix.lower())
+        found, _ = self._query(
+            25, None, pk_name="pk", pk=items.service_pk(service), sk_name="git_sort", prefix=prefix.lower()
+        )
         return [items.deployment_from_item(item) for item in found]
 
     def history(self, service: ServiceId, limit: int = 20, cursor: str | None = None) -> Page[Deployment]:
-        found, next_cursor = self._query(limit, cursor, pk_name="pk", pk=items.service_pk(service), sk_name="hist_sort")
+        found, next_cursor = self._query(
+            limit, cursor, pk_name="pk", pk=items.service_pk(service), sk_name="hist_sort"
+        )
         return Page([items.deployment_from_item(item) for item in found], next_cursor)
 
-    def rollbacks(self, service: ServiceId, limit: int = 20, cursor: str | None = None) -> Page[RollbackRecord]:
-        found, next_cursor = self._query(limit, cursor, pk_name="pk", pk=items.service_pk(service), sk_name="sk",
-                                         prefix="RB#")
+    def rollbacks(
+        self, service: ServiceId, limit: int = 20, cursor: str | None = None
+    ) -> Page[RollbackRecord]:
+        found, next_cursor = self._query(
+            limit, cursor, pk_name="pk", pk=items.service_pk(service), sk_name="sk", prefix="RB#"
+        )
         return Page([items.rollback_from_item(item) for item in found], next_cursor)
 
-    def deployments_of_git_sha(self, git_sha: str, limit: int = 20, cursor: str | None = None) -> Page[Deployment]:
-        found, next_cursor = self._query(limit, cursor, pk_name="gsi1pk", pk=f"GIT#{git_sha.lower()}", sk_name="gsi1sk")
+    def deployments_of_git_sha(
+        self, git_sha: str, limit: int = 20, cursor: str | None = None
+    ) -> Page[Deployment]:
+        found, next_cursor = self._query(
+            limit, cursor, pk_name="gsi1pk", pk=f"GIT#{git_sha.lower()}", sk_name="gsi1sk"
+        )
         return Page([items.deployment_from_item(item) for item in found], next_cursor)
 
-    def deployments_of_digest(self, digest: str, limit: int = 20, cursor: str | None = None) -> Page[ImageUse]:
+    def deployments_of_digest(
+        self, digest: str, limit: int = 20, cursor: str | None = None
+    ) -> Page[ImageUse]:
         found, next_cursor = self._query(limit, cursor, pk_name="pk", pk=items.image_pk(digest), sk_name="sk")
         return Page([items.image_use_from_item(item) for item in found], next_cursor)
 
     def services(self, limit: int = 100, cursor: str | None = None) -> Page[ServiceState]:
-        found, next_cursor = self._query(limit, cursor, pk_name="kind", pk=items.SERVICE_KIND, sk_name="pk",
-                                         ascending=True)
+        found, next_cursor = self._query(
+            limit, cursor, pk_name="kind", pk=items.SERVICE_KIND, sk_name="pk", ascending=True
+        )
         return Page([items.state_from_item(item) for item in found], next_cursor)
 
     def all_items(self) -> list[dict[str, Any]]:

@@ -15,7 +15,6 @@ from typing import Any
 import jsonschema
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
-
 from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger, table_definition
 from ecs_rollback.domain.errors import ConcurrentUpdate, DuplicateTrigger
 from ecs_rollback.domain.model import (
@@ -34,6 +33,7 @@ from ecs_rollback.domain.model import (
     TriggerKind,
 )
 from ecs_rollback.ports import LedgerChange
+
 from tests.ledger_fake import InMemoryLedger
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "ledger.schema.json").read_text())
@@ -46,8 +46,15 @@ def digest(n: int) -> str:
     return "sha256:" + f"{n:x}".rjust(64, "0")
 
 
-def deployment(service: ServiceId, n: int, *, status: Status = Status.COMPLETED, sha: str | None = None,
-               minutes: int | None = None, revision: int | None = None) -> Deployment:
+def deployment(
+    service: ServiceId,
+    n: int,
+    *,
+    status: Status = Status.COMPLETED,
+    sha: str | None = None,
+    minutes: int | None = None,
+    revision: int | None = None,
+) -> Deployment:
     started = T0 + timedelta(minutes=n if minutes is None else minutes)
     rev = revision or n
     return Deployment(
@@ -57,11 +64,16 @@ def deployment(service: ServiceId, n: int, *, status: Status = Status.COMPLETED,
         status=status,
         started_at=started,
         updated_at=started,
-        images=(ContainerImage("app", f"repo/{service.name}:{sha or 'latest'}", digest(n), "ecs-task"),
-                ContainerImage("envoy", "envoy:v1.30", None, None)),
+        images=(
+            ContainerImage("app", f"repo/{service.name}:{sha or 'latest'}", digest(n), "ecs-task"),
+            ContainerImage("envoy", "envoy:v1.30", None, None),
+        ),
         git_sha=sha,
         commit_message=f"commit {n}" if sha else None,
-        history=(StatusChange(Status.IN_PROGRESS, started), StatusChange(status, started + timedelta(minutes=1))),
+        history=(
+            StatusChange(Status.IN_PROGRESS, started),
+            StatusChange(status, started + timedelta(minutes=1)),
+        ),
         task_definition={"family": service.name, "containerDefinitions": [{"name": "app", "image": "x"}]},
         completed_at=started + timedelta(minutes=1) if status != Status.IN_PROGRESS else None,
     )
@@ -70,10 +82,20 @@ def deployment(service: ServiceId, n: int, *, status: Status = Status.COMPLETED,
 def rollback(service: ServiceId, n: int, *, outcome: Outcome = Outcome.ROLLED_BACK) -> RollbackRecord:
     at = T0 + timedelta(minutes=n)
     return RollbackRecord(
-        rollback_id=f"rb-{n}", service=service, trigger=TriggerKind.ALARM, trigger_id=f"event-{n}",
-        triggered_at=at, created_at=at, outcome=outcome, code="rollback", message=f"decision {n}",
-        requested_by="ecs-rollback", reason="alarm", source="web-5xx",
-        from_deployment=deployment(service, n).summary(), to_deployment=deployment(service, 1).summary(),
+        rollback_id=f"rb-{n}",
+        service=service,
+        trigger=TriggerKind.ALARM,
+        trigger_id=f"event-{n}",
+        triggered_at=at,
+        created_at=at,
+        outcome=outcome,
+        code="rollback",
+        message=f"decision {n}",
+        requested_by="ecs-rollback",
+        reason="alarm",
+        source="web-5xx",
+        from_deployment=deployment(service, n).summary(),
+        to_deployment=deployment(service, 1).summary(),
     )
 
 
@@ -96,11 +118,24 @@ def test_state_round_trips_with_its_version(ledger):
     # Given a full service state
     current = deployment(WEB, 3, status=Status.IN_PROGRESS)
     state = ServiceState(
-        service=WEB, version=1, current=current.summary(),
+        service=WEB,
+        version=1,
+        current=current.summary(),
         good=(deployment(WEB, 2, status=Status.GOOD).summary(),),
-        in_flight=InFlight("rb-1", "RB#x#rb-1", current.task_definition_arn, current.task_definition_arn, None,
-                           T0, T0 + timedelta(minutes=30), True),
-        automatic_rollbacks=(T0,), halted=Halt("stop", T0, "rb-1"), alarms=("web-5xx",), last_alarm_at=T0,
+        in_flight=InFlight(
+            "rb-1",
+            "RB#x#rb-1",
+            current.task_definition_arn,
+            current.task_definition_arn,
+            None,
+            T0,
+            T0 + timedelta(minutes=30),
+            True,
+        ),
+        automatic_rollbacks=(T0,),
+        halted=Halt("stop", T0, "rb-1"),
+        alarms=("web-5xx",),
+        last_alarm_at=T0,
         updated_at=T0,
     )
     # When it is committed as new and read back
@@ -129,8 +164,14 @@ def test_duplicate_decision_writes_nothing_at_all(ledger):
 
     # When the same trigger is committed again with other changes
     with pytest.raises(DuplicateTrigger):
-        ledger.commit(LedgerChange(state=replace(state, version=2, alarms=("again",)), expected_version=1,
-                                   deployments=[deployment(WEB, 9)], new_rollback=rollback(WEB, 5)))
+        ledger.commit(
+            LedgerChange(
+                state=replace(state, version=2, alarms=("again",)),
+                expected_version=1,
+                deployments=[deployment(WEB, 9)],
+                new_rollback=rollback(WEB, 5),
+            )
+        )
 
     # Then the transaction wrote none of them
     assert ledger.load(WEB).version == 1
@@ -139,8 +180,13 @@ def test_duplicate_decision_writes_nothing_at_all(ledger):
 
 def test_history_is_newest_first_and_paged(ledger):
     # Given 25 deployments
-    ledger.commit(LedgerChange(state=ServiceState(service=WEB, version=1), expected_version=0,
-                               deployments=[deployment(WEB, n) for n in range(1, 26)]))
+    ledger.commit(
+        LedgerChange(
+            state=ServiceState(service=WEB, version=1),
+            expected_version=0,
+            deployments=[deployment(WEB, n) for n in range(1, 26)],
+        )
+    )
     # When read 10 at a time
     pages, cursor = [], None
     while True:
@@ -177,9 +223,17 @@ def test_find_revision_returns_the_newest_deployment_of_it(ledger):
 
 def test_git_sha_lookups_by_prefix_in_a_service_and_across_services(ledger):
     sha = "0123456789abcdef0123456789abcdef01234567"
-    ledger.commit(LedgerChange(state=None, expected_version=0, deployments=[
-        deployment(WEB, 1, sha=sha), deployment(API, 2, sha=sha), deployment(WEB, 3, sha="fedcba9876543"),
-    ]))
+    ledger.commit(
+        LedgerChange(
+            state=None,
+            expected_version=0,
+            deployments=[
+                deployment(WEB, 1, sha=sha),
+                deployment(API, 2, sha=sha),
+                deployment(WEB, 3, sha="fedcba9876543"),
+            ],
+        )
+    )
 
     in_service = ledger.find_git_sha(WEB, sha[:7])
     across = ledger.deployments_of_git_sha(sha).items
@@ -190,20 +244,25 @@ def test_git_sha_lookups_by_prefix_in_a_service_and_across_services(ledger):
 
 
 def test_image_digest_lookup_across_services(ledger):
-    shared = replace(deployment(API, 8), images=(ContainerImage("app", "repo/web:latest", digest(1), "ecs-task"),))
+    shared = replace(
+        deployment(API, 8), images=(ContainerImage("app", "repo/web:latest", digest(1), "ecs-task"),)
+    )
     ledger.commit(LedgerChange(state=None, expected_version=0, deployments=[deployment(WEB, 1), shared]))
 
     uses = ledger.deployments_of_digest(digest(1)).items
 
     assert [(u.service, u.deployment_id, u.container) for u in uses] == [
-        (API, "ecs-svc/00008", "app"), (WEB, "ecs-svc/00001", "app"),
+        (API, "ecs-svc/00008", "app"),
+        (WEB, "ecs-svc/00001", "app"),
     ]
     assert ledger.deployments_of_digest(digest(999)).items == []
 
 
 def test_rollbacks_newest_first_and_updates(ledger):
     ledger.commit(LedgerChange(state=None, expected_version=0, new_rollback=rollback(WEB, 1)))
-    ledger.commit(LedgerChange(state=None, expected_version=0, new_rollback=rollback(WEB, 2, outcome=Outcome.SKIPPED)))
+    ledger.commit(
+        LedgerChange(state=None, expected_version=0, new_rollback=rollback(WEB, 2, outcome=Outcome.SKIPPED))
+    )
     finished = replace(rollback(WEB, 1), result="COMPLETED", result_at=T0 + timedelta(hours=1))
     ledger.commit(LedgerChange(state=None, expected_version=0, rollback_updates=[finished]))
 
@@ -227,20 +286,43 @@ def test_every_item_written_matches_the_published_schema(aws):
     ledger = DynamoDBLedger(client, "schema")
     current = deployment(WEB, 2, sha="abcdef1234567")
     state = ServiceState(
-        service=WEB, version=1, current=current.summary(), good=(deployment(WEB, 1, status=Status.GOOD).summary(),),
-        in_flight=InFlight("rb-1", "RB#x", current.task_definition_arn, current.task_definition_arn,
-                           current.task_definition_arn, T0, T0 + timedelta(minutes=5), False),
-        automatic_rollbacks=(T0,), halted=Halt("stop", T0), alarms=("a",), last_alarm_at=T0, updated_at=T0,
+        service=WEB,
+        version=1,
+        current=current.summary(),
+        good=(deployment(WEB, 1, status=Status.GOOD).summary(),),
+        in_flight=InFlight(
+            "rb-1",
+            "RB#x",
+            current.task_definition_arn,
+            current.task_definition_arn,
+            current.task_definition_arn,
+            T0,
+            T0 + timedelta(minutes=5),
+            False,
+        ),
+        automatic_rollbacks=(T0,),
+        halted=Halt("stop", T0),
+        alarms=("a",),
+        last_alarm_at=T0,
+        updated_at=T0,
     )
     adopted = replace(deployment(WEB, 1, status=Status.GOOD), origin=Origin.ADOPTED, adopted=True, good_at=T0)
-    ledger.commit(LedgerChange(state=state, expected_version=0, deployments=[adopted, current],
-                               new_rollback=replace(rollback(WEB, 3), pinned_images=current.images[:1])))
+    ledger.commit(
+        LedgerChange(
+            state=state,
+            expected_version=0,
+            deployments=[adopted, current],
+            new_rollback=replace(rollback(WEB, 3), pinned_images=current.images[:1]),
+        )
+    )
 
     # When the table is read raw
     deserializer = TypeDeserializer()
     raw = client.scan(TableName="schema")["Items"]
-    plain = [json.loads(json.dumps({k: deserializer.deserialize(v) for k, v in item.items()}, default=int))
-             for item in raw]
+    plain = [
+        json.loads(json.dumps({k: deserializer.deserialize(v) for k, v in item.items()}, default=int))
+        for item in raw
+    ]
 
     # Then every item validates, and every kind was written
     validator = jsonschema.Draft202012Validator(SCHEMA)

@@ -10,6 +10,7 @@ from pathlib import Path
 from ecs_rollback.adapters import ledger_items as items
 from ecs_rollback.adapters.ledger_dynamodb import table_definition
 from ecs_rollback.domain.model import Halt, InFlight, Origin, ServiceState, Status
+
 from tests.contract.test_ledger_contract import T0, WEB, deployment, rollback
 
 DOCS = Path(__file__).parents[2] / "docs"
@@ -20,16 +21,45 @@ DOCUMENTED = set(re.findall(r"`([a-z_0-9]+)`", PAGE))
 
 def _every_kind_of_item() -> dict[str, dict]:
     current = deployment(WEB, 2, sha="abcdef1234567")
-    full = replace(current, origin=Origin.ADOPTED, adopted=True, good_at=T0, source_task_definition_arn=current.task_definition_arn,
-                   rollback_id="rb-1", reason="why")
-    state = ServiceState(
-        service=WEB, version=3, current=full.summary(), good=(deployment(WEB, 1, status=Status.GOOD).summary(),),
-        in_flight=InFlight("rb", "RB#x", current.task_definition_arn, current.task_definition_arn,
-                           current.task_definition_arn, T0, T0, True),
-        automatic_rollbacks=(T0,), halted=Halt("stop", T0, "rb"), alarms=("a",), last_alarm_at=T0, updated_at=T0,
+    full = replace(
+        current,
+        origin=Origin.ADOPTED,
+        adopted=True,
+        good_at=T0,
+        source_task_definition_arn=current.task_definition_arn,
+        rollback_id="rb-1",
+        reason="why",
     )
-    record = replace(rollback(WEB, 3), pinned_images=current.images, deployed_task_definition_arn=current.task_definition_arn,
-                     update_service_at=T0, result="COMPLETED", result_at=T0, dry_run=False)
+    state = ServiceState(
+        service=WEB,
+        version=3,
+        current=full.summary(),
+        good=(deployment(WEB, 1, status=Status.GOOD).summary(),),
+        in_flight=InFlight(
+            "rb",
+            "RB#x",
+            current.task_definition_arn,
+            current.task_definition_arn,
+            current.task_definition_arn,
+            T0,
+            T0,
+            True,
+        ),
+        automatic_rollbacks=(T0,),
+        halted=Halt("stop", T0, "rb"),
+        alarms=("a",),
+        last_alarm_at=T0,
+        updated_at=T0,
+    )
+    record = replace(
+        rollback(WEB, 3),
+        pinned_images=current.images,
+        deployed_task_definition_arn=current.task_definition_arn,
+        update_service_at=T0,
+        result="COMPLETED",
+        result_at=T0,
+        dry_run=False,
+    )
     return {
         "service": items.state_to_item(state),
         "deployment": items.deployment_to_item(full),
@@ -58,7 +88,9 @@ def test_every_top_level_attribute_is_in_the_schema_of_its_entity():
         properties = set(definition.get("properties", {}))
         for part in definition.get("allOf", []):
             target = part.get("$ref", "").rsplit("/", 1)[-1]
-            properties |= set(definitions[target]["properties"]) if target else set(part.get("properties", {}))
+            properties |= (
+                set(definitions[target]["properties"]) if target else set(part.get("properties", {}))
+            )
         assert set(item) - properties == set(), entity
 
 

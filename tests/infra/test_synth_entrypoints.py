@@ -14,7 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from cdk_testkit import REPO
 
 PYTHON = sys.executable
@@ -107,7 +106,9 @@ def _cdk_cli() -> str | None:
 def test_the_cdk_cli_synthesizes_offline(tmp_path: Path) -> None:
     # Given the pinned npm CLI (`make setup` runs `npm ci`), which runs `python3 app.py` from cdk.json
     cli = _cdk_cli()
-    assert cli is not None, "the npm CDK CLI is missing: run `make setup` (npm ci installs package.json's aws-cdk)"
+    assert cli is not None, (
+        "the npm CDK CLI is missing: run `make setup` (npm ci installs package.json's aws-cdk)"
+    )
     environment = offline_environment(tmp_path, CDK_DISABLE_VERSION_CHECK="1")
     venv_bin = tmp_path / "venv-bin"
     venv_bin.mkdir()
