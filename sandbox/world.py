@@ -105,9 +105,9 @@ class World:
         )
         emulator.client("scheduler").create_schedule_group(Name=f"{name}-bake")
         bake_dead_letters = sqs.create_queue(QueueName=f"{name}-bake-dead-letters")["QueueUrl"]
-        bake_dead_letter_arn = sqs.get_queue_attributes(QueueUrl=bake_dead_letters, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        bake_dead_letter_arn = sqs.get_queue_attributes(
+            QueueUrl=bake_dead_letters, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
         environment = {
             "LEDGER_TABLE_NAME": name,
             "NOTIFICATION_TOPIC_ARN": topic_arn,
