@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -68,7 +69,7 @@ class StackRouter:
         self._by_arn = {function.arn: key for key, function in self.functions.items()}
         self._by_name = {function.name: key for key, function in self.functions.items()}
 
-    def targets(self, event: dict[str, Any]) -> list[Target]:
+    def targets(self, event: Mapping[str, Any]) -> list[Target]:
         """Every (rule, function) EventBridge would invoke for ``event``; empty if no rule matches."""
         try:
             matched = self.stack.rules_for(event)
@@ -95,7 +96,7 @@ class StackRouter:
     def function_arn(self, key: str) -> str:
         return self.functions[key].arn
 
-    def first_function(self, event: dict[str, Any]) -> str | None:
+    def first_function(self, event: Mapping[str, Any]) -> str | None:
         """``World.route``'s contract (one function or none), for code that only needs that."""
         targets = self.targets(event)
         return targets[0].function if targets else None

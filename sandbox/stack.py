@@ -218,7 +218,7 @@ class StackWorld(World):
     # -- EventBridge and Scheduler ----------------------------------------------------------
 
     def targets(self, event: Mapping[str, Any]) -> list[Target]:
-        return self._router.targets(dict(event))
+        return self._router.targets(event)
 
     def deliver(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """What EventBridge does with ``event``: every matching deployed rule invokes its target.

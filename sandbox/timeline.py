@@ -185,7 +185,8 @@ class Timeline:
 def describe_event(event: Any) -> str:
     if not isinstance(event, Mapping):
         return f"a {type(event).__name__} event"
-    detail = event.get("detail") if isinstance(event.get("detail"), Mapping) else {}
+    raw_detail = event.get("detail")
+    detail: Mapping[str, Any] = raw_detail if isinstance(raw_detail, Mapping) else {}
     kind = str(event.get("detail-type") or event.get("source") or "event")
     subject = detail.get("eventName") or detail.get("alarmName") or ""
     resources = event.get("resources")
