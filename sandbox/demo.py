@@ -2,7 +2,7 @@
 
 A service on a deployed stack (``StackWorld``), narrated on a ``Timeline``: releases whose image
 tag moves, deployments ECS plays out, alarms, bake timers. The story (``run_story``) is the
-command's default; ``serve`` keeps the emulator up for the operator CLI, playing ECS for every
+command's default; ``serving`` keeps the emulator up for the operator CLI, playing ECS for every
 ``UpdateService`` it sees.
 """
 
@@ -62,6 +62,7 @@ V2 = Release(
 )
 V3 = Release("v3", "5d9e0b3c7a1f48e2b6c4d0a9f3e7b1c5d8a2e6f0", "Speed up search", "web build 3: search")
 STORY_LENGTH = timedelta(minutes=55)  # simulated time the story covers, so the command can end it "now"
+DEPLOYMENT_TIME = timedelta(minutes=2)  # how long ECS takes to reach steady state, on the simulated clock
 
 
 # -- the harness on a deployed stack ----------------------------------------------------------------
@@ -75,9 +76,6 @@ def build_world(
     world = StackWorld.from_stack(emulator, clock, deployed)
     world.observers.append(timeline.observe)
     return world, deployed
-
-
-DEPLOYMENT_TIME = timedelta(minutes=2)  # how long ECS takes to reach steady state, on the simulated clock
 
 
 def play_ecs(
@@ -221,7 +219,7 @@ class DemoService:
         return self.world.repository_uri(self.id.name)
 
     def push(self, release: Release, tag: str = "latest") -> str:
-        previous = self._tag_digest(tag)
+        previous = self.tag_digest(tag)
         digest = self.world.push_image(self.id.name, tag, content=release.content)
         self.digests[release.label] = digest
         moved = f" (the tag moved from {short_digest(previous)})" if previous and previous != digest else ""
@@ -312,9 +310,7 @@ class DemoService:
         return [container["image"] for container in definition["taskDefinition"]["containerDefinitions"]]
 
     def tag_digest(self, tag: str = "latest") -> str | None:
-        return self._tag_digest(tag)
-
-    def _tag_digest(self, tag: str) -> str | None:
+        """What the tag points to in ECR now (None before the first push)."""
         ecr = self.world.emulator.client("ecr")
         try:
             details = ecr.describe_images(repositoryName=self.id.name, imageIds=[{"imageTag": tag}])
