@@ -34,7 +34,7 @@ lint: setup  ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: setup  ## mypy --strict on the Lambda package
+typecheck: setup  ## mypy --strict on the Lambda code, the CLI, the infrastructure and the sandbox
 	$(BIN)/mypy
 
 synth: setup  ## synthesize the CloudFormation template into cdk.out/

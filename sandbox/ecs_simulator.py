@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ecs_rollback.domain.model import ImageReference, ServiceId
 from moto.backends import get_backend
@@ -172,8 +172,8 @@ class EcsSimulator:
             task.containers = [self._container(definition, spec) for spec in definition.container_definitions]
             backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
 
-    def _container(self, definition: Any, spec: dict[str, Any]) -> Container:
-        container = Container(definition)
+    def _container(self, definition: Any, spec: dict[str, Any]) -> Any:
+        container: Any = cast(Any, Container)(definition)  # moto's model, built as moto builds it
         container.name = spec.get("name")
         container.image = spec.get("image")
         container.last_status = "RUNNING"

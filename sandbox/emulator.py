@@ -68,7 +68,11 @@ class Emulator:
         }
 
     def session(self) -> boto3.Session:
-        return boto3.Session(region_name=self.region, **FAKE_CREDENTIALS)
+        return boto3.Session(
+            aws_access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],
+            aws_secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
+            region_name=self.region,
+        )
 
     def client(self, service: str) -> Any:
         """A client for the harness's own calls, made once per service (clients are thread-safe)."""

@@ -148,7 +148,7 @@ class World:
         )
 
     def _record_call(self, event_name: str, **_: Any) -> None:
-        _, service, operation = event_name.split(".", 2)
+        _phase, service, operation = event_name.split(".", 2)
         self.calls.append(f"{service}.{operation}")
 
     def count(self, call: str) -> int:
@@ -199,7 +199,7 @@ class World:
     def notifications(self) -> list[dict[str, Any]]:
         """Every SNS message published so far (drained from the subscribed queue)."""
         sqs = self.emulator.client("sqs")
-        messages = []
+        messages: list[dict[str, Any]] = []
         while True:
             response = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
             batch = response.get("Messages", [])
