@@ -35,6 +35,9 @@ class Emulator:
     def start(self) -> Emulator:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+        from sandbox import emulator_fixes
+
+        emulator_fixes.apply()  # the same corrected emulator for every test, whatever runs first
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access line per call is noise here
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()

@@ -269,3 +269,29 @@ def test_completed_deployment_schedules_its_bake_timer_with_a_dead_letter_queue(
         )
     )
     assert world.scheduler.pending() == 1
+
+
+def test_bake_timer_waits_while_a_linked_alarm_is_in_alarm_then_promotes(make_world, make_service):
+    # Given v2 completed, and its configured alarm already in ALARM before the deploy (no event)
+    world = make_world(alarm_links=[{"alarm": "web-cpu-high", "cluster": "prod", "service": "web"}])
+    web = make_service(world, pinned=True)
+    world.emulator.client("cloudwatch").set_alarm_state(
+        AlarmName=web.alarm, StateValue="ALARM", StateReason="t"
+    )
+    web.revision("v2", pinned=True)
+    web.deploy("v2")
+
+    # When the bake time passes with the alarm still in ALARM
+    first = web.bake()
+
+    # Then v2 is not promoted; the timer checks again later
+    assert [p["status"] for p in first] == ["rescheduled"]
+    assert web.status_of("v2") == "COMPLETED"
+
+    # When the alarm clears and the next check comes
+    world.emulator.client("cloudwatch").set_alarm_state(AlarmName=web.alarm, StateValue="OK", StateReason="t")
+    second = web.bake()
+
+    # Then v2 is GOOD
+    assert [p["status"] for p in second] == ["promoted"]
+    assert web.status_of("v2") == "GOOD"
