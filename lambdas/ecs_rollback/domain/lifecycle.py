@@ -118,11 +118,13 @@ def promote(
     return transition
 
 
+def rolled_back(deployment: Deployment, now: datetime, reason: str) -> Deployment:
+    """A rollback left this revision: ROLLED_BACK, unless it is already BAD (terminal)."""
+    return deployment if deployment.status.is_bad else deployment.with_status(Status.ROLLED_BACK, now, reason)
+
+
 def mark_rolled_back(state: ServiceState, deployment: Deployment, now: datetime, reason: str) -> Transition:
-    rolled_back = deployment.with_status(Status.ROLLED_BACK, now, reason)
-    if deployment.status.is_bad:
-        rolled_back = deployment
-    return _apply(state.without_good(deployment), rolled_back, now)
+    return _apply(state.without_good(deployment), rolled_back(deployment, now, reason), now)
 
 
 def halt(state: ServiceState, reason: str, now: datetime, rollback_id: str | None) -> ServiceState:

@@ -273,10 +273,8 @@ def _carry_out(
     updated_at = deps.clock.now()
     deps.telemetry.trigger_to_update_service(max(0.0, (updated_at - trigger.at).total_seconds()))
     done = replace(record, deployed_task_definition_arn=deployed_arn, update_service_at=updated_at)
-    rolled_back = _mark_from_rolled_back(deps, decision, done)
-    _update_state(
-        deps, record.service, rolled_back, rollback_updates=[done], deployments=_from_record(deps, decision)
-    )
+    rolled_back, full_records = _roll_back_from(deps, decision, done.message)
+    _update_state(deps, record.service, rolled_back, rollback_updates=[done], deployments=full_records)
     logger.info(
         "rollback deployed",
         extra={"rollback_id": record.rollback_id, "service": str(record.service), "deployed": deployed_arn},
@@ -358,30 +356,21 @@ def _release(state: ServiceState, rollback_id: str) -> ServiceState:
     return replace(state, in_flight=None)
 
 
-def _from_record(deps: Dependencies, decision: RollBack) -> list[Deployment]:
-    """The full record of the revision being rolled back, marked ROLLED_BACK."""
+def _roll_back_from(
+    deps: Dependencies, decision: RollBack, reason: str
+) -> tuple[StatePatch, list[Deployment]]:
+    """Mark the revision left ROLLED_BACK: on the service item (a patch) and on its full record."""
     if decision.current is None:
-        return []
+        return (lambda state: state), []
     full = deps.ledger.get_deployment(decision.current.service, decision.current.deployment_id)
-    if full is None:
-        return []
-    return lifecycle.mark_rolled_back(
-        lifecycle.new_state(full.service), full, deps.clock.now(), decision.message
-    ).deployments
+    left = full or decision.current
+    now = deps.clock.now()
 
+    def patch(state: ServiceState) -> ServiceState:
+        return lifecycle.mark_rolled_back(state, left, now, reason).state
 
-def _mark_from_rolled_back(deps: Dependencies, decision: RollBack, record: RollbackRecord) -> StatePatch:
-    def apply(state: ServiceState) -> ServiceState:
-        if decision.current is None:
-            return state
-        full = (
-            state.current
-            if (state.current and state.current.deployment_id == decision.current.deployment_id)
-            else decision.current
-        )
-        return lifecycle.mark_rolled_back(state, full, deps.clock.now(), record.message).state
-
-    return apply
+    # Only a record read from the ledger is written back: a summary lacks the task definition.
+    return patch, [lifecycle.rolled_back(full, now, reason)] if full is not None else []
 
 
 def _update_state(

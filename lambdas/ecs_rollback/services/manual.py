@@ -84,7 +84,7 @@ def _explain(exc: ValidationError) -> InvalidRequest:
     )
 
 
-def service_of(deps: Dependencies, request: ManualRollbackRequest, region: str, account: str) -> ServiceId:
+def service_of(request: ManualRollbackRequest, region: str, account: str) -> ServiceId:
     partition = "aws"
     if request.cluster.startswith("arn:"):
         parts = request.cluster.split(":")
@@ -153,7 +153,7 @@ def handle_manual_request(
     """The whole contract: one JSON object in, one JSON object out, never a stack trace."""
     try:
         request = parse_request(event)
-        service = service_of(deps, request, region, account)
+        service = service_of(request, region, account)
         trigger = Trigger(
             kind=TriggerKind.MANUAL,
             trigger_id=request_id,
