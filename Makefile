@@ -22,7 +22,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproj
 	@touch $@
 
 sandbox: setup  ## run the local sandbox: emulated AWS, the deployed stack, the whole story
-	$(BIN)/python -m sandbox $(ARGS)
+	$(BIN)/python -m ecs_rollback_sandbox $(ARGS)
 
 test: setup lint typecheck  ## lint, type-check and run every test (what CI runs)
 	$(BIN)/python -m pytest -n 2 $(ARGS)

@@ -34,7 +34,7 @@ if __name__ == "__main__":
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     _ensure_dependencies()
     # The function code and its runtime configuration model live in lambdas/ (package ecs_rollback).
-    sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
-    from infra.app import main
+    sys.path[:0] = [str(ROOT / "infra"), str(ROOT / "lambdas")]
+    from ecs_rollback_cdk.app import main
 
     sys.exit(main(ROOT / "cdk.json"))

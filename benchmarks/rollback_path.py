@@ -21,9 +21,9 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
-from sandbox.clock import ManualClock
-from sandbox.emulator import Emulator
-from sandbox.world import World
+from ecs_rollback_sandbox.clock import ManualClock
+from ecs_rollback_sandbox.emulator import Emulator
+from ecs_rollback_sandbox.world import World
 
 HANDLERS = ("deployment_events", "alarm_events", "manual_rollback", "bake_timer")
 

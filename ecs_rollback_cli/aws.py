@@ -14,10 +14,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
 from ecs_rollback.adapters.ecs import EcsAdapter
 from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger
 from ecs_rollback.domain.model import ServiceId
-
 from ecs_rollback_cli.errors import EXIT_USAGE, CliError
 
 DEFAULT_STACK = "EcsAutoRollback"

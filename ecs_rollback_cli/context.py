@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ecs_rollback.domain.model import ServiceState
 from rich.console import Console
 
+from ecs_rollback.domain.model import ServiceState
 from ecs_rollback_cli.aws import Aws
 from ecs_rollback_cli.runtime import Runtime
 

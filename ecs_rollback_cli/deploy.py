@@ -13,11 +13,11 @@ import time
 from typing import Any
 
 from botocore.exceptions import ClientError
+from rich.text import Text
+
 from ecs_rollback.domain.gitsha import COMMIT_MESSAGE_TAG, GIT_SHA_TAG, sha_from_tag, tag_safe
 from ecs_rollback.domain.model import ImageReference
 from ecs_rollback.domain.pinning import registration_input
-from rich.text import Text
-
 from ecs_rollback_cli import gitinfo
 from ecs_rollback_cli.context import Cli
 from ecs_rollback_cli.errors import EXIT_USAGE, CliError

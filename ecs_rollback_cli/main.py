@@ -11,10 +11,10 @@ import json
 from typing import Annotated
 
 import typer
-from ecs_rollback.domain.errors import InvalidRequest
-from ecs_rollback.services.adoption import adopt_running
 from rich.text import Text
 
+from ecs_rollback.domain.errors import InvalidRequest
+from ecs_rollback.services.adoption import adopt_running
 from ecs_rollback_cli import deploy as deploying
 from ecs_rollback_cli import rollback as rolling_back
 from ecs_rollback_cli.aws import DEFAULT_STACK, FUNCTION_ENV, TABLE_ENV, Aws, AwsOptions

@@ -13,15 +13,15 @@ from typing import Any
 
 import typer
 from botocore.exceptions import ClientError
-from ecs_rollback.domain.errors import InvalidRequest
-from ecs_rollback.domain.model import Deployment, ServiceId, ServiceState
-from ecs_rollback.domain.targets import GitShaTarget, LastGood, RevisionTarget, TargetSpec, parse_target
 from questionary import Choice
 from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from ecs_rollback.domain.errors import InvalidRequest
+from ecs_rollback.domain.model import Deployment, ServiceId, ServiceState
+from ecs_rollback.domain.targets import GitShaTarget, LastGood, RevisionTarget, TargetSpec, parse_target
 from ecs_rollback_cli.context import Cli
 from ecs_rollback_cli.errors import EXIT_ERROR, EXIT_REFUSED, EXIT_USAGE, CliError
 from ecs_rollback_cli.runtime import Prompter

@@ -6,13 +6,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ecs_rollback.domain.model import Deployment, ServiceState, Status, iso
-from ecs_rollback.services.notifications import revision_view
 from rich import box
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+
+from ecs_rollback.domain.model import Deployment, ServiceState, Status, iso
+from ecs_rollback.services.notifications import revision_view
 
 NONE = "-"
 STATUS_STYLE = {

@@ -27,8 +27,8 @@ from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
-from sandbox.clock import ManualClock  # noqa: E402
-from sandbox.emulator import Emulator  # noqa: E402
+from ecs_rollback_sandbox.clock import ManualClock  # noqa: E402
+from ecs_rollback_sandbox.emulator import Emulator  # noqa: E402
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
@@ -55,7 +55,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 def make_world(aws: Emulator, clock: ManualClock) -> Callable[..., Any]:
     """Factory: a fresh emulated account with the rollback service configured as asked."""
-    from sandbox.world import World
+    from ecs_rollback_sandbox.world import World
 
     def make(**options: Any) -> World:
         return World.direct(aws, clock, **options)

@@ -1,4 +1,5 @@
-"""The composition root: adapters built from validated settings, once per cold start.
+"""The composition root: the one place that reads the process environment and builds the
+adapters, once per cold start.
 
 Tests and the sandbox call ``build`` with their own session or clock; the Lambda handlers call
 ``from_environment``, which caches per distinct environment (so tests need no reset).
@@ -7,7 +8,7 @@ Tests and the sandbox call ``build`` with their own session or clock; the Lambda
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,17 +21,10 @@ from ecs_rollback.adapters.ecs import EcsAdapter
 from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger
 from ecs_rollback.adapters.notifier_sns import SnsNotifier
 from ecs_rollback.adapters.scheduler import SchedulerBakeTimer
-from ecs_rollback.config import Settings, process_environment
-from ecs_rollback.observability import NullTelemetry, Telemetry
-from ecs_rollback.ports import (
-    AlarmGateway,
-    BakeTimer,
-    Clock,
-    EcsGateway,
-    ImageRegistry,
-    Ledger,
-    Notifier,
-)
+from ecs_rollback.config import Settings
+from ecs_rollback.contract import from_environment as settings_from_environment
+from ecs_rollback.observability import NullTelemetry
+from ecs_rollback.ports import BakeTimer, Clock, Dependencies, Telemetry
 
 # Standard retries with a small budget: a Lambda has seconds, not minutes, to act.
 _BOTO_CONFIG = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=3, read_timeout=10)
@@ -39,19 +33,6 @@ _BOTO_CONFIG = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_t
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-@dataclass
-class Dependencies:
-    settings: Settings
-    ledger: Ledger
-    ecs: EcsGateway
-    registry: ImageRegistry
-    alarms: AlarmGateway
-    notifier: Notifier
-    bake_timer: BakeTimer | None
-    clock: Clock
-    telemetry: Telemetry
 
 
 def build(
@@ -93,7 +74,7 @@ def build(
 
 def from_environment(telemetry: Telemetry, bake_timer_target_arn: str | None = None) -> Dependencies:
     """Dependencies for a Lambda invocation, built on the first call and reused while warm."""
-    return _cached(frozenset(process_environment().items()), telemetry, bake_timer_target_arn)  # type: ignore[arg-type]
+    return _cached(frozenset(os.environ.items()), telemetry, bake_timer_target_arn)  # type: ignore[arg-type]
 
 
 @functools.lru_cache(maxsize=8)
@@ -101,5 +82,7 @@ def _cached(
     environment: frozenset[tuple[str, str]], telemetry: Any, bake_timer_target_arn: str | None
 ) -> Dependencies:
     return build(
-        Settings.from_env(dict(environment)), telemetry=telemetry, bake_timer_target_arn=bake_timer_target_arn
+        settings_from_environment(dict(environment)),
+        telemetry=telemetry,
+        bake_timer_target_arn=bake_timer_target_arn,
     )

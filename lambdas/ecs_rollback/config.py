@@ -1,22 +1,18 @@
 """Runtime configuration: one pydantic model, validated once at cold start.
 
-The CDK construct writes these environment variables from the same models
-(``Scope``, ``AlarmLink``), so what synth validates is what the functions read.
-Nothing else in the package reads ``os.environ``.
+The CDK construct writes the functions' environment from the same models (``Scope``,
+``AlarmLink``, ``Settings``) through ``contract.to_environment``, so what synth validates is what
+the functions read. Only the composition root reads ``os.environ``.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ecs_rollback.domain.errors import ConfigurationError
 from ecs_rollback.domain.model import ServiceId
 
 _NAME = r"[A-Za-z0-9_-]{1,255}"
@@ -109,36 +105,26 @@ class AlarmLink(_Strict):
 
 
 class Settings(_Strict):
-    """Everything a function needs, from its environment."""
+    """Everything a function needs, read from its environment by ``contract.from_environment``.
 
-    ledger_table_name: Annotated[str, Field(min_length=3, alias="LEDGER_TABLE_NAME")]
-    notification_topic_arn: Annotated[
-        str, Field(pattern=r"^arn:aws[a-z-]*:sns:", alias="NOTIFICATION_TOPIC_ARN")
-    ]
-    scope: Scope = Field(alias="SCOPE")
-    alarm_links: tuple[AlarmLink, ...] = Field(default=(), alias="ALARM_LINKS")
-    bake_time_seconds: Annotated[int, Field(ge=0, le=7 * 24 * 3600, alias="BAKE_TIME_SECONDS")]
-    watch_window_seconds: Annotated[int, Field(ge=0, le=7 * 24 * 3600, alias="WATCH_WINDOW_SECONDS")]
-    loop_guard_limit: Annotated[int, Field(ge=1, le=100, alias="LOOP_GUARD_LIMIT")]
-    lock_ttl_seconds: Annotated[int, Field(ge=60, le=24 * 3600, alias="LOCK_TTL_SECONDS")] = 1800
-    dry_run: bool = Field(default=False, alias="DRY_RUN")
-    dry_run_services: tuple[str, ...] = Field(default=(), alias="DRY_RUN_SERVICES")
-    bake_timer_function_arn: str | None = Field(default=None, alias="BAKE_TIMER_FUNCTION_ARN")
-    bake_timer_role_arn: str | None = Field(default=None, alias="BAKE_TIMER_ROLE_ARN")
-    bake_timer_dead_letter_arn: str | None = Field(
-        default=None, alias="BAKE_TIMER_DEAD_LETTER_ARN", pattern=r"^arn:aws[a-z-]*:sqs:"
-    )
-    schedule_group_name: str | None = Field(default=None, alias="SCHEDULE_GROUP_NAME")
+    Every field is required here: the defaults of the optional ones belong to ``contract``.
+    """
 
-    @field_validator("scope", "alarm_links", "dry_run_services", mode="before")
-    @classmethod
-    def _json(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"not valid JSON: {exc.msg} at position {exc.pos}") from exc
-        return value
+    ledger_table_name: Annotated[str, Field(min_length=3)]
+    notification_topic_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sns:")]
+    scope: Scope
+    alarm_links: tuple[AlarmLink, ...]
+    bake_time_seconds: Annotated[int, Field(ge=0, le=7 * 24 * 3600)]
+    watch_window_seconds: Annotated[int, Field(ge=0, le=7 * 24 * 3600)]
+    loop_guard_limit: Annotated[int, Field(ge=1, le=100)]
+    loop_guard_period_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)]
+    lock_ttl_seconds: Annotated[int, Field(ge=60, le=24 * 3600)]
+    dry_run: bool
+    dry_run_services: tuple[str, ...]
+    bake_timer_function_arn: str | None
+    bake_timer_role_arn: str | None
+    bake_timer_dead_letter_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sqs:")] | None
+    schedule_group_name: str | None
 
     @property
     def bake_time(self) -> timedelta:
@@ -149,30 +135,14 @@ class Settings(_Strict):
         return timedelta(seconds=self.watch_window_seconds)
 
     @property
+    def loop_guard_period(self) -> timedelta:
+        return timedelta(seconds=self.loop_guard_period_seconds)
+
+    @property
     def lock_ttl(self) -> timedelta:
         return timedelta(seconds=self.lock_ttl_seconds)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Build from an environment mapping, naming every bad variable in one error."""
-        known = {field.alias for field in cls.model_fields.values() if field.alias}
-        try:
-            return cls.model_validate({key: value for key, value in environ.items() if key in known})
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
-            )
-            raise ConfigurationError(
-                f"invalid function configuration ({problems}); the stack sets these variables, "
-                "so redeploy with corrected CDK context"
-            ) from exc
 
     def is_dry_run(self, service: ServiceId) -> bool:
         return self.dry_run or any(
             ref in (service.arn, f"{service.cluster}/{service.name}") for ref in self.dry_run_services
         )
-
-
-def process_environment() -> dict[str, str]:
-    """The one read of the process environment in the package (at cold start, by the composition root)."""
-    return dict(os.environ)

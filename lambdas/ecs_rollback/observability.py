@@ -1,28 +1,17 @@
 """Logging, metrics and tracing, in one neutral place the handlers and services share.
 
-The services depend only on ``Telemetry``; the handlers wire it to powertools Metrics, which
-writes CloudWatch embedded-metric-format lines (no PutMetricData call, no extra permission).
+The services depend only on the ``Telemetry`` port; the handlers wire it to powertools Metrics,
+which writes CloudWatch embedded-metric-format lines (no PutMetricData call, no extra permission).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-SERVICE_NAME = "ecs-auto-rollback"
-NAMESPACE = "EcsAutoRollback"
+from ecs_rollback.contract import METRICS_NAMESPACE, SERVICE_NAME
 
 logger = Logger(service=SERVICE_NAME)
-
-
-class Telemetry(Protocol):
-    def decision(self, outcome: str, trigger: str) -> None: ...
-
-    def trigger_to_update_service(self, seconds: float) -> None: ...
-
-    def event(self, name: str) -> None: ...
 
 
 class MetricsTelemetry:
@@ -59,7 +48,7 @@ class NullTelemetry:
 
 
 def build_metrics() -> Metrics:
-    return Metrics(namespace=NAMESPACE, service=SERVICE_NAME)
+    return Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 
 
 def build_tracer() -> Tracer:

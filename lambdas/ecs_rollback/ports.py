@@ -1,5 +1,6 @@
-"""The ports the application services talk through. Adapters implement them with boto3;
-tests implement them with in-memory fakes that pass the same contract suite."""
+"""The ports the application services talk through, and ``Dependencies``, the set of them a
+service is handed. Adapters implement the ports with boto3; tests implement them with in-memory
+fakes that pass the same contract suite. The composition root builds ``Dependencies``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from ecs_rollback.config import Settings
 from ecs_rollback.domain.model import (
     Deployment,
     ImageReference,
@@ -162,3 +164,28 @@ class BakeTimer(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class Telemetry(Protocol):
+    """Metrics the services emit; ``observability`` implements it with Powertools Metrics."""
+
+    def decision(self, outcome: str, trigger: str) -> None: ...
+
+    def trigger_to_update_service(self, seconds: float) -> None: ...
+
+    def event(self, name: str) -> None: ...
+
+
+@dataclass
+class Dependencies:
+    """Everything a service talks to, as ports: built by the composition root, or from fakes."""
+
+    settings: Settings
+    ledger: Ledger
+    ecs: EcsGateway
+    registry: ImageRegistry
+    alarms: AlarmGateway
+    notifier: Notifier
+    bake_timer: BakeTimer | None
+    clock: Clock
+    telemetry: Telemetry

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ecs_rollback.domain.gitsha import COMMIT_MESSAGE_TAG, GIT_SHA_TAG
-from ecs_rollback.domain.model import ServiceId
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from typer.testing import CliRunner, Result
 
+from ecs_rollback.domain.gitsha import COMMIT_MESSAGE_TAG, GIT_SHA_TAG
+from ecs_rollback.domain.model import ServiceId
 from ecs_rollback_cli.main import app
 from ecs_rollback_cli.runtime import Prompter, Runtime
-from sandbox.lambda_endpoint import LambdaEndpoint
+from ecs_rollback_sandbox.lambda_endpoint import LambdaEndpoint
 
 FUNCTION = "ecs-rollback-manual"
 SHA_V1 = "1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"

@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from ecs_rollback.domain.gitsha import COMMIT_MESSAGE_TAG, GIT_SHA_TAG
-from ecs_rollback.domain.model import Origin, Status
 from typer.testing import CliRunner
 
+from ecs_rollback.domain.gitsha import COMMIT_MESSAGE_TAG, GIT_SHA_TAG
+from ecs_rollback.domain.model import Origin, Status
 from ecs_rollback_cli.main import app
 from ecs_rollback_cli.runtime import Runtime
 

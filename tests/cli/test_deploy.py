@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ecs_rollback.domain.model import RevisionId, Status
 
+from ecs_rollback.domain.model import RevisionId, Status
 from ecs_rollback_cli.runtime import Runtime
 from tests.cli.conftest import Fleet
 

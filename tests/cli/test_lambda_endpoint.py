@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from sandbox.lambda_endpoint import LambdaEndpoint
+from ecs_rollback_sandbox.lambda_endpoint import LambdaEndpoint
 
 
 def _echo(payload: Any) -> dict[str, Any]:

@@ -6,9 +6,9 @@ import json
 from datetime import timedelta
 
 import pytest
-from ecs_rollback.domain.model import RevisionId
 
-from sandbox.lambda_endpoint import LambdaEndpoint
+from ecs_rollback.domain.model import RevisionId
+from ecs_rollback_sandbox.lambda_endpoint import LambdaEndpoint
 from tests.cli.conftest import ENTER, FUNCTION, SHA_V1, Fleet
 
 pytestmark = pytest.mark.emulator

@@ -15,7 +15,9 @@ from typing import Any
 import jsonschema
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
-from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger, table_definition
+
+from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger
+from ecs_rollback.contract import table_definition
 from ecs_rollback.domain.errors import ConcurrentUpdate, DuplicateTrigger
 from ecs_rollback.domain.model import (
     ContainerImage,
@@ -33,7 +35,6 @@ from ecs_rollback.domain.model import (
     TriggerKind,
 )
 from ecs_rollback.ports import LedgerChange
-
 from tests.ledger_fake import InMemoryLedger
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "ledger.schema.json").read_text())

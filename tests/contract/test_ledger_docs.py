@@ -8,9 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ecs_rollback.adapters import ledger_items as items
-from ecs_rollback.adapters.ledger_dynamodb import table_definition
+from ecs_rollback.contract import table_definition
 from ecs_rollback.domain.model import Halt, InFlight, Origin, ServiceState, Status
-
 from tests.contract.test_ledger_contract import T0, WEB, deployment, rollback
 
 DOCS = Path(__file__).parents[2] / "docs"

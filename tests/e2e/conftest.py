@@ -1,6 +1,6 @@
 """End-to-end fixtures: the sandbox's machinery, deployed-stack edition.
 
-The app is synthesized once per session exactly as ``python -m sandbox`` synthesizes it (cdk-nag
+The app is synthesized once per session exactly as ``python -m ecs_rollback_sandbox`` synthesizes it (cdk-nag
 included). Each test empties the emulator and deploys that template again (a fraction of a
 second), so every scenario starts from a fresh stack: the functions run with the environment
 CloudFormation resolved for them and every event reaches them through the deployed rules.
@@ -15,15 +15,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from ecs_rollback.domain.model import Deployment, RollbackRecord
 
-from sandbox.clock import ManualClock
-from sandbox.demo import V1, DemoService, Release, build_world
-from sandbox.deploy import SynthesizedApp
-from sandbox.emulator import Emulator
-from sandbox.lambda_endpoint import LambdaEndpoint
-from sandbox.stack import SandboxStack, StackWorld, synthesize
-from sandbox.timeline import Mode, Timeline
+from ecs_rollback.domain.model import Deployment, RollbackRecord
+from ecs_rollback_sandbox.clock import ManualClock
+from ecs_rollback_sandbox.demo import V1, DemoService, Release, build_world
+from ecs_rollback_sandbox.deploy import SynthesizedApp
+from ecs_rollback_sandbox.emulator import Emulator
+from ecs_rollback_sandbox.lambda_endpoint import LambdaEndpoint
+from ecs_rollback_sandbox.stack import SandboxStack, StackWorld, synthesize
+from ecs_rollback_sandbox.timeline import Mode, Timeline
 
 pytestmark = pytest.mark.emulator
 

@@ -1,4 +1,4 @@
-"""``python -m sandbox``, the command a newcomer runs: the whole story, ``--keep`` for the CLI, and
+"""``python -m ecs_rollback_sandbox``, the command a newcomer runs: the whole story, ``--keep`` for the CLI, and
 nothing left running afterwards."""
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from typing import Any
 
 import boto3
 import pytest
-from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger
-from ecs_rollback.domain.model import ServiceId
 from typer.testing import CliRunner
 
+from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger
+from ecs_rollback.domain.model import ServiceId
 from ecs_rollback_cli.main import app as cli_app
-from sandbox.__main__ import app as sandbox_command
-from sandbox.demo import V1
-from sandbox.deploy import SynthesizedApp
-from sandbox.emulator import Emulator
+from ecs_rollback_sandbox.__main__ import app as sandbox_command
+from ecs_rollback_sandbox.demo import V1
+from ecs_rollback_sandbox.deploy import SynthesizedApp
+from ecs_rollback_sandbox.emulator import Emulator
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 180  # a cold synth is ~10 s on this machine; CI machines may be slower
@@ -145,11 +145,11 @@ class Kept:
 
 @pytest.fixture
 def kept_sandbox(tmp_path: Path) -> Iterator[Kept]:
-    """``python -m sandbox --keep`` as a newcomer runs it, in its own process group."""
+    """``python -m ecs_rollback_sandbox --keep`` as a newcomer runs it, in its own process group."""
     stderr = tmp_path / "stderr.txt"
     with stderr.open("w") as errors:
         process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "--keep"],
+            [sys.executable, "-m", "ecs_rollback_sandbox", "--keep"],
             cwd=REPO,
             env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
             stdout=subprocess.PIPE,

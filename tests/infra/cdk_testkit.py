@@ -12,8 +12,8 @@ from typing import Any
 
 from aws_cdk import App, Environment
 
-from infra.app import build_app, cdk_json_context
-from infra.stack import EcsAutoRollbackStack
+from ecs_rollback_cdk.app import build_app, cdk_json_context
+from ecs_rollback_cdk.stack import EcsAutoRollbackStack
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "tests" / "events"

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-for entry in (REPO / "lambdas", REPO):
+for entry in (REPO / "lambdas", REPO / "infra", REPO / "sandbox"):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")

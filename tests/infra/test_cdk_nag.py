@@ -1,7 +1,7 @@
 """cdk-nag AwsSolutions: zero unacknowledged findings, and no acknowledgement without a finding.
 
 cdk-nag 3 is a CDK validation plugin; ``validate_scope`` runs the same checks ``cdk synth`` runs
-(``Validations.of(app).add_plugins(AwsSolutionsChecks(app))`` in infra/app.py) and honours the
+(``Validations.of(app).add_plugins(AwsSolutionsChecks(app))`` in infra/ecs_rollback_cdk/app.py) and honours the
 acknowledgements recorded with ``Validations.of(construct).acknowledge``.
 """
 
@@ -14,8 +14,8 @@ from aws_cdk import Validations
 from cdk_nag import AwsSolutionsChecks
 from cdk_testkit import Synthesized, example_context, synthesize, with_config
 
-import infra.construct
-from infra.app import build_app
+import ecs_rollback_cdk.construct
+from ecs_rollback_cdk.app import build_app
 
 VARIANTS = {
     "example": {},
@@ -73,7 +73,7 @@ def test_every_acknowledgement_answers_a_real_finding(monkeypatch: pytest.Monkey
     # Given the example app built twice: once as shipped, once with acknowledgements recorded only
     recorded: list[tuple[str, str]] = []
     monkeypatch.setattr(
-        infra.construct,
+        ecs_rollback_cdk.construct,
         "acknowledge",
         lambda construct, rule, reason: recorded.append((construct.node.path, rule)),
     )

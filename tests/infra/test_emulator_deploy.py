@@ -1,6 +1,6 @@
 """The synthesized template deploys into the AWS emulator's CloudFormation and wires up.
 
-``sandbox.deploy.deploy_stack`` plays ``cdk bootstrap`` + ``cdk deploy``: it creates the
+``ecs_rollback_sandbox.deploy.deploy_stack`` plays ``cdk bootstrap`` + ``cdk deploy``: it creates the
 bootstrap asset bucket, uploads the code asset zip under its object key, provides the bootstrap
 version and the Powertools layer parameters, and creates the stack from the template.
 
@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 from cdk_testkit import HANDLERS, Synthesized, load_event
-from ecs_rollback.config import Settings
 
-from sandbox.deploy import EMULATOR_SKIPS, DeployedStack, deploy_stack
-from sandbox.emulator import Emulator
+from ecs_rollback.contract import from_environment
+from ecs_rollback_sandbox.deploy import EMULATOR_SKIPS, DeployedStack, deploy_stack
+from ecs_rollback_sandbox.emulator import Emulator
 
 pytestmark = pytest.mark.emulator
 
@@ -82,7 +82,7 @@ def test_each_function_environment_names_the_created_table_and_topic(
     emulator.client("sns").get_topic_attributes(TopicArn=environment["NOTIFICATION_TOPIC_ARN"])
 
     # And the functions' own configuration model loads it as it would at cold start
-    settings = Settings.from_env(environment)
+    settings = from_environment(environment)
     assert settings.ledger_table_name == deployed.outputs["LedgerTableName"]
 
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 from cdk_testkit import EXECUTORS, HANDLERS, Synthesized, functions_by_name, resources
-from ecs_rollback.config import Settings
+
+from ecs_rollback.contract import from_environment
 
 POWERTOOLS_PARAMETER = "/aws/service/powertools/python/arm64/python3.13/3.37.0"
 COMMON_ENVIRONMENT = {
@@ -19,6 +20,7 @@ COMMON_ENVIRONMENT = {
     "BAKE_TIME_SECONDS",
     "WATCH_WINDOW_SECONDS",
     "LOOP_GUARD_LIMIT",
+    "LOOP_GUARD_PERIOD_SECONDS",
     "LOCK_TTL_SECONDS",
     "DRY_RUN",
     "DRY_RUN_SERVICES",
@@ -143,6 +145,7 @@ def test_each_function_environment_is_the_runtime_contract(template: dict[str, A
     assert environment["BAKE_TIME_SECONDS"] == "600"
     assert environment["WATCH_WINDOW_SECONDS"] == "3600"
     assert environment["LOOP_GUARD_LIMIT"] == "3"
+    assert environment["LOOP_GUARD_PERIOD_SECONDS"] == "3600"
     assert environment["LOCK_TTL_SECONDS"] == "1800"
     assert environment["DRY_RUN"] == "false"
     assert environment["DRY_RUN_SERVICES"] == "[]"
@@ -162,7 +165,7 @@ def test_each_function_environment_is_the_runtime_contract(template: dict[str, A
         key: stand_ins.get(key, value) if not isinstance(value, str) else value
         for key, value in environment.items()
     }
-    settings = Settings.from_env(plain)
+    settings = from_environment(plain)
     assert settings.scope.service_names() == [("prod", "web")]
 
 

@@ -10,11 +10,11 @@ import pytest
 from aws_cdk import App, Duration, Stack
 from aws_cdk.assertions import Annotations, Match
 from cdk_testkit import example_context, with_config
-from ecs_rollback.config import AlarmLink
 
-from infra import EcsAutoRollback
-from infra.app import build_app
-from infra.config import ConfigError, RollbackConfig
+from ecs_rollback.config import AlarmLink
+from ecs_rollback_cdk import EcsAutoRollback
+from ecs_rollback_cdk.app import build_app
+from ecs_rollback_cdk.config import ConfigError, RollbackConfig
 
 
 def problems(context_overrides: dict[str, Any]) -> str:

@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from ecs_rollback.domain.model import RevisionId, ServiceId
 
-from sandbox.world import World
+from ecs_rollback.domain.model import RevisionId, ServiceId
+from ecs_rollback_sandbox.world import World
 
 SHA_V1 = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
 SHA_V2 = "2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e"

@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from ecs_rollback.domain.model import RevisionId
-
 from tests.integration.conftest import SHA_V2, SHA_V3
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from ecs_rollback.domain.model import RevisionId
 
 

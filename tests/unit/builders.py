@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ecs_rollback import contract
+from ecs_rollback.config import Settings
 from ecs_rollback.domain.decision import ManualOptions, Policy, Trigger
 from ecs_rollback.domain.model import (
     ContainerImage,
@@ -208,7 +210,31 @@ def manual(
 
 
 def policy(**overrides: Any) -> Policy:
-    return Policy(**overrides)
+    """The policy the stack's defaults give, with what a test changes."""
+    values: dict[str, Any] = {
+        "bake_time": timedelta(seconds=contract.DEFAULT_BAKE_TIME_SECONDS),
+        "watch_window": timedelta(seconds=contract.DEFAULT_WATCH_WINDOW_SECONDS),
+        "loop_guard_limit": contract.DEFAULT_LOOP_GUARD_LIMIT,
+        "loop_guard_period": timedelta(seconds=contract.DEFAULT_LOOP_GUARD_PERIOD_SECONDS),
+        "dry_run": False,
+        "in_scope": True,
+    }
+    return Policy(**{**values, **overrides})
+
+
+def settings(**overrides: Any) -> Settings:
+    """The settings a function gets from the stack's defaults (through the contract), then overrides."""
+    base = contract.from_environment(
+        {
+            contract.Env.LEDGER_TABLE_NAME: "ledger",
+            contract.Env.NOTIFICATION_TOPIC_ARN: f"arn:aws:sns:{REGION}:{ACCOUNT}:ecs-rollback",
+            contract.Env.SCOPE: '{"clusters": ["prod"]}',
+            contract.Env.BAKE_TIME_SECONDS: str(contract.DEFAULT_BAKE_TIME_SECONDS),
+            contract.Env.WATCH_WINDOW_SECONDS: str(contract.DEFAULT_WATCH_WINDOW_SECONDS),
+            contract.Env.LOOP_GUARD_LIMIT: str(contract.DEFAULT_LOOP_GUARD_LIMIT),
+        }
+    )
+    return Settings.model_validate({**base.model_dump(), **overrides})
 
 
 def rollback_record(**overrides: Any) -> RollbackRecord:

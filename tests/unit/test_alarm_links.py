@@ -5,26 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from ecs_rollback.config import AlarmLink, Scope, Settings
 from ecs_rollback.domain.model import ServiceId
 from ecs_rollback.events.cloudwatch_alarm import AlarmStateChangeEvent
 from ecs_rollback.services.alarm_links import CLUSTER_TAG, SERVICE_TAG, Link, alarms_of, link_alarm
-
-from tests.unit.builders import ACCOUNT, REGION, FakeAlarms, load_event, state
+from tests.unit.builders import ACCOUNT, REGION, FakeAlarms, load_event, settings, state
 
 LINKED_TAGS = {CLUSTER_TAG: "prod", SERVICE_TAG: "from-api"}
 
 
 def settings_with(*links: AlarmLink) -> Settings:
-    return Settings(
-        ledger_table_name="ledger",
-        notification_topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:ecs-rollback",
-        scope=Scope(clusters=("prod",)),
-        alarm_links=links,
-        bake_time_seconds=600,
-        watch_window_seconds=3600,
-        loop_guard_limit=3,
-    )
+    return settings(scope=Scope(clusters=("prod",)), alarm_links=links)
 
 
 def service(name: str, cluster: str = "prod", partition: str = "aws") -> ServiceId:

@@ -6,11 +6,12 @@ import json
 from datetime import timedelta
 
 import pytest
-from ecs_rollback.config import AlarmLink, Scope, Settings
-from ecs_rollback.domain.errors import ConfigurationError
-from ecs_rollback.domain.model import ServiceId
 from pydantic import ValidationError
 
+from ecs_rollback.config import AlarmLink, Scope
+from ecs_rollback.contract import from_environment
+from ecs_rollback.domain.errors import ConfigurationError
+from ecs_rollback.domain.model import ServiceId
 from tests.unit.builders import OTHER_SERVICE, SERVICE
 
 VALID_ENV = {
@@ -32,7 +33,7 @@ def test_settings_from_a_valid_environment() -> None:
     # Given the environment the stack sets
 
     # When reading it
-    settings = Settings.from_env(VALID_ENV)
+    settings = from_environment(VALID_ENV)
 
     # Then every value is typed
     assert settings.ledger_table_name == "ecs-rollback-ledger"
@@ -62,7 +63,7 @@ def test_settings_defaults_for_optional_variables() -> None:
     }
 
     # When reading them
-    settings = Settings.from_env({**required, "BAKE_TIME_SECONDS": "0"})
+    settings = from_environment({**required, "BAKE_TIME_SECONDS": "0"})
 
     # Then the optional ones take their documented defaults, and a zero bake time is allowed
     assert settings.alarm_links == ()
@@ -73,7 +74,7 @@ def test_settings_defaults_for_optional_variables() -> None:
 
 def test_global_dry_run() -> None:
     # Given DRY_RUN=true
-    settings = Settings.from_env({**VALID_ENV, "DRY_RUN": "true"})
+    settings = from_environment({**VALID_ENV, "DRY_RUN": "true"})
 
     # When asking about any service
     answers = (settings.is_dry_run(SERVICE), settings.is_dry_run(OTHER_SERVICE))
@@ -118,7 +119,7 @@ def test_invalid_values_raise_configuration_error_naming_the_variable(variable: 
 
     # When reading it
     with pytest.raises(ConfigurationError) as raised:
-        Settings.from_env(environ)
+        from_environment(environ)
 
     # Then the error names the variable (and is a ConfigurationError, not a pydantic stack)
     assert f"{variable}" in str(raised.value)
@@ -142,7 +143,7 @@ def test_missing_required_variable_is_named(variable: str) -> None:
 
     # When reading it
     with pytest.raises(ConfigurationError) as raised:
-        Settings.from_env(environ)
+        from_environment(environ)
 
     # Then the missing variable is named: no silent default
     assert variable in str(raised.value)
@@ -154,7 +155,7 @@ def test_every_bad_variable_is_named_in_one_error() -> None:
 
     # When reading
     with pytest.raises(ConfigurationError) as raised:
-        Settings.from_env(environ)
+        from_environment(environ)
 
     # Then both are named
     assert "BAKE_TIME_SECONDS" in str(raised.value)

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ecs_rollback.domain.decision import (
     Decision,
     ManualOptions,
@@ -18,9 +21,6 @@ from ecs_rollback.domain.decision import (
     decide,
 )
 from ecs_rollback.domain.model import Deployment, Halt, Origin, ServiceState, Status, TriggerKind
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from tests.unit.builders import (
     NOW,
     alarm,
@@ -30,6 +30,7 @@ from tests.unit.builders import (
     manual,
     manual_trigger,
     minutes,
+    policy,
     state,
     td_arn,
 )
@@ -57,7 +58,7 @@ class Case:
     code: str
     target: int | None = None  # the revision a RollBack goes to
     dry_run: bool = False
-    policy: Policy = field(default_factory=Policy)
+    policy: Policy = field(default_factory=policy)
     manual: ManualOptions | None = None
     now: datetime = NOW
 
@@ -115,7 +116,7 @@ CASES = {
         alarm(),
         Skip,
         "outside_watch_window",
-        policy=Policy(watch_window=minutes(10)),
+        policy=policy(watch_window=minutes(10)),
     ),
     "current not yet GOOD rolls back however old it is": Case(
         state(deployment(3, Status.COMPLETED, completed_at=NOW - timedelta(days=5)), [V1]),
@@ -154,7 +155,7 @@ CASES = {
         deployment_failed(V3.deployment_id),
         Refuse,
         "loop_guard",
-        policy=Policy(loop_guard_limit=1),
+        policy=policy(loop_guard_limit=1),
     ),
     # -- one rollback in flight -------------------------------------------------------------
     "an active lock skips an automatic trigger": Case(
@@ -218,7 +219,7 @@ CASES = {
     ),
     # -- dry run ----------------------------------------------------------------------------
     "dry run by policy": Case(
-        USUAL, alarm(), RollBack, "rollback", target=1, dry_run=True, policy=Policy(dry_run=True)
+        USUAL, alarm(), RollBack, "rollback", target=1, dry_run=True, policy=policy(dry_run=True)
     ),
     "dry run asked by the operator": Case(
         USUAL, manual_trigger(), RollBack, "rollback", target=1, dry_run=True, manual=manual(dry_run=True)
@@ -230,7 +231,7 @@ CASES = {
         "rollback",
         target=1,
         dry_run=True,
-        policy=Policy(dry_run=True),
+        policy=policy(dry_run=True),
         manual=manual(),
     ),
     # -- manual targets ---------------------------------------------------------------------
@@ -276,10 +277,10 @@ CASES = {
     ),
     # -- scope and unknown services ---------------------------------------------------------
     "service outside the scope, automatic": Case(
-        USUAL, alarm(), Refuse, "out_of_scope", policy=Policy(in_scope=False)
+        USUAL, alarm(), Refuse, "out_of_scope", policy=policy(in_scope=False)
     ),
     "service outside the scope, manual": Case(
-        USUAL, manual_trigger(), Refuse, "out_of_scope", policy=Policy(in_scope=False), manual=manual()
+        USUAL, manual_trigger(), Refuse, "out_of_scope", policy=policy(in_scope=False), manual=manual()
     ),
     "unknown service, automatic: skip": Case(None, alarm(), Skip, "unknown_service"),
     "unknown service, manual: refuse": Case(
@@ -325,7 +326,7 @@ def test_alarm_on_a_pinned_copy_does_not_roll_back_to_the_revision_it_restores()
     service_state = state(restored, [V1], automatic_rollbacks=[NOW - minutes(8)])
 
     # When the alarm fires again
-    decision = decide(alarm(), service_state, Policy(), NOW)
+    decision = decide(alarm(), service_state, policy(), NOW)
 
     # Then it does not "roll back" from the copy of web:1 to web:1: the same images, a rollback that
     # cannot help (and that marks the restore ROLLED_BACK and registers yet another copy)
@@ -347,7 +348,7 @@ def test_manual_target_whose_pinned_copy_is_running_is_the_current_revision() ->
     decision = decide(
         manual_trigger(),
         service_state,
-        Policy(),
+        policy(),
         NOW,
         ManualOptions(last_good=False, target=V1, target_label="web:1", force=False, dry_run=False),
     )
@@ -438,7 +439,7 @@ def situations(draw: st.DrawFn, kinds: tuple[TriggerKind, ...] = tuple(TriggerKi
             force=draw(st.booleans()),
             dry_run=draw(st.booleans()),
         )
-    policy = Policy(
+    drawn_policy = policy(
         watch_window=minutes(draw(st.integers(min_value=0, max_value=240))),
         loop_guard_limit=draw(st.integers(min_value=1, max_value=5)),
         dry_run=draw(st.booleans()),
@@ -446,7 +447,7 @@ def situations(draw: st.DrawFn, kinds: tuple[TriggerKind, ...] = tuple(TriggerKi
     )
     now = NOW + minutes(draw(st.integers(min_value=-90, max_value=90)))
     known = draw(st.sampled_from([service_state] * 8 + [None, replace(service_state, current=None)]))
-    return trigger, known, policy, now, options, deployments
+    return trigger, known, drawn_policy, now, options, deployments
 
 
 @pytest.mark.parametrize("kind", list(TriggerKind), ids=[kind.value for kind in TriggerKind])

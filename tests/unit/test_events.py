@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from ecs_rollback.domain.errors import InvalidRequest
 from ecs_rollback.domain.model import RevisionId, ServiceId
 from ecs_rollback.domain.targets import GitShaTarget, LastGood, RevisionTarget
@@ -16,8 +18,6 @@ from ecs_rollback.events.cloudwatch_alarm import AlarmStateChangeEvent
 from ecs_rollback.events.ecs_deployment import EcsDeploymentEvent
 from ecs_rollback.events.manual import MAX_PAYLOAD_BYTES
 from ecs_rollback.services.manual import parse_request
-from pydantic import ValidationError
-
 from tests.unit.builders import EVENTS, load_event
 
 ECS_SERVICE = ServiceId("aws", "us-west-2", "111122223333", "default", "servicetest")

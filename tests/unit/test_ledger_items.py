@@ -6,6 +6,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ecs_rollback.adapters import ledger_items as items
 from ecs_rollback.domain.model import (
     ContainerImage,
@@ -21,9 +24,6 @@ from ecs_rollback.domain.model import (
     iso,
     parse_iso,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from tests.unit.builders import (
     ECR_REPO,
     NOW,

@@ -6,11 +6,11 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from ecs_rollback.domain import lifecycle
-from ecs_rollback.domain.model import Deployment, Halt, Origin, ServiceState, Status
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ecs_rollback.domain import lifecycle
+from ecs_rollback.domain.model import Deployment, Halt, Origin, ServiceState, Status
 from tests.unit.builders import NOW, SERVICE, deployment, lock, minutes, state, td_arn
 
 RANK = {Status.IN_PROGRESS: 0, Status.COMPLETED: 1, Status.GOOD: 2}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from ecs_rollback.adapters.notifier_sns import subject_line
 from ecs_rollback.domain.model import ContainerImage, Outcome, RollbackRecord, ServiceId, Status
 from ecs_rollback.services.notifications import notification_for, record_view, rollback_result_notification
-
 from tests.unit.builders import ECR_REPO, NOW, deployment, digest, minutes, rollback_record, td_arn
 
 BAD_SHA = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d"

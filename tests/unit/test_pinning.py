@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from ecs_rollback.domain import pinning
-from ecs_rollback.domain.model import ContainerImage, ImageReference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ecs_rollback.domain import pinning
+from ecs_rollback.domain.model import ContainerImage, ImageReference
 from tests.unit.builders import ECR_REPO, digest, task_definition
 
 DESCRIBE_ONLY = {

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ecs_rollback.domain.errors import InvalidRequest
 from ecs_rollback.domain.gitsha import (
     COMMIT_MESSAGE_TAG,
@@ -16,9 +19,6 @@ from ecs_rollback.domain.gitsha import (
 )
 from ecs_rollback.domain.model import RevisionId
 from ecs_rollback.domain.targets import GitShaTarget, LastGood, RevisionTarget, TargetSpec, parse_target
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from tests.unit.builders import ECR_REPO, td_arn
 
 SHA = "3f2c1ab9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3"

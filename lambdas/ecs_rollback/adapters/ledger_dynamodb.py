@@ -12,18 +12,21 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ecs_rollback.adapters import ledger_items as items
+from ecs_rollback.contract import (
+    GIT_INDEX,
+    HISTORY_INDEX,
+    KIND_INDEX,
+    PARTITION_KEY,
+    REVISION_INDEX,
+    SERVICE_GIT_INDEX,
+    SORT_KEY,
+)
 from ecs_rollback.domain.errors import ConcurrentUpdate, DuplicateTrigger
 from ecs_rollback.domain.model import Deployment, RevisionId, RollbackRecord, ServiceId, ServiceState
 from ecs_rollback.ports import ImageUse, LedgerChange, Page
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-HISTORY_INDEX = "history"
-REVISION_INDEX = "by_service_revision"
-SERVICE_GIT_INDEX = "by_service_git_sha"
-GIT_INDEX = "by_git_sha"
-KIND_INDEX = "by_kind"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -78,7 +81,7 @@ class DynamoDBLedger:
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         response = self._client.get_item(
             TableName=self._table,
-            Key=_to_wire({"pk": pk, "sk": sk}),
+            Key=_to_wire({PARTITION_KEY: pk, SORT_KEY: sk}),
             ConsistentRead=True,
         )
         item = response.get("Item")
@@ -105,7 +108,7 @@ class DynamoDBLedger:
             state_item = items.state_to_item(change.state)
             put: dict[str, Any] = {"TableName": self._table, "Item": _to_wire(state_item)}
             if change.expected_version == 0:
-                put["ConditionExpression"] = "attribute_not_exists(pk)"
+                put["ConditionExpression"] = f"attribute_not_exists({PARTITION_KEY})"
             else:
                 put["ConditionExpression"] = "#version = :expected"
                 put["ExpressionAttributeNames"] = {"#version": "version"}
@@ -115,7 +118,7 @@ class DynamoDBLedger:
         written: dict[tuple[str, str], dict[str, Any]] = {}
         for deployment in change.deployments:
             for item in (items.deployment_to_item(deployment), *items.image_use_items(deployment)):
-                written[(item["pk"], item["sk"])] = item
+                written[(item[PARTITION_KEY], item[SORT_KEY])] = item
         for item in written.values():
             operations.append({"Put": {"TableName": self._table, "Item": _to_wire(item)}})
         if change.new_rollback is not None:
@@ -125,7 +128,7 @@ class DynamoDBLedger:
                     "Put": {
                         "TableName": self._table,
                         "Item": _to_wire(items.rollback_to_item(change.new_rollback)),
-                        "ConditionExpression": "attribute_not_exists(pk)",
+                        "ConditionExpression": f"attribute_not_exists({PARTITION_KEY})",
                     }
                 }
             )
@@ -174,8 +177,8 @@ class DynamoDBLedger:
         found, _ = self._query(
             1,
             None,
-            IndexName=REVISION_INDEX,
-            KeyConditionExpression="pk = :pk AND begins_with(rev_sort, :prefix)",
+            IndexName=REVISION_INDEX.name,
+            KeyConditionExpression=f"{REVISION_INDEX.partition_key} = :pk AND begins_with({REVISION_INDEX.sort_key}, :prefix)",
             ExpressionAttributeValues=_to_wire(
                 {
                     ":pk": items.service_pk(service),
@@ -192,8 +195,8 @@ class DynamoDBLedger:
         found, _ = self._query(
             25,
             None,
-            IndexName=SERVICE_GIT_INDEX,
-            KeyConditionExpression="pk = :pk AND begins_with(git_sort, :prefix)",
+            IndexName=SERVICE_GIT_INDEX.name,
+            KeyConditionExpression=f"{SERVICE_GIT_INDEX.partition_key} = :pk AND begins_with({SERVICE_GIT_INDEX.sort_key}, :prefix)",
             ExpressionAttributeValues=_to_wire({":pk": items.service_pk(service), ":prefix": prefix.lower()}),
         )
         return [items.deployment_from_item(item) for item in found]
@@ -202,8 +205,8 @@ class DynamoDBLedger:
         found, next_cursor = self._query(
             limit,
             cursor,
-            IndexName=HISTORY_INDEX,
-            KeyConditionExpression="pk = :pk",
+            IndexName=HISTORY_INDEX.name,
+            KeyConditionExpression=f"{HISTORY_INDEX.partition_key} = :pk",
             ExpressionAttributeValues=_to_wire({":pk": items.service_pk(service)}),
         )
         return Page([items.deployment_from_item(item) for item in found], next_cursor)
@@ -214,8 +217,10 @@ class DynamoDBLedger:
         found, next_cursor = self._query(
             limit,
             cursor,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues=_to_wire({":pk": items.service_pk(service), ":prefix": "RB#"}),
+            KeyConditionExpression=f"{PARTITION_KEY} = :pk AND begins_with({SORT_KEY}, :prefix)",
+            ExpressionAttributeValues=_to_wire(
+                {":pk": items.service_pk(service), ":prefix": items.ROLLBACK_SK_PREFIX}
+            ),
         )
         return Page([items.rollback_from_item(item) for item in found], next_cursor)
 
@@ -225,9 +230,9 @@ class DynamoDBLedger:
         found, next_cursor = self._query(
             limit,
             cursor,
-            IndexName=GIT_INDEX,
-            KeyConditionExpression="gsi1pk = :pk",
-            ExpressionAttributeValues=_to_wire({":pk": f"GIT#{git_sha.lower()}"}),
+            IndexName=GIT_INDEX.name,
+            KeyConditionExpression=f"{GIT_INDEX.partition_key} = :pk",
+            ExpressionAttributeValues=_to_wire({":pk": items.git_pk(git_sha)}),
         )
         return Page([items.deployment_from_item(item) for item in found], next_cursor)
 
@@ -237,7 +242,7 @@ class DynamoDBLedger:
         found, next_cursor = self._query(
             limit,
             cursor,
-            KeyConditionExpression="pk = :pk",
+            KeyConditionExpression=f"{PARTITION_KEY} = :pk",
             ExpressionAttributeValues=_to_wire({":pk": items.image_pk(digest)}),
         )
         return Page([items.image_use_from_item(item) for item in found], next_cursor)
@@ -246,8 +251,8 @@ class DynamoDBLedger:
         found, next_cursor = self._query(
             limit,
             cursor,
-            IndexName=KIND_INDEX,
-            KeyConditionExpression="kind = :kind",
+            IndexName=KIND_INDEX.name,
+            KeyConditionExpression=f"{KIND_INDEX.partition_key} = :kind",
             ExpressionAttributeValues=_to_wire({":kind": items.SERVICE_KIND}),
             ScanIndexForward=True,
         )
@@ -256,39 +261,3 @@ class DynamoDBLedger:
 
 def _failed(reasons: list[str | None], index: int) -> bool:
     return index < len(reasons) and reasons[index] == "ConditionalCheckFailed"
-
-
-def table_definition(table_name: str) -> dict[str, Any]:
-    """CreateTable input for the ledger: the single description of its keys and indexes.
-
-    The CDK construct declares the same table; ``tests/infra`` checks the two agree.
-    """
-    indexes = {
-        HISTORY_INDEX: ("pk", "hist_sort"),
-        REVISION_INDEX: ("pk", "rev_sort"),
-        SERVICE_GIT_INDEX: ("pk", "git_sort"),
-        GIT_INDEX: ("gsi1pk", "gsi1sk"),
-        KIND_INDEX: ("kind", "pk"),
-    }
-    attributes = sorted({"pk", "sk"} | {name for pair in indexes.values() for name in pair})
-    return {
-        "TableName": table_name,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in attributes],
-        "KeySchema": [
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        "GlobalSecondaryIndexes": [
-            {
-                "IndexName": name,
-                "KeySchema": [
-                    {"AttributeName": partition, "KeyType": "HASH"},
-                    {"AttributeName": sort, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for name, (partition, sort) in indexes.items()
-        ],
-        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    }

@@ -10,8 +10,8 @@ Keys (one table, ``pk``/``sk``):
 - ``SVC#<service arn>`` / ``RB#<time>#<id>``    one decision (rollback, dry-run, skip, refusal)
 - ``IMG#<digest>``      / ``<time>#<arn>#<deployment>#<container>``  one container that ran a digest
 
-Sparse index keys: ``hist_sort`` (GSI ``history``), ``rev_sort`` (``by_service_revision``),
-``git_sort`` (``by_service_git_sha``), ``gsi1pk``/``gsi1sk`` (``by_git_sha``), ``kind`` (``by_kind``).
+Sparse index keys: one attribute pair per index of ``contract.LEDGER_INDEXES`` (``history``,
+``by_service_revision``, ``by_service_git_sha``, ``by_git_sha``, ``by_kind``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,15 @@ import json
 from datetime import datetime
 from typing import Any
 
+from ecs_rollback.contract import (
+    GIT_INDEX,
+    HISTORY_INDEX,
+    KIND_INDEX,
+    PARTITION_KEY,
+    REVISION_INDEX,
+    SERVICE_GIT_INDEX,
+    SORT_KEY,
+)
 from ecs_rollback.domain.model import (
     ContainerImage,
     Deployment,
@@ -41,6 +50,7 @@ from ecs_rollback.ports import ImageUse
 SCHEMA_VERSION = 1
 STATE_SK = "STATE"
 SERVICE_KIND = "SERVICE"
+ROLLBACK_SK_PREFIX = "RB#"
 
 Item = dict[str, Any]
 
@@ -55,6 +65,10 @@ def deployment_sk(deployment_id: str) -> str:
 
 def image_pk(digest: str) -> str:
     return f"IMG#{digest}"
+
+
+def git_pk(git_sha: str) -> str:
+    return f"GIT#{git_sha.lower()}"
 
 
 def revision_sort_prefix(family: str, revision: int) -> str:
@@ -136,12 +150,12 @@ def deployment_to_item(deployment: Deployment) -> Item:
     item = deployment_summary_to_item(deployment)
     item.update(
         {
-            "pk": service_pk(deployment.service),
-            "sk": deployment_sk(deployment.deployment_id),
+            PARTITION_KEY: service_pk(deployment.service),
+            SORT_KEY: deployment_sk(deployment.deployment_id),
             "entity": "deployment",
             "schema_version": SCHEMA_VERSION,
-            "hist_sort": f"{started}#{deployment.deployment_id}",
-            "rev_sort": f"{revision_sort_prefix(revision.family, revision.revision)}{started}",
+            HISTORY_INDEX.sort_key: f"{started}#{deployment.deployment_id}",
+            REVISION_INDEX.sort_key: f"{revision_sort_prefix(revision.family, revision.revision)}{started}",
             "status_history": [
                 _compact({"status": change.status.value, "at": iso(change.at), "reason": change.reason})
                 for change in deployment.history
@@ -152,9 +166,9 @@ def deployment_to_item(deployment: Deployment) -> Item:
     if deployment.task_definition is not None:
         item["task_definition"] = json.dumps(deployment.task_definition, sort_keys=True, default=str)
     if deployment.git_sha:
-        item["git_sort"] = f"{deployment.git_sha}#{started}"
-        item["gsi1pk"] = f"GIT#{deployment.git_sha}"
-        item["gsi1sk"] = f"{started}#{deployment.service.arn}"
+        item[SERVICE_GIT_INDEX.sort_key] = f"{deployment.git_sha}#{started}"
+        item[GIT_INDEX.partition_key] = git_pk(deployment.git_sha)
+        item[GIT_INDEX.sort_key] = f"{started}#{deployment.service.arn}"
     return item
 
 
@@ -196,8 +210,8 @@ def image_use_items(deployment: Deployment) -> list[Item]:
         items.append(
             _compact(
                 {
-                    "pk": image_pk(image.digest),
-                    "sk": f"{started}#{deployment.service.arn}#{deployment.deployment_id}#{image.container}",
+                    PARTITION_KEY: image_pk(image.digest),
+                    SORT_KEY: f"{started}#{deployment.service.arn}#{deployment.deployment_id}#{image.container}",
                     "entity": "image_use",
                     "schema_version": SCHEMA_VERSION,
                     "digest": image.digest,
@@ -235,10 +249,10 @@ def state_to_item(state: ServiceState) -> Item:
     halted = state.halted
     return _compact(
         {
-            "pk": service_pk(state.service),
-            "sk": STATE_SK,
+            PARTITION_KEY: service_pk(state.service),
+            SORT_KEY: STATE_SK,
             "entity": "service",
-            "kind": SERVICE_KIND,
+            KIND_INDEX.partition_key: SERVICE_KIND,
             "schema_version": SCHEMA_VERSION,
             "service_arn": state.service.arn,
             "cluster": state.service.cluster,
@@ -308,8 +322,8 @@ def state_from_item(item: Item) -> ServiceState:
 def rollback_to_item(record: RollbackRecord) -> Item:
     return _compact(
         {
-            "pk": service_pk(record.service),
-            "sk": record.record_key,
+            PARTITION_KEY: service_pk(record.service),
+            SORT_KEY: record.record_key,
             "entity": "rollback",
             "schema_version": SCHEMA_VERSION,
             "rollback_id": record.rollback_id,

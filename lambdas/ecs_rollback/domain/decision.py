@@ -14,12 +14,14 @@ from ecs_rollback.domain.model import Deployment, Origin, ServiceState, Status, 
 
 @dataclass(frozen=True)
 class Policy:
-    bake_time: timedelta = timedelta(minutes=10)
-    watch_window: timedelta = timedelta(minutes=60)
-    loop_guard_limit: int = 3
-    loop_guard_period: timedelta = timedelta(hours=1)
-    dry_run: bool = False
-    in_scope: bool = True
+    """The configured rules for one service (built from ``Settings``; defaults live in ``contract``)."""
+
+    bake_time: timedelta
+    watch_window: timedelta
+    loop_guard_limit: int
+    loop_guard_period: timedelta
+    dry_run: bool
+    in_scope: bool
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class Skip:
 class Refuse:
     code: str
     message: str
+    halts_automation: bool = False  # a person must act before automatic rollbacks resume
 
 
 Decision = RollBack | Skip | Refuse
@@ -129,6 +132,7 @@ def decide(
         return Refuse(
             "rollback_deployment_failed",
             f"the rollback's own deployment ({current.describe()}) failed; not cascading, a person must decide",
+            halts_automation=True,
         )
 
     if automatic:

@@ -8,9 +8,9 @@ record backwards.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from ecs_rollback.domain.model import Deployment, Halt, Origin, ServiceId, ServiceState, Status
+from ecs_rollback.domain.model import Deployment, Halt, InFlight, Origin, ServiceId, ServiceState, Status
 
 _RANK = {Status.IN_PROGRESS: 0, Status.COMPLETED: 1, Status.GOOD: 2, Status.FAILED: 3, Status.ROLLED_BACK: 3}
 
@@ -129,6 +129,56 @@ def mark_rolled_back(state: ServiceState, deployment: Deployment, now: datetime,
 
 def halt(state: ServiceState, reason: str, now: datetime, rollback_id: str | None) -> ServiceState:
     return replace(state, halted=Halt(reason=reason, at=now, rollback_id=rollback_id))
+
+
+@dataclass(frozen=True)
+class LockRequest:
+    """What a rollback about to call ECS takes the service's one lock with."""
+
+    rollback_id: str
+    record_key: str
+    target_task_definition_arn: str
+    from_task_definition_arn: str | None
+    automatic: bool
+    lease: timedelta
+    loop_guard_period: timedelta
+
+
+def lock(state: ServiceState, request: LockRequest, now: datetime) -> ServiceState:
+    """Take the lock. An automatic rollback counts against the loop guard; a manual one is a person
+    acting, so it lifts a halt."""
+    recent = state.prune_rollbacks(now, request.loop_guard_period).automatic_rollbacks
+    return replace(
+        state,
+        in_flight=InFlight(
+            rollback_id=request.rollback_id,
+            record_key=request.record_key,
+            target_task_definition_arn=request.target_task_definition_arn,
+            source_task_definition_arn=request.target_task_definition_arn,
+            from_task_definition_arn=request.from_task_definition_arn,
+            started_at=now,
+            expires_at=now + request.lease,
+            automatic=request.automatic,
+        ),
+        automatic_rollbacks=(*recent, now) if request.automatic else recent,
+        halted=state.halted if request.automatic else None,
+    )
+
+
+def retarget(state: ServiceState, rollback_id: str, deployed_task_definition_arn: str) -> ServiceState:
+    """The rollback registered a pinned copy: its deployment is what the lock now waits for."""
+    if state.in_flight is None or state.in_flight.rollback_id != rollback_id:
+        return state
+    return replace(
+        state, in_flight=replace(state.in_flight, target_task_definition_arn=deployed_task_definition_arn)
+    )
+
+
+def release(state: ServiceState, rollback_id: str) -> ServiceState:
+    """The rollback ended without a deployment to wait for (ECS refused it): free the service."""
+    if state.in_flight is None or state.in_flight.rollback_id != rollback_id:
+        return state
+    return replace(state, in_flight=None)
 
 
 def _apply(state: ServiceState, deployment: Deployment, now: datetime) -> Transition:

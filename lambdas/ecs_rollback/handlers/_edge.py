@@ -6,7 +6,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ecs_rollback.observability import Telemetry, logger
+from ecs_rollback.observability import logger
+from ecs_rollback.ports import Telemetry
 
 
 def rejected(exc: ValidationError, telemetry: Telemetry, event: object) -> dict[str, Any]:

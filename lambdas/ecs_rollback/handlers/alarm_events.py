@@ -7,10 +7,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from ecs_rollback.composition import Dependencies, from_environment
+from ecs_rollback.composition import from_environment
 from ecs_rollback.events.cloudwatch_alarm import AlarmStateChangeEvent
 from ecs_rollback.handlers._edge import rejected
 from ecs_rollback.observability import MetricsTelemetry, build_metrics, build_tracer, logger
+from ecs_rollback.ports import Dependencies
 from ecs_rollback.services.alarms import handle_alarm_event
 from ecs_rollback.services.notifications import record_view
 

@@ -6,9 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ecs_rollback.composition import Dependencies, from_environment
+from ecs_rollback.composition import from_environment
 from ecs_rollback.domain.errors import RollbackError
 from ecs_rollback.observability import MetricsTelemetry, build_metrics, build_tracer, logger
+from ecs_rollback.ports import Dependencies
 from ecs_rollback.services.manual import error_response, handle_manual_request
 
 metrics = build_metrics()

@@ -11,12 +11,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from ecs_rollback.domain import lifecycle
-from ecs_rollback.domain.errors import ConcurrentUpdate, InvalidRequest
+from ecs_rollback.domain.errors import InvalidRequest
 from ecs_rollback.domain.model import Deployment, Origin, ServiceId, Status
 from ecs_rollback.ports import EcsGateway, Ledger, LedgerChange
-from ecs_rollback.services import capture
-
-MAX_ATTEMPTS = 6
+from ecs_rollback.services import capture, retry
 
 
 def adopt_running(
@@ -47,22 +45,20 @@ def adopt_running(
             "no_primary_deployment",
             f"ECS reports no PRIMARY deployment for {service}; wait for its deployment to start and try again",
         )
-    for _attempt in range(MAX_ATTEMPTS):
-        try:
-            return _adopt_once(
-                ledger,
-                ecs,
-                service,
-                primary.deployment_id,
-                primary.task_definition_arn,
-                primary.created_at,
-                now,
-                actor,
-                force=force,
-            )
-        except ConcurrentUpdate:
-            continue
-    raise ConcurrentUpdate(f"the ledger state of {service} kept changing; try again")
+    return retry.on_conflict(
+        lambda: _adopt_once(
+            ledger,
+            ecs,
+            service,
+            primary.deployment_id,
+            primary.task_definition_arn,
+            primary.created_at,
+            now,
+            actor,
+            force=force,
+        ),
+        what=f"the ledger state of {service}",
+    )
 
 
 def _adopt_once(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ecs_rollback.composition import Dependencies
 from ecs_rollback.domain.decision import Trigger
 from ecs_rollback.domain.model import RollbackRecord, ServiceState, TriggerKind
 from ecs_rollback.events.cloudwatch_alarm import AlarmStateChangeEvent
 from ecs_rollback.observability import logger
+from ecs_rollback.ports import Dependencies
 from ecs_rollback.services import executor
 from ecs_rollback.services.alarm_links import link_alarm
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from ecs_rollback.composition import Dependencies
 from ecs_rollback.domain import lifecycle
 from ecs_rollback.domain.decision import Trigger
-from ecs_rollback.domain.errors import ConcurrentUpdate
 from ecs_rollback.domain.model import (
     Deployment,
     Origin,
@@ -20,12 +18,10 @@ from ecs_rollback.domain.model import (
 )
 from ecs_rollback.events.ecs_deployment import EcsDeploymentEvent
 from ecs_rollback.observability import logger
-from ecs_rollback.ports import LedgerChange, ServiceSnapshot
-from ecs_rollback.services import capture, executor
+from ecs_rollback.ports import Dependencies, LedgerChange, ServiceSnapshot
+from ecs_rollback.services import capture, executor, retry
 from ecs_rollback.services.alarm_links import alarms_of
 from ecs_rollback.services.notifications import rollback_result_notification
-
-MAX_ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
@@ -51,15 +47,9 @@ def handle_deployment_event(deps: Dependencies, event: EcsDeploymentEvent) -> Re
         logger.warning("the service no longer exists in ECS; event ignored", extra={"service": service.arn})
         return Recorded("service_not_found")
 
-    recorded = Recorded("ignored")
-    for _attempt in range(MAX_ATTEMPTS):
-        try:
-            recorded = _record(deps, event, service, snapshot)
-            break
-        except ConcurrentUpdate:
-            continue
-    else:
-        raise ConcurrentUpdate(f"the ledger state of {service} kept changing; the event will be retried")
+    recorded = retry.on_conflict(
+        lambda: _record(deps, event, service, snapshot), what=f"the ledger state of {service}"
+    )
 
     if detail.event_name == "SERVICE_DEPLOYMENT_FAILED" and recorded.deployment is not None:
         trigger = Trigger(

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from ecs_rollback.composition import Dependencies
 from ecs_rollback.domain import lifecycle
 from ecs_rollback.domain.decision import (
     Decision,
@@ -25,7 +24,6 @@ from ecs_rollback.domain.decision import (
     decide,
 )
 from ecs_rollback.domain.errors import (
-    ConcurrentUpdate,
     DuplicateTrigger,
     EcsUpdateFailed,
     ImageMissing,
@@ -34,7 +32,6 @@ from ecs_rollback.domain.errors import (
 from ecs_rollback.domain.gitsha import COMMIT_MESSAGE_TAG, GIT_SHA_TAG, tag_safe
 from ecs_rollback.domain.model import (
     Deployment,
-    InFlight,
     Outcome,
     RollbackRecord,
     ServiceId,
@@ -43,10 +40,10 @@ from ecs_rollback.domain.model import (
 )
 from ecs_rollback.domain.pinning import ROLLBACK_ID_TAG, SOURCE_REVISION_TAG, PinPlan, plan
 from ecs_rollback.observability import logger
-from ecs_rollback.ports import LedgerChange
+from ecs_rollback.ports import Dependencies, LedgerChange
+from ecs_rollback.services import retry
 from ecs_rollback.services.notifications import notification_for
 
-MAX_ATTEMPTS = 6
 # Longer than the functions' timeout: a lock this old without UpdateService belongs to a dead run.
 STALLED_AFTER = timedelta(minutes=3)
 _ID_NAMESPACE = uuid.UUID("6f1f3c8e-0b7a-4d0e-9a57-5d2b1c3e4f60")
@@ -72,6 +69,7 @@ def policy_for(deps: Dependencies, service: ServiceId) -> Policy:
         bake_time=settings.bake_time,
         watch_window=settings.watch_window,
         loop_guard_limit=settings.loop_guard_limit,
+        loop_guard_period=settings.loop_guard_period,
         dry_run=settings.is_dry_run(service),
         in_scope=settings.scope.contains(service),
     )
@@ -86,17 +84,20 @@ def execute(
 ) -> RollbackRecord:
     """Decide on one trigger for one service and carry the decision out."""
     rollback_id = rollback_id_for(service, trigger.trigger_id)
-    for _attempt in range(MAX_ATTEMPTS):
+    policy = policy_for(deps, service)
+    requested_by = manual.requested_by if manual else "ecs-rollback"
+
+    def attempt() -> RollbackRecord:
         now = deps.clock.now()
         state = deps.ledger.load(service)
         options = manual.resolve(state) if manual else None
-        decision = decide(trigger, state, policy_for(deps, service), now, options)
-        requested_by = manual.requested_by if manual else "ecs-rollback"
+        decision = decide(trigger, state, policy, now, options)
         record = _record(rollback_id, service, trigger, decision, now, requested_by)
         try:
             if isinstance(decision, RollBack):
                 return _roll_back(deps, trigger, state, decision, record, now, patch)
-            return _record_only(deps, state, decision, record, now, patch)
+            tracked = state is not None and state.current is not None and policy.in_scope
+            return _record_only(deps, state if tracked else None, decision, record, now, patch)
         except DuplicateTrigger:
             existing = deps.ledger.get_rollback(service, record.record_key)
             if existing is not None and _stalled(existing, deps.ledger.load(service), deps.clock.now()):
@@ -107,12 +108,8 @@ def execute(
             )
             deps.telemetry.event("DuplicateTrigger")
             return existing or record
-        except ConcurrentUpdate:
-            logger.info(
-                "ledger state changed while deciding; deciding again", extra={"service": str(service)}
-            )
-            continue
-    raise ConcurrentUpdate(f"the ledger state of {service} kept changing; the event will be retried")
+
+    return retry.on_conflict(attempt, what=f"the ledger state of {service}")
 
 
 def _record(
@@ -173,15 +170,15 @@ def _record_only(
     now: datetime,
     patch: StatePatch | None,
 ) -> RollbackRecord:
+    if state is None:
+        # Nothing is written for services the ledger does not track (out of scope, or never seen).
+        _notify_and_count(deps, record)
+        return record
     new_state = None
-    if state is not None and decision.code == "rollback_deployment_failed":
+    if isinstance(decision, Refuse) and decision.halts_automation:
         new_state = lifecycle.halt(
             state, decision.message, now, state.current.rollback_id if state.current else None
         )
-    if state is None or (decision.code in ("out_of_scope", "unknown_service")):
-        # Nothing is written for services the ledger does not track.
-        _notify_and_count(deps, record)
-        return record
     changed, expected = _state_change(state, new_state, patch)
     deps.ledger.commit(LedgerChange(state=changed, expected_version=expected, new_rollback=record))
     _notify_and_count(deps, record)
@@ -222,24 +219,18 @@ def _roll_back(
         return record
 
     target_arn = decision.target.task_definition_arn
-    locked = replace(
+    locked = lifecycle.lock(
         state,
-        in_flight=InFlight(
+        lifecycle.LockRequest(
             rollback_id=record.rollback_id,
             record_key=record.record_key,
             target_task_definition_arn=target_arn,
-            source_task_definition_arn=target_arn,
             from_task_definition_arn=decision.current.task_definition_arn if decision.current else None,
-            started_at=now,
-            expires_at=now + deps.settings.lock_ttl,
             automatic=trigger.kind != TriggerKind.MANUAL,
+            lease=deps.settings.lock_ttl,
+            loop_guard_period=deps.settings.loop_guard_period,
         ),
-        automatic_rollbacks=(
-            (*state.prune_rollbacks(now).automatic_rollbacks, now)
-            if trigger.kind != TriggerKind.MANUAL
-            else state.prune_rollbacks(now).automatic_rollbacks
-        ),
-        halted=None if trigger.kind == TriggerKind.MANUAL else state.halted,
+        now,
     )
     changed, expected = _state_change(state, locked, patch)
     deps.ledger.commit(LedgerChange(state=changed, expected_version=expected, new_rollback=record))
@@ -260,12 +251,17 @@ def _carry_out(
             deployed_arn = deps.ecs.register_task_definition(
                 restore.registration or {}, _copy_tags(decision.target, record.rollback_id)
             )
-            _update_state(deps, record.service, lambda s: _retarget(s, record.rollback_id, deployed_arn))
+            _update_state(
+                deps, record.service, lambda s: lifecycle.retarget(s, record.rollback_id, deployed_arn)
+            )
         deps.ecs.update_service(record.service, deployed_arn)
     except EcsUpdateFailed as error:
         failed = replace(record, outcome=Outcome.FAILED, code=error.code, message=str(error))
         _update_state(
-            deps, record.service, lambda s: _release(s, record.rollback_id), rollback_updates=[failed]
+            deps,
+            record.service,
+            lambda s: lifecycle.release(s, record.rollback_id),
+            rollback_updates=[failed],
         )
         _notify_and_count(deps, failed)
         return failed
@@ -344,18 +340,6 @@ def _copy_tags(target: Deployment, rollback_id: str) -> dict[str, str]:
     return tags
 
 
-def _retarget(state: ServiceState, rollback_id: str, deployed_arn: str) -> ServiceState:
-    if state.in_flight is None or state.in_flight.rollback_id != rollback_id:
-        return state
-    return replace(state, in_flight=replace(state.in_flight, target_task_definition_arn=deployed_arn))
-
-
-def _release(state: ServiceState, rollback_id: str) -> ServiceState:
-    if state.in_flight is None or state.in_flight.rollback_id != rollback_id:
-        return state
-    return replace(state, in_flight=None)
-
-
 def _roll_back_from(
     deps: Dependencies, decision: RollBack, reason: str
 ) -> tuple[StatePatch, list[Deployment]]:
@@ -381,24 +365,22 @@ def _update_state(
     deployments: list[Deployment] | None = None,
 ) -> None:
     """Read-modify-write of the service item, retried when a deployment event got there first."""
-    for _attempt in range(MAX_ATTEMPTS):
+
+    def attempt() -> None:
         state = deps.ledger.load(service)
         if state is None:
             return
         updated = change(state)
-        try:
-            deps.ledger.commit(
-                LedgerChange(
-                    state=replace(updated, version=state.version + 1) if updated != state else None,
-                    expected_version=state.version,
-                    deployments=deployments or [],
-                    rollback_updates=rollback_updates or [],
-                )
+        deps.ledger.commit(
+            LedgerChange(
+                state=replace(updated, version=state.version + 1) if updated != state else None,
+                expected_version=state.version,
+                deployments=deployments or [],
+                rollback_updates=rollback_updates or [],
             )
-            return
-        except ConcurrentUpdate:
-            continue
-    raise ConcurrentUpdate(f"the ledger state of {service} kept changing")
+        )
+
+    retry.on_conflict(attempt, what=f"the ledger state of {service}")
 
 
 def _notify_and_count(deps: Dependencies, record: RollbackRecord) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ecs_rollback.composition import Dependencies
 from ecs_rollback.domain.decision import ManualOptions, Trigger
 from ecs_rollback.domain.errors import InvalidRequest
 from ecs_rollback.domain.model import (
@@ -23,6 +22,7 @@ from ecs_rollback.domain.model import (
 )
 from ecs_rollback.domain.targets import GitShaTarget, LastGood, RevisionTarget, TargetSpec
 from ecs_rollback.events.manual import MAX_PAYLOAD_BYTES, ManualRollbackRequest
+from ecs_rollback.ports import Dependencies
 from ecs_rollback.services import executor
 from ecs_rollback.services.capture import images_of
 from ecs_rollback.services.notifications import record_view

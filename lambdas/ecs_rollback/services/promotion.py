@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ecs_rollback.composition import Dependencies
 from ecs_rollback.domain import lifecycle
-from ecs_rollback.domain.errors import ConcurrentUpdate
 from ecs_rollback.domain.model import Status
 from ecs_rollback.events.bake_timer import BakeTimerPayload
 from ecs_rollback.observability import logger
-from ecs_rollback.ports import LedgerChange
+from ecs_rollback.ports import Dependencies, LedgerChange
+from ecs_rollback.services import retry
 from ecs_rollback.services.alarm_links import alarms_of
-
-MAX_ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
@@ -24,43 +21,41 @@ class Promotion:
 
 def promote_if_quiet(deps: Dependencies, payload: BakeTimerPayload) -> Promotion:
     service = payload.service
-    for _attempt in range(MAX_ATTEMPTS):
-        now = deps.clock.now()
-        state = deps.ledger.load(service)
-        deployment = deps.ledger.get_deployment(service, payload.deployment_id)
-        if state is None or deployment is None:
-            return Promotion("unknown", "the ledger does not know this deployment; nothing to promote")
-        if state.current is None or state.current.deployment_id != deployment.deployment_id:
-            return Promotion("superseded", "another deployment replaced this one before its bake time ended")
-        if deployment.status != Status.COMPLETED:
-            return Promotion("not_completed", f"the deployment is {deployment.status}, not COMPLETED")
-        completed_at = deployment.completed_at or deployment.started_at
-        if state.last_alarm_at is not None and state.last_alarm_at >= completed_at:
-            return Promotion(
-                "alarmed", "an alarm fired during the bake time; the revision is not promoted to GOOD"
-            )
-        firing = deps.alarms.in_alarm(alarms_of(deps.settings, state))
-        if firing:
-            if now - completed_at < deps.settings.watch_window and deps.bake_timer is not None:
-                deps.bake_timer.schedule(service, deployment.deployment_id, now + deps.settings.bake_time)
-                return Promotion(
-                    "rescheduled", f"alarms in ALARM ({', '.join(firing)}); checking again later"
-                )
-            return Promotion("alarmed", f"alarms in ALARM ({', '.join(firing)}); not promoted")
-        transition = lifecycle.promote(state, deployment, now)
-        try:
-            deps.ledger.commit(
-                LedgerChange(
-                    state=replace(transition.state, version=state.version + 1),
-                    expected_version=state.version,
-                    deployments=transition.deployments,
-                )
-            )
-        except ConcurrentUpdate:
-            continue
-        logger.info(
-            "revision promoted to GOOD", extra={"service": str(service), "revision": str(deployment.revision)}
+    return retry.on_conflict(lambda: _promote_once(deps, payload), what=f"the ledger state of {service}")
+
+
+def _promote_once(deps: Dependencies, payload: BakeTimerPayload) -> Promotion:
+    service = payload.service
+    now = deps.clock.now()
+    state = deps.ledger.load(service)
+    deployment = deps.ledger.get_deployment(service, payload.deployment_id)
+    if state is None or deployment is None:
+        return Promotion("unknown", "the ledger does not know this deployment; nothing to promote")
+    if state.current is None or state.current.deployment_id != deployment.deployment_id:
+        return Promotion("superseded", "another deployment replaced this one before its bake time ended")
+    if deployment.status != Status.COMPLETED:
+        return Promotion("not_completed", f"the deployment is {deployment.status}, not COMPLETED")
+    completed_at = deployment.completed_at or deployment.started_at
+    if state.last_alarm_at is not None and state.last_alarm_at >= completed_at:
+        return Promotion(
+            "alarmed", "an alarm fired during the bake time; the revision is not promoted to GOOD"
         )
-        deps.telemetry.event("RevisionPromoted")
-        return Promotion("promoted", f"{deployment.revision} is GOOD")
-    raise ConcurrentUpdate(f"the ledger state of {service} kept changing; the timer will retry")
+    firing = deps.alarms.in_alarm(alarms_of(deps.settings, state))
+    if firing:
+        if now - completed_at < deps.settings.watch_window and deps.bake_timer is not None:
+            deps.bake_timer.schedule(service, deployment.deployment_id, now + deps.settings.bake_time)
+            return Promotion("rescheduled", f"alarms in ALARM ({', '.join(firing)}); checking again later")
+        return Promotion("alarmed", f"alarms in ALARM ({', '.join(firing)}); not promoted")
+    transition = lifecycle.promote(state, deployment, now)
+    deps.ledger.commit(
+        LedgerChange(
+            state=replace(transition.state, version=state.version + 1),
+            expected_version=state.version,
+            deployments=transition.deployments,
+        )
+    )
+    logger.info(
+        "revision promoted to GOOD", extra={"service": str(service), "revision": str(deployment.revision)}
+    )
+    deps.telemetry.event("RevisionPromoted")
+    return Promotion("promoted", f"{deployment.revision} is GOOD")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import aws_events as events
+
 from ecs_rollback.config import SERVICE_ARN_RE, AlarmLink, Scope
 
 ECS_SOURCE = "aws.ecs"

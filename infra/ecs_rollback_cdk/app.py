@@ -16,8 +16,8 @@ from typing import Any
 from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from infra.config import CONTEXT_KEY, ConfigError, RollbackConfig
-from infra.stack import EcsAutoRollbackStack
+from ecs_rollback_cdk.config import CONTEXT_KEY, ConfigError, RollbackConfig
+from ecs_rollback_cdk.stack import EcsAutoRollbackStack
 
 
 def build_app(

@@ -1,4 +1,4 @@
-"""``python -m sandbox``: the rollback service working end to end, on this machine, in one command.
+"""``python -m ecs_rollback_sandbox``: the rollback service working end to end, on this machine, in one command.
 
 It starts the AWS emulator on loopback, synthesizes the stack and deploys it into the emulator's
 CloudFormation, then tells the story: a good deploy, a bad one whose image tag moved, an alarm,
@@ -40,10 +40,6 @@ def _prepare_process() -> None:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "EcsAutoRollbackSandbox")
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for entry in (os.path.join(repository, "lambdas"), repository):
-        if entry not in sys.path:
-            sys.path.insert(0, entry)
 
 
 @app.command()
@@ -96,7 +92,7 @@ class _Progress:
 
 
 def _one_line(error: BaseException) -> str:
-    from sandbox.demo import SandboxError
+    from ecs_rollback_sandbox.demo import SandboxError
 
     text = str(error).strip()
     first = text.splitlines()[0] if text else ""
@@ -107,9 +103,15 @@ def _one_line(error: BaseException) -> str:
 
 def _run(progress: _Progress, *, keep: bool, port: int, quiet: bool, as_json: bool) -> None:
     started = time.monotonic()
-    from sandbox.clock import ManualClock
-    from sandbox.demo import STORY_LENGTH, build_world, run_story, running_emulator, synthesized_app
-    from sandbox.timeline import Mode, Timeline, short_image
+    from ecs_rollback_sandbox.clock import ManualClock
+    from ecs_rollback_sandbox.demo import (
+        STORY_LENGTH,
+        build_world,
+        run_story,
+        running_emulator,
+        synthesized_app,
+    )
+    from ecs_rollback_sandbox.timeline import Mode, Timeline, short_image
 
     # The story ends about now, so the CLI's "minutes ago" reads true against a kept sandbox.
     start = (datetime.now(UTC) - STORY_LENGTH).replace(second=0, microsecond=0)
@@ -161,7 +163,7 @@ def _run(progress: _Progress, *, keep: bool, port: int, quiet: bool, as_json: bo
 
 def _keep(world: Any, deployed: Any, timeline: Any, service: Any, *, quiet: bool, as_json: bool) -> None:
     """Serve until SIGINT/SIGTERM; each ends the loop cleanly so the emulator and threads stop."""
-    from sandbox.demo import V1, prepare_for_operator, serving
+    from ecs_rollback_sandbox.demo import V1, prepare_for_operator, serving
 
     prepare_for_operator(service)
 

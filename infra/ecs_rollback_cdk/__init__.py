@@ -5,9 +5,10 @@
 Importing needs the ``ecs_rollback`` package (``lambdas/``) on the path.
 """
 
-from infra.config import ConfigError, RollbackConfig
-from infra.construct import LEDGER_INDEXES, EcsAutoRollback, import_ledger_table, lambda_code
-from infra.stack import EcsAutoRollbackStack
+from ecs_rollback.contract import LEDGER_INDEXES
+from ecs_rollback_cdk.config import ConfigError, RollbackConfig
+from ecs_rollback_cdk.construct import EcsAutoRollback, import_ledger_table, lambda_code
+from ecs_rollback_cdk.stack import EcsAutoRollbackStack
 
 __all__ = [
     "LEDGER_INDEXES",

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aws_cdk import aws_iam as iam
+
 from ecs_rollback.config import SERVICE_ARN_RE, Scope
 
 ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"

@@ -12,7 +12,6 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from ecs_rollback.config import SERVICE_ARN_RE, SERVICE_REF_RE, AlarmLink, Scope
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,6 +21,15 @@ from pydantic import (
     ValidationError,
     field_validator,
     model_validator,
+)
+
+from ecs_rollback.config import SERVICE_ARN_RE, SERVICE_REF_RE, AlarmLink, Scope
+from ecs_rollback.contract import (
+    DEFAULT_BAKE_TIME_SECONDS,
+    DEFAULT_LOCK_TTL_SECONDS,
+    DEFAULT_LOOP_GUARD_LIMIT,
+    DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
+    DEFAULT_WATCH_WINDOW_SECONDS,
 )
 
 CONTEXT_KEY = "ecsRollback"
@@ -80,10 +88,20 @@ FIXES: dict[str, str] = {
     "scope.clusters": 'list cluster names (letters, digits, "-" and "_"), e.g. ["prod"]',
     "alarmLinks": 'list objects like {"alarm": "web-5xx*", "cluster": "prod", "service": "web"}',
     "alarmNamePrefixes": 'list alarm name prefixes the alarm rule should also match, e.g. ["team-a-"]',
-    "bakeTimeSeconds": "use a whole number of seconds from 0 (no bake) to 604800 (7 days); the default is 600",
-    "watchWindowSeconds": "use a whole number of seconds from 0 to 604800 (7 days); the default is 3600",
-    "loopGuardLimit": "use a whole number of automatic rollbacks per service per hour, 1 to 100; the default is 3",
-    "lockTtlSeconds": "use a whole number of seconds from 60 to 86400; the default is 1800",
+    "bakeTimeSeconds": (
+        f"use a whole number of seconds from 0 (no bake) to 604800 (7 days); the default is {DEFAULT_BAKE_TIME_SECONDS}"
+    ),
+    "watchWindowSeconds": (
+        f"use a whole number of seconds from 0 to 604800 (7 days); the default is {DEFAULT_WATCH_WINDOW_SECONDS}"
+    ),
+    "loopGuardLimit": (
+        "use a whole number of automatic rollbacks per service per loop-guard period, 1 to 100; "
+        f"the default is {DEFAULT_LOOP_GUARD_LIMIT}"
+    ),
+    "loopGuardPeriodSeconds": (
+        f"use a whole number of seconds from 60 to 604800; the default is {DEFAULT_LOOP_GUARD_PERIOD_SECONDS}"
+    ),
+    "lockTtlSeconds": f"use a whole number of seconds from 60 to 86400; the default is {DEFAULT_LOCK_TTL_SECONDS}",
     "dryRun": "use true or false (JSON booleans, not strings)",
     "dryRunServices": 'list services in scope as "cluster/service", e.g. ["prod/web"]',
     "notificationEmails": 'list e-mail addresses, e.g. ["oncall@example.com"]',
@@ -153,14 +171,19 @@ class RollbackConfig(BaseModel):
         default=(), alias="alarmNamePrefixes"
     )
     bake_time_seconds: Annotated[StrictInt, Field(ge=0, le=7 * 24 * 3600)] = Field(
-        default=600, alias="bakeTimeSeconds"
+        default=DEFAULT_BAKE_TIME_SECONDS, alias="bakeTimeSeconds"
     )
     watch_window_seconds: Annotated[StrictInt, Field(ge=0, le=7 * 24 * 3600)] = Field(
-        default=3600, alias="watchWindowSeconds"
+        default=DEFAULT_WATCH_WINDOW_SECONDS, alias="watchWindowSeconds"
     )
-    loop_guard_limit: Annotated[StrictInt, Field(ge=1, le=100)] = Field(default=3, alias="loopGuardLimit")
+    loop_guard_limit: Annotated[StrictInt, Field(ge=1, le=100)] = Field(
+        default=DEFAULT_LOOP_GUARD_LIMIT, alias="loopGuardLimit"
+    )
+    loop_guard_period_seconds: Annotated[StrictInt, Field(ge=60, le=7 * 24 * 3600)] = Field(
+        default=DEFAULT_LOOP_GUARD_PERIOD_SECONDS, alias="loopGuardPeriodSeconds"
+    )
     lock_ttl_seconds: Annotated[StrictInt, Field(ge=60, le=24 * 3600)] = Field(
-        default=1800, alias="lockTtlSeconds"
+        default=DEFAULT_LOCK_TTL_SECONDS, alias="lockTtlSeconds"
     )
     dry_run: StrictBool = Field(default=False, alias="dryRun")
     dry_run_services: tuple[str, ...] = Field(default=(), alias="dryRunServices")

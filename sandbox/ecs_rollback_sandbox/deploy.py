@@ -108,20 +108,16 @@ class SynthesizedApp:
     stack_name: str
 
 
-def synthesize_app(outdir: str | Path, *, context: Mapping[str, Any] | None = None) -> SynthesizedApp:
-    """Synthesize the project's app (``cdk.json`` context unless ``context`` is given) into ``outdir``.
+def synthesize_app(outdir: str | Path, *, context: Mapping[str, Any]) -> SynthesizedApp:
+    """Synthesize the project's app with ``context`` into ``outdir``.
 
     The same path as ``python app.py``, cdk-nag included, so the sandbox deploys exactly what a
-    real deploy would. Needs the repository root and ``lambdas/`` importable.
+    real deploy would.
     """
     # Imported here: aws-cdk-lib starts a Node runtime, which deploying a ready assembly does not need.
-    from infra.app import build_app, cdk_json_context
+    from ecs_rollback_cdk.app import build_app
 
-    repository = Path(__file__).resolve().parent.parent
-    app, stack = build_app(
-        context=dict(context) if context is not None else cdk_json_context(repository / "cdk.json"),
-        outdir=str(outdir),
-    )
+    app, stack = build_app(context=dict(context), outdir=str(outdir))
     app.synth()
     return SynthesizedApp(
         cdk_out=Path(outdir), artifact=str(stack.artifact_id), stack_name=str(stack.stack_name)

@@ -12,12 +12,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
-from ecs_rollback.domain.model import ImageReference, ServiceId
 from moto.backends import get_backend
 from moto.ecs.models import Container, Task
 
-from sandbox.clock import ManualClock
-from sandbox.emulator import ACCOUNT, Emulator
+from ecs_rollback.domain.model import ImageReference, ServiceId
+from ecs_rollback_sandbox.clock import ManualClock
+from ecs_rollback_sandbox.emulator import ACCOUNT, Emulator
 
 
 @dataclass

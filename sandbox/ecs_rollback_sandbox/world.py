@@ -15,17 +15,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger, table_definition
-from ecs_rollback.composition import Dependencies, build
-from ecs_rollback.config import Settings
+from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger
+from ecs_rollback.composition import build
+from ecs_rollback.config import AlarmLink, Scope, Settings
+from ecs_rollback.contract import (
+    DEFAULT_BAKE_TIME_SECONDS,
+    DEFAULT_LOCK_TTL_SECONDS,
+    DEFAULT_LOOP_GUARD_LIMIT,
+    DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
+    DEFAULT_WATCH_WINDOW_SECONDS,
+    table_definition,
+)
 from ecs_rollback.domain.model import ServiceId
 from ecs_rollback.handlers import alarm_events, bake_timer, deployment_events, manual_rollback
-
-from sandbox.clock import ManualClock
-from sandbox.cloudwatch_simulator import CloudWatchSimulator
-from sandbox.ecs_simulator import EcsSimulator
-from sandbox.emulator import ACCOUNT, Emulator
-from sandbox.scheduler_simulator import SchedulerSimulator
+from ecs_rollback.ports import Dependencies
+from ecs_rollback_sandbox.clock import ManualClock
+from ecs_rollback_sandbox.cloudwatch_simulator import CloudWatchSimulator
+from ecs_rollback_sandbox.ecs_simulator import EcsSimulator
+from ecs_rollback_sandbox.emulator import ACCOUNT, Emulator
+from ecs_rollback_sandbox.scheduler_simulator import SchedulerSimulator
 
 Handler = Callable[[Any, Dependencies], dict[str, Any]]
 
@@ -84,9 +92,9 @@ class World:
         *,
         scope: Mapping[str, Any] | None = None,
         alarm_links: list[dict[str, str]] | None = None,
-        bake_time_seconds: int = 600,
-        watch_window_seconds: int = 3600,
-        loop_guard_limit: int = 3,
+        bake_time_seconds: int = DEFAULT_BAKE_TIME_SECONDS,
+        watch_window_seconds: int = DEFAULT_WATCH_WINDOW_SECONDS,
+        loop_guard_limit: int = DEFAULT_LOOP_GUARD_LIMIT,
         dry_run: bool = False,
         dry_run_services: list[str] | None = None,
         name: str = "ledger",
@@ -108,22 +116,23 @@ class World:
         bake_dead_letter_arn = sqs.get_queue_attributes(
             QueueUrl=bake_dead_letters, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
-        environment = {
-            "LEDGER_TABLE_NAME": name,
-            "NOTIFICATION_TOPIC_ARN": topic_arn,
-            "SCOPE": json.dumps(scope or {"clusters": ["prod"]}),
-            "ALARM_LINKS": json.dumps(alarm_links or []),
-            "BAKE_TIME_SECONDS": str(bake_time_seconds),
-            "WATCH_WINDOW_SECONDS": str(watch_window_seconds),
-            "LOOP_GUARD_LIMIT": str(loop_guard_limit),
-            "DRY_RUN": "true" if dry_run else "false",
-            "DRY_RUN_SERVICES": json.dumps(dry_run_services or []),
-            "BAKE_TIMER_FUNCTION_ARN": f"arn:aws:lambda:{emulator.region}:{ACCOUNT}:function:bake-timer",
-            "BAKE_TIMER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/bake-timer-scheduler",
-            "SCHEDULE_GROUP_NAME": f"{name}-bake",
-            "BAKE_TIMER_DEAD_LETTER_ARN": bake_dead_letter_arn,
-        }
-        settings = Settings.from_env(environment)
+        settings = Settings(
+            ledger_table_name=name,
+            notification_topic_arn=topic_arn,
+            scope=Scope.model_validate(scope or {"clusters": ["prod"]}),
+            alarm_links=tuple(AlarmLink.model_validate(link) for link in alarm_links or []),
+            bake_time_seconds=bake_time_seconds,
+            watch_window_seconds=watch_window_seconds,
+            loop_guard_limit=loop_guard_limit,
+            loop_guard_period_seconds=DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
+            lock_ttl_seconds=DEFAULT_LOCK_TTL_SECONDS,
+            dry_run=dry_run,
+            dry_run_services=tuple(dry_run_services or ()),
+            bake_timer_function_arn=f"arn:aws:lambda:{emulator.region}:{ACCOUNT}:function:bake-timer",
+            bake_timer_role_arn=f"arn:aws:iam::{ACCOUNT}:role/bake-timer-scheduler",
+            bake_timer_dead_letter_arn=bake_dead_letter_arn,
+            schedule_group_name=f"{name}-bake",
+        )
         return cls(emulator, clock, dict.fromkeys(HANDLERS, settings), queue_url)
 
     # -- dependencies, as each function builds them ---------------------------------------

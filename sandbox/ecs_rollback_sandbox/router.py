@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.deploy import DeployedStack, FunctionInfo, RuleInfo
+from ecs_rollback_sandbox.deploy import DeployedStack, FunctionInfo, RuleInfo
 
 # Lambda's "module.function" handler string of the project's functions.
 _HANDLER = re.compile(r"^ecs_rollback\.handlers\.(?P<name>[a-z_]+)\.handler$")

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ecs_rollback
 from aws_cdk import Acknowledgment, Annotations, Duration, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -32,26 +31,22 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct, IConstruct
+
+import ecs_rollback
 from ecs_rollback.config import AlarmLink, Settings
+from ecs_rollback.contract import (
+    LEDGER_INDEXES,
+    PARTITION_KEY,
+    SORT_KEY,
+    from_environment,
+    powertools_environment,
+    to_environment,
+)
+from ecs_rollback_cdk import patterns, permissions
+from ecs_rollback_cdk.config import DEFAULT_POWERTOOLS_VERSION, ConfigError, RollbackConfig
 
-from infra import patterns, permissions
-from infra.config import DEFAULT_POWERTOOLS_VERSION, ConfigError, RollbackConfig
-
-SERVICE_NAME = "ecs-auto-rollback"
-METRICS_NAMESPACE = "EcsAutoRollback"
 PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_13
 POWERTOOLS_PARAMETER = "/aws/service/powertools/python/arm64/{python}/{version}"
-
-# The ledger's key schema and indexes: the public contract documented with the ledger.
-PARTITION_KEY = "pk"
-SORT_KEY = "sk"
-LEDGER_INDEXES: Mapping[str, tuple[str, str]] = {
-    "by_git_sha": ("gsi1pk", "gsi1sk"),
-    "by_service_git_sha": ("pk", "git_sort"),
-    "by_service_revision": ("pk", "rev_sort"),
-    "history": ("pk", "hist_sort"),
-    "by_kind": ("kind", "pk"),
-}
 
 # EventBridge target delivery: retried for up to an hour, then parked in the rule's DLQ.
 TARGET_MAX_EVENT_AGE = Duration.hours(1)
@@ -91,7 +86,7 @@ def import_ledger_table(
         construct_id,
         table_name=table_name,
         table_stream_arn=stream_arn,
-        global_indexes=list(LEDGER_INDEXES),
+        global_indexes=[index.name for index in LEDGER_INDEXES],
     )
 
 
@@ -126,7 +121,7 @@ class EcsAutoRollback(Construct):
         alarm_name_prefixes: Sequence[str] = (),
         bake_time: Duration | None = None,
         watch_window: Duration | None = None,
-        loop_guard_limit: int = 3,
+        loop_guard_limit: int | None = None,
         lock_ttl: Duration | None = None,
         dry_run: bool = False,
         dry_run_services: Sequence[str] = (),
@@ -151,10 +146,10 @@ class EcsAutoRollback(Construct):
                     link.model_dump() if isinstance(link, AlarmLink) else dict(link) for link in alarm_links
                 ],
                 "alarmNamePrefixes": list(alarm_name_prefixes),
-                "bakeTimeSeconds": int(bake_time.to_seconds()) if bake_time else 600,
-                "watchWindowSeconds": int(watch_window.to_seconds()) if watch_window else 3600,
+                "bakeTimeSeconds": int(bake_time.to_seconds()) if bake_time else None,
+                "watchWindowSeconds": int(watch_window.to_seconds()) if watch_window else None,
                 "loopGuardLimit": loop_guard_limit,
-                "lockTtlSeconds": int(lock_ttl.to_seconds()) if lock_ttl else 1800,
+                "lockTtlSeconds": int(lock_ttl.to_seconds()) if lock_ttl else None,
                 "dryRun": dry_run,
                 "dryRunServices": list(dry_run_services),
                 "notificationEmails": list(notification_emails),
@@ -198,7 +193,7 @@ class EcsAutoRollback(Construct):
         self.functions: dict[str, lambda_.Function] = {}
         self._statements: dict[str, list[iam.PolicyStatement]] = {}
 
-        common = self._common_environment()
+        common = self._environment()
         self.schedule_group = scheduler.ScheduleGroup(
             self, "BakeSchedules", removal_policy=RemovalPolicy.DESTROY
         )
@@ -221,12 +216,12 @@ class EcsAutoRollback(Construct):
         )
         self.dead_letter_queues["BakeSchedulesDeadLetters"] = self.bake_schedule_dead_letters
         self.bake_schedule_dead_letters.grant_send_messages(self.scheduler_role)
-        bake_environment = {
-            **common,
-            "BAKE_TIMER_ROLE_ARN": self.scheduler_role.role_arn,
-            "BAKE_TIMER_DEAD_LETTER_ARN": self.bake_schedule_dead_letters.queue_arn,
-            "SCHEDULE_GROUP_NAME": group_name,
+        bake_settings = {
+            "bake_timer_role_arn": self.scheduler_role.role_arn,
+            "bake_timer_dead_letter_arn": self.bake_schedule_dead_letters.queue_arn,
+            "schedule_group_name": group_name,
         }
+        bake_environment = self._environment(**bake_settings)
 
         # The bake timer re-schedules itself with the ARN from its own Lambda context, so its
         # environment does not name itself (that would be a circular reference).
@@ -247,10 +242,9 @@ class EcsAutoRollback(Construct):
                 description="Records ECS deployments in the ledger, schedules the bake, rolls back failed ones",
                 memory_mb=512,
                 timeout=Duration.seconds(60),
-                environment={
-                    **bake_environment,
-                    "BAKE_TIMER_FUNCTION_ARN": self.bake_timer_function.function_arn,
-                },
+                environment=self._environment(
+                    **bake_settings, bake_timer_function_arn=self.bake_timer_function.function_arn
+                ),
             )
         )
         self.alarm_events_function = self._function(
@@ -314,11 +308,13 @@ class EcsAutoRollback(Construct):
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
         )
-        for index_name, (partition, sort) in LEDGER_INDEXES.items():
+        for index in LEDGER_INDEXES:
             table.add_global_secondary_index(
-                index_name=index_name,
-                partition_key=dynamodb.Attribute(name=partition, type=dynamodb.AttributeType.STRING),
-                sort_key=dynamodb.Attribute(name=sort, type=dynamodb.AttributeType.STRING),
+                index_name=index.name,
+                partition_key=dynamodb.Attribute(
+                    name=index.partition_key, type=dynamodb.AttributeType.STRING
+                ),
+                sort_key=dynamodb.Attribute(name=index.sort_key, type=dynamodb.AttributeType.STRING),
                 projection_type=dynamodb.ProjectionType.ALL,
             )
         return table
@@ -382,25 +378,33 @@ class EcsAutoRollback(Construct):
 
     # -------------------------------------------------------------------------------- functions
 
-    def _common_environment(self) -> dict[str, str]:
+    def _environment(self, **deploy_time: str) -> dict[str, str]:
+        """A function's environment, written by the contract's own mapping from ``Settings``.
+
+        ``deploy_time`` holds the per-function values that are tokens until deploy (role, queue
+        and function ARNs, the schedule group).
+        """
         config = self.config
-        environment = {
-            "LEDGER_TABLE_NAME": self.table.table_name,
-            "NOTIFICATION_TOPIC_ARN": self.topic.topic_arn,
-            "SCOPE": config.scope.model_dump_json(),
-            "ALARM_LINKS": json.dumps([link.model_dump(mode="json") for link in config.alarm_links]),
-            "BAKE_TIME_SECONDS": str(config.bake_time_seconds),
-            "WATCH_WINDOW_SECONDS": str(config.watch_window_seconds),
-            "LOOP_GUARD_LIMIT": str(config.loop_guard_limit),
-            "LOCK_TTL_SECONDS": str(config.lock_ttl_seconds),
-            "DRY_RUN": "true" if config.dry_run else "false",
-            "DRY_RUN_SERVICES": json.dumps(list(config.dry_run_services)),
-            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            "POWERTOOLS_LOG_LEVEL": config.log_level,
-        }
+        settings = Settings.model_construct(
+            ledger_table_name=self.table.table_name,
+            notification_topic_arn=self.topic.topic_arn,
+            scope=config.scope,
+            alarm_links=config.alarm_links,
+            bake_time_seconds=config.bake_time_seconds,
+            watch_window_seconds=config.watch_window_seconds,
+            loop_guard_limit=config.loop_guard_limit,
+            loop_guard_period_seconds=config.loop_guard_period_seconds,
+            lock_ttl_seconds=config.lock_ttl_seconds,
+            dry_run=config.dry_run,
+            dry_run_services=config.dry_run_services,
+            bake_timer_function_arn=None,
+            bake_timer_role_arn=None,
+            bake_timer_dead_letter_arn=None,
+            schedule_group_name=None,
+        ).model_copy(update=deploy_time)
+        environment = to_environment(settings)
         _check_runtime_contract(environment)
-        return environment
+        return {**environment, **powertools_environment(config.log_level)}
 
     def _function(self, spec: _FunctionSpec) -> lambda_.Function:
         """The one place a function is defined: same runtime, logging, tracing and failure handling.
@@ -789,23 +793,23 @@ def _validated(context: dict[str, Any]) -> RollbackConfig:
 
 
 def _check_runtime_contract(environment: Mapping[str, str]) -> None:
-    """Parse the environment with the functions' own ``Settings``: synth fails where cold start would.
+    """Read the environment back with the functions' own mapping: synth fails where cold start would.
 
-    Deploy-time values (table name, topic ARN) are tokens at synth; they get stand-ins here.
+    Deploy-time values (table name, ARNs) are tokens at synth; each gets a stand-in of its shape.
     """
     stand_ins = {
-        "LEDGER_TABLE_NAME": "ledger-table",
-        "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:notifications",
-        "BAKE_TIMER_DEAD_LETTER_ARN": "arn:aws:sqs:us-east-1:123456789012:bake-dead-letters",
+        "ledger_table_name": "ledger-table",
+        "notification_topic_arn": "arn:aws:sns:us-east-1:123456789012:notifications",
+        "bake_timer_dead_letter_arn": "arn:aws:sqs:us-east-1:123456789012:bake-dead-letters",
     }
     resolved = {
-        key: stand_ins.get(key, value) if Token.is_unresolved(value) else value
+        key: stand_ins.get(key.lower(), "stand-in") if Token.is_unresolved(value) else value
         for key, value in environment.items()
     }
     try:
-        Settings.from_env(resolved)
+        from_environment(resolved)
     except Exception as exc:  # ConfigurationError from the runtime model
         raise ConfigError([f"the function environment would not load at cold start: {exc}"]) from exc
 
 
-__all__ = ["LEDGER_INDEXES", "EcsAutoRollback", "import_ledger_table", "lambda_code"]
+__all__ = ["EcsAutoRollback", "import_ledger_table", "lambda_code"]

@@ -9,8 +9,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.config import RollbackConfig
-from infra.construct import EcsAutoRollback, import_ledger_table
+from ecs_rollback_cdk.config import RollbackConfig
+from ecs_rollback_cdk.construct import EcsAutoRollback, import_ledger_table
 
 PROJECT_TAG = ("project", "ecs-auto-rollback")
 

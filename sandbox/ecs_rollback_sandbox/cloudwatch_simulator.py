@@ -7,8 +7,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.clock import ManualClock
-from sandbox.emulator import ACCOUNT, Emulator
+from ecs_rollback_sandbox.clock import ManualClock
+from ecs_rollback_sandbox.emulator import ACCOUNT, Emulator
 
 
 @dataclass

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.clock import ManualClock
-from sandbox.emulator import Emulator
+from ecs_rollback_sandbox.clock import ManualClock
+from ecs_rollback_sandbox.emulator import Emulator
 
 _AT = re.compile(r"^at\((?P<when>[0-9T:-]+)\)$")
 

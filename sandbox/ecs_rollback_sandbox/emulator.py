@@ -35,7 +35,7 @@ class Emulator:
     def start(self) -> Emulator:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-        from sandbox import emulator_fixes
+        from ecs_rollback_sandbox import emulator_fixes
 
         emulator_fixes.apply()  # the same corrected emulator for every test, whatever runs first
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access line per call is noise here

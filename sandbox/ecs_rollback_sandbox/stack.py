@@ -20,16 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecs_rollback.composition import Dependencies, build
-from ecs_rollback.config import Settings
+from ecs_rollback.composition import build
+from ecs_rollback.contract import from_environment
 from ecs_rollback.handlers import manual_rollback
-
-from sandbox import emulator_fixes
-from sandbox.clock import ManualClock
-from sandbox.deploy import DeployedStack, SynthesizedApp, deploy_stack, synthesize_app
-from sandbox.emulator import ACCOUNT, Emulator
-from sandbox.router import StackRouter, Target, due_schedules
-from sandbox.world import HANDLERS, World
+from ecs_rollback.ports import Dependencies
+from ecs_rollback_sandbox import emulator_fixes
+from ecs_rollback_sandbox.clock import ManualClock
+from ecs_rollback_sandbox.deploy import DeployedStack, SynthesizedApp, deploy_stack, synthesize_app
+from ecs_rollback_sandbox.emulator import ACCOUNT, Emulator
+from ecs_rollback_sandbox.router import StackRouter, Target, due_schedules
+from ecs_rollback_sandbox.world import HANDLERS, World
 
 CLUSTER = "demo"
 SERVICE = "web"
@@ -155,9 +155,7 @@ class StackWorld(World):
         missing = set(HANDLERS) - set(router.functions)
         if missing:
             raise RuntimeError(f"the deployed stack has no function for {sorted(missing)}")
-        settings = {
-            key: Settings.from_env(function.environment) for key, function in router.functions.items()
-        }
+        settings = {key: from_environment(function.environment) for key, function in router.functions.items()}
         return cls(
             emulator,
             clock,

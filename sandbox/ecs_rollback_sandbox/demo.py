@@ -22,12 +22,11 @@ from typing import Any
 
 from ecs_rollback.domain.gitsha import COMMIT_MESSAGE_TAG, GIT_SHA_TAG
 from ecs_rollback.domain.model import Deployment, ImageReference, RevisionId, ServiceId
-
-from sandbox.clock import ManualClock
-from sandbox.deploy import SynthesizedApp
-from sandbox.emulator import Emulator
-from sandbox.lambda_endpoint import LambdaEndpoint
-from sandbox.stack import (
+from ecs_rollback_sandbox.clock import ManualClock
+from ecs_rollback_sandbox.deploy import SynthesizedApp
+from ecs_rollback_sandbox.emulator import Emulator
+from ecs_rollback_sandbox.lambda_endpoint import LambdaEndpoint
+from ecs_rollback_sandbox.stack import (
     CLUSTER,
     DIMENSION_ALARM,
     LINKED_ALARM,
@@ -37,7 +36,7 @@ from sandbox.stack import (
     deploy,
     synthesize,
 )
-from sandbox.timeline import Timeline, short_digest, short_image
+from ecs_rollback_sandbox.timeline import Timeline, short_digest, short_image
 
 
 class SandboxError(RuntimeError):

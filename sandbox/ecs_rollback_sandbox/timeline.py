@@ -14,12 +14,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from ecs_rollback.domain.model import Deployment, ImageReference, RollbackRecord, iso
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sandbox.stack import Delivery
+from ecs_rollback.domain.model import Deployment, ImageReference, RollbackRecord, iso
+from ecs_rollback_sandbox.stack import Delivery
 
 
 class Mode(StrEnum):
