@@ -109,19 +109,12 @@ class EcsAdapter:
             ) from error
         return response["taskDefinition"]["taskDefinitionArn"]
 
-    def update_service(self, service: ServiceId, task_definition_arn: str) -> str | None:
+    def update_service(self, service: ServiceId, task_definition_arn: str) -> None:
         try:
-            response = self._client.update_service(
+            self._client.update_service(
                 cluster=service.cluster, service=service.name, taskDefinition=task_definition_arn
             )
         except ClientError as error:
             raise EcsUpdateFailed(
                 f"ECS refused UpdateService on {service}: {error.response['Error'].get('Message', error)}"
             ) from error
-        for deployment in response["service"].get("deployments", []):
-            if (
-                deployment.get("status") == "PRIMARY"
-                and deployment.get("taskDefinition") == task_definition_arn
-            ):
-                return deployment.get("id")
-        return None

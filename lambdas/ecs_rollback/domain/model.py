@@ -15,7 +15,6 @@ TASK_DEFINITION_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):ecs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"task-definition/(?P<family>[A-Za-z0-9_-]{1,255}):(?P<revision>\d{1,10})$"
 )
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 class Status(StrEnum):

@@ -9,15 +9,12 @@ from pydantic import ValidationError
 
 from ecs_rollback.composition import from_environment
 from ecs_rollback.events.cloudwatch_alarm import AlarmStateChangeEvent
-from ecs_rollback.handlers._edge import rejected
-from ecs_rollback.observability import MetricsTelemetry, build_metrics, build_tracer, logger
+from ecs_rollback.handlers._edge import Edge, rejected
 from ecs_rollback.ports import Dependencies
 from ecs_rollback.services.alarms import handle_alarm_event
 from ecs_rollback.services.notifications import record_view
 
-metrics = build_metrics()
-tracer = build_tracer()
-telemetry = MetricsTelemetry(metrics)
+edge = Edge()
 
 
 def handle(event: dict[str, Any], deps: Dependencies) -> dict[str, Any]:
@@ -29,8 +26,8 @@ def handle(event: dict[str, Any], deps: Dependencies) -> dict[str, Any]:
     return {"status": "decided" if decisions else "ignored", "decisions": [record_view(d) for d in decisions]}
 
 
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@logger.inject_lambda_context(correlation_id_path="id")
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle(event, from_environment(telemetry))
+def _handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, from_environment(edge.telemetry))
+
+
+handler = edge.entry(_handler, correlation_id_path="id")

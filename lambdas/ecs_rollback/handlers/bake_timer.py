@@ -9,14 +9,12 @@ from pydantic import ValidationError
 
 from ecs_rollback.composition import from_environment
 from ecs_rollback.events.bake_timer import BakeTimerPayload
-from ecs_rollback.handlers._edge import rejected
-from ecs_rollback.observability import MetricsTelemetry, build_metrics, build_tracer, logger
+from ecs_rollback.handlers._edge import Edge, rejected
+from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies
 from ecs_rollback.services.promotion import promote_if_quiet
 
-metrics = build_metrics()
-tracer = build_tracer()
-telemetry = MetricsTelemetry(metrics)
+edge = Edge()
 
 
 def handle(event: dict[str, Any], deps: Dependencies) -> dict[str, Any]:
@@ -29,9 +27,9 @@ def handle(event: dict[str, Any], deps: Dependencies) -> dict[str, Any]:
     return {"status": promotion.outcome, "message": promotion.message}
 
 
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@logger.inject_lambda_context(correlation_id_path="deployment_id")
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def _handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # It re-schedules itself while alarms fire, so it is its own timer target.
-    return handle(event, from_environment(telemetry, bake_timer_target_arn=context.invoked_function_arn))
+    return handle(event, from_environment(edge.telemetry, bake_timer_target_arn=context.invoked_function_arn))
+
+
+handler = edge.entry(_handler, correlation_id_path="deployment_id")

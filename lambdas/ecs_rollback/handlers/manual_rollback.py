@@ -8,13 +8,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ecs_rollback.composition import from_environment
 from ecs_rollback.domain.errors import RollbackError
-from ecs_rollback.observability import MetricsTelemetry, build_metrics, build_tracer, logger
+from ecs_rollback.handlers._edge import Edge
+from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies
 from ecs_rollback.services.manual import error_response, handle_manual_request
 
-metrics = build_metrics()
-tracer = build_tracer()
-telemetry = MetricsTelemetry(metrics)
+edge = Edge()
 
 
 def handle(event: object, deps: Dependencies, *, request_id: str, function_arn: str) -> dict[str, Any]:
@@ -33,13 +32,13 @@ def handle(event: object, deps: Dependencies, *, request_id: str, function_arn: 
         )
 
 
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@logger.inject_lambda_context
-def handler(event: object, context: LambdaContext) -> dict[str, Any]:
+def _handler(event: object, context: LambdaContext) -> dict[str, Any]:
     return handle(
         event,
-        from_environment(telemetry),
+        from_environment(edge.telemetry),
         request_id=context.aws_request_id,
         function_arn=context.invoked_function_arn,
     )
+
+
+handler = edge.entry(_handler)

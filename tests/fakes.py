@@ -1,0 +1,171 @@
+"""In-memory implementations of the ports, for socket-free service tests.
+
+Each fake implements the same Protocol as its boto3 adapter (mypy checks the ``Dependencies``
+built from them), records what it was asked, and can be told to fail the way AWS fails.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ecs_rollback.domain.errors import EcsUpdateFailed
+from ecs_rollback.domain.model import ImageReference, ServiceId
+from ecs_rollback.ports import (
+    Dependencies,
+    EcsDeployment,
+    Notification,
+    ServiceSnapshot,
+    TaskDefinitionSnapshot,
+)
+from tests.ledger_fake import InMemoryLedger
+from tests.unit.builders import NOW, FakeAlarms, settings
+
+
+@dataclass
+class FakeClock:
+    moment: datetime = NOW
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+@dataclass
+class FakeEcs:
+    """Task definitions by ARN and one task definition per service; UpdateService just moves it."""
+
+    task_definitions: dict[str, TaskDefinitionSnapshot] = field(default_factory=dict)
+    services: dict[str, str] = field(default_factory=dict)  # service ARN -> task definition ARN
+    digests: dict[str, dict[str, str]] = field(default_factory=dict)  # task definition ARN -> digests
+    updates: list[tuple[ServiceId, str]] = field(default_factory=list)
+    registrations: list[dict[str, Any]] = field(default_factory=list)
+    # Called before UpdateService acts; raise from it to fail the call the way AWS would.
+    before_update: Callable[[ServiceId, str], None] | None = None
+
+    def add_task_definition(self, definition: dict[str, Any], tags: Mapping[str, str] | None = None) -> str:
+        arn = str(definition["taskDefinitionArn"])
+        self.task_definitions[arn] = TaskDefinitionSnapshot(
+            arn=arn,
+            status=str(definition.get("status", "ACTIVE")),
+            definition=definition,
+            tags=dict(tags or {}),
+        )
+        return arn
+
+    def describe_service(self, service: ServiceId) -> ServiceSnapshot | None:
+        current = self.services.get(service.arn)
+        if current is None:
+            return None
+        primary = EcsDeployment(f"ecs-svc/{current.rsplit(':', 1)[-1]}", "PRIMARY", current, "COMPLETED", NOW)
+        return ServiceSnapshot(service, current, (primary,), ecs_rollback_enabled=False)
+
+    def describe_task_definition(self, arn: str) -> TaskDefinitionSnapshot | None:
+        return self.task_definitions.get(arn)
+
+    def running_digests(self, service: ServiceId, task_definition_arn: str) -> dict[str, str]:
+        return dict(self.digests.get(task_definition_arn, {}))
+
+    def register_task_definition(self, definition: Mapping[str, Any], tags: Mapping[str, str]) -> str:
+        family = str(definition["family"])
+        revision = 1 + max(
+            (int(arn.rsplit(":", 1)[1]) for arn in self.task_definitions if f"/{family}:" in arn), default=0
+        )
+        arn = f"arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:{revision}"
+        registered = {**copy.deepcopy(dict(definition)), "taskDefinitionArn": arn, "revision": revision}
+        self.registrations.append(registered)
+        self.add_task_definition(registered, tags)
+        return arn
+
+    def update_service(self, service: ServiceId, task_definition_arn: str) -> None:
+        if self.before_update is not None:
+            self.before_update(service, task_definition_arn)
+        self.updates.append((service, task_definition_arn))
+        self.services[service.arn] = task_definition_arn
+
+
+def refuse_updates(
+    message: str = "the service's cluster is being deleted",
+) -> Callable[[ServiceId, str], None]:
+    """An UpdateService that ECS refuses (a permanent error)."""
+
+    def refuse(service: ServiceId, task_definition_arn: str) -> None:
+        raise EcsUpdateFailed(f"ECS refused UpdateService on {service}: {message}")
+
+    return refuse
+
+
+@dataclass
+class FakeRegistry:
+    """ECR: every digest exists unless listed as deleted."""
+
+    deleted: set[str] = field(default_factory=set)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def resolve_tag(self, image: ImageReference) -> str | None:
+        return self.tags.get(f"{image.repository}:{image.tag}")
+
+    def digest_exists(self, image: ImageReference, digest: str) -> bool | None:
+        return digest not in self.deleted
+
+
+@dataclass
+class FakeNotifier:
+    published: list[Notification] = field(default_factory=list)
+
+    def publish(self, notification: Notification) -> None:
+        self.published.append(notification)
+
+
+@dataclass
+class FakeBakeTimer:
+    scheduled: list[tuple[ServiceId, str, datetime]] = field(default_factory=list)
+
+    def schedule(self, service: ServiceId, deployment_id: str, at: datetime) -> None:
+        self.scheduled.append((service, deployment_id, at))
+
+
+@dataclass
+class CountingTelemetry:
+    events: list[str] = field(default_factory=list)
+
+    def decision(self, outcome: str, trigger: str) -> None:
+        self.events.append(f"decision:{outcome}:{trigger}")
+
+    def trigger_to_update_service(self, seconds: float) -> None:
+        self.events.append("trigger_to_update_service")
+
+    def event(self, name: str) -> None:
+        self.events.append(name)
+
+
+@dataclass
+class Fakes:
+    """The fakes behind one ``Dependencies``, kept for assertions."""
+
+    ledger: InMemoryLedger = field(default_factory=InMemoryLedger)
+    ecs: FakeEcs = field(default_factory=FakeEcs)
+    registry: FakeRegistry = field(default_factory=FakeRegistry)
+    alarms: FakeAlarms = field(default_factory=FakeAlarms)
+    notifier: FakeNotifier = field(default_factory=FakeNotifier)
+    bake_timer: FakeBakeTimer = field(default_factory=FakeBakeTimer)
+    clock: FakeClock = field(default_factory=FakeClock)
+    telemetry: CountingTelemetry = field(default_factory=CountingTelemetry)
+
+    def deps(self, **setting_overrides: Any) -> Dependencies:
+        return Dependencies(
+            settings=settings(**setting_overrides),
+            ledger=self.ledger,
+            ecs=self.ecs,
+            registry=self.registry,
+            alarms=self.alarms,
+            notifier=self.notifier,
+            bake_timer=self.bake_timer,
+            clock=self.clock,
+            telemetry=self.telemetry,
+        )
+
+    def subjects(self) -> Sequence[str]:
+        return [notification.subject for notification in self.notifier.published]

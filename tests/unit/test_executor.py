@@ -1,0 +1,162 @@
+"""The executor over in-memory fakes, socket-free: duplicates, races, ECS refusals, resuming."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pytest
+
+from ecs_rollback.domain.model import ContainerImage, Outcome, Status
+from ecs_rollback.ports import LedgerChange
+from ecs_rollback.services import executor
+from tests.fakes import Fakes, refuse_updates
+from tests.ledger_fake import InMemoryLedger
+from tests.unit.builders import (
+    ECR_REPO,
+    NOW,
+    SERVICE,
+    alarm,
+    deployment,
+    digest,
+    minutes,
+    state,
+    task_definition,
+)
+
+
+@dataclass(frozen=True)
+class Running:
+    """A service on web:3 (just deployed) whose last GOOD revision is web:1."""
+
+    good_arn: str
+    current_arn: str
+
+
+def running_service(fakes: Fakes, *, pinned: bool = True) -> Running:
+    good_image = f"{ECR_REPO}@{digest(1)}" if pinned else f"{ECR_REPO}:latest"
+    good_arn = fakes.ecs.add_task_definition(task_definition(("app", good_image), revision=1))
+    current_arn = fakes.ecs.add_task_definition(task_definition(("app", f"{ECR_REPO}:latest"), revision=3))
+    good = deployment(1, Status.GOOD, images=(ContainerImage("app", good_image, digest(1), "ecs-task"),))
+    current = deployment(3, Status.IN_PROGRESS, started_at=NOW - minutes(5))
+    fakes.ecs.services[SERVICE.arn] = current_arn
+    fakes.ledger.commit(
+        LedgerChange(state=state(current, [good], version=1), expected_version=0, deployments=[good, current])
+    )
+    return Running(good_arn, current_arn)
+
+
+def test_a_duplicate_trigger_rolls_back_once_and_notifies_once() -> None:
+    # Given a service whose new revision alarms
+    fakes = Fakes()
+    service = running_service(fakes)
+    deps = fakes.deps()
+
+    # When EventBridge delivers the same alarm event twice
+    first = executor.execute(deps, alarm(), SERVICE)
+    second = executor.execute(deps, alarm(), SERVICE)
+
+    # Then ECS is updated once, to the GOOD revision, and the duplicate answers the first decision
+    assert fakes.ecs.updates == [(SERVICE, service.good_arn)]
+    assert first.outcome == second.outcome == Outcome.ROLLED_BACK
+    assert second.rollback_id == first.rollback_id
+    assert len(fakes.notifier.published) == 1
+    assert "DuplicateTrigger" in fakes.telemetry.events
+
+
+class RacingLedger(InMemoryLedger):
+    """Lets another writer commit to the service just before the executor's first lock write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.raced = False
+
+    def commit(self, change: LedgerChange) -> None:
+        if change.new_rollback is not None and not self.raced:
+            self.raced = True
+            stored = self.load(SERVICE)
+            assert stored is not None
+            other = replace(stored, alarms=("other-writer",), version=stored.version + 1)
+            super().commit(LedgerChange(state=other, expected_version=stored.version))
+        super().commit(change)
+
+
+def test_a_concurrent_ledger_update_is_decided_again_from_a_fresh_read() -> None:
+    # Given a ledger another writer updates between the executor's read and its lock write
+    fakes = Fakes(ledger=RacingLedger())
+    service = running_service(fakes)
+
+    # When the alarm is handled
+    record = executor.execute(fakes.deps(), alarm(), SERVICE)
+
+    # Then the executor retried from a fresh read: one rollback, and the other write survived
+    assert record.outcome == Outcome.ROLLED_BACK
+    assert fakes.ecs.updates == [(SERVICE, service.good_arn)]
+    stored = fakes.ledger.load(SERVICE)
+    assert stored is not None and "other-writer" in stored.alarms
+
+
+def test_ecs_refusing_the_update_records_failed_and_releases_the_lock() -> None:
+    # Given ECS refuses UpdateService
+    fakes = Fakes()
+    service = running_service(fakes)
+    fakes.ecs.before_update = refuse_updates()
+
+    # When the alarm is handled
+    record = executor.execute(fakes.deps(), alarm(), SERVICE)
+
+    # Then the decision is FAILED, recorded, notified, and the service is not left locked
+    assert record.outcome == Outcome.FAILED
+    assert record.code == "ecs_update_failed"
+    assert fakes.ecs.updates == []
+    assert fakes.ecs.services[SERVICE.arn] == service.current_arn
+    stored = fakes.ledger.load(SERVICE)
+    assert stored is not None and stored.in_flight is None
+    assert fakes.ledger.get_rollback(SERVICE, record.record_key) == record
+    assert [subject for subject in fakes.subjects() if "FAILED" in subject]
+
+
+def test_a_run_that_died_after_the_lock_is_resumed_by_the_redelivery() -> None:
+    # Given a first run that took the lock and then died before UpdateService (a timeout)
+    fakes = Fakes()
+    service = running_service(fakes)
+    deps = fakes.deps()
+
+    def die(*_: object) -> None:
+        fakes.ecs.before_update = None
+        raise TimeoutError("Task timed out after 60.00 seconds")
+
+    fakes.ecs.before_update = die
+    with pytest.raises(TimeoutError):
+        executor.execute(deps, alarm(), SERVICE)
+    locked = fakes.ledger.load(SERVICE)
+    assert locked is not None and locked.in_flight is not None
+    assert fakes.ecs.updates == []
+
+    # When Lambda's retry delivers the event again, after the run is known to be dead
+    fakes.clock.moment = NOW + executor.STALLED_AFTER
+    record = executor.execute(deps, alarm(), SERVICE)
+
+    # Then the same rollback is carried out, once
+    assert fakes.ecs.updates == [(SERVICE, service.good_arn)]
+    assert record.outcome == Outcome.ROLLED_BACK
+    assert record.rollback_id == locked.in_flight.rollback_id
+    assert record.update_service_at is not None
+
+
+def test_a_tagged_target_deploys_a_pinned_copy_and_the_lock_follows_it() -> None:
+    # Given the GOOD revision names its image by a tag that has since moved
+    fakes = Fakes()
+    running_service(fakes, pinned=False)
+
+    # When the alarm is handled
+    record = executor.execute(fakes.deps(), alarm(), SERVICE)
+
+    # Then a copy pinned to the recorded digest is registered and deployed, and the lock waits for it
+    assert len(fakes.ecs.registrations) == 1
+    copy_arn = fakes.ecs.registrations[0]["taskDefinitionArn"]
+    assert fakes.ecs.registrations[0]["containerDefinitions"][0]["image"] == f"{ECR_REPO}@{digest(1)}"
+    assert fakes.ecs.updates == [(SERVICE, copy_arn)]
+    assert record.deployed_task_definition_arn == copy_arn
+    stored = fakes.ledger.load(SERVICE)
+    assert stored is not None and stored.in_flight is not None
+    assert stored.in_flight.target_task_definition_arn == copy_arn
