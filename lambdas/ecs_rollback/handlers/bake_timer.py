@@ -4,32 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
-
-from ecs_rollback.composition import from_environment
 from ecs_rollback.events.bake_timer import BakeTimerPayload
-from ecs_rollback.handlers._edge import Edge, rejected
+from ecs_rollback.handlers._edge import Edge, event_handler
 from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies
 from ecs_rollback.services.promotion import promote_if_quiet
 
-edge = Edge()
 
-
-def handle(event: dict[str, Any], deps: Dependencies) -> dict[str, Any]:
-    try:
-        payload = BakeTimerPayload.model_validate(event)
-    except ValidationError as exc:
-        return rejected(exc, deps.telemetry, event)
+def _answer(deps: Dependencies, payload: BakeTimerPayload) -> dict[str, Any]:
     promotion = promote_if_quiet(deps, payload)
     logger.info("bake timer", extra={"outcome": promotion.outcome, "deployment_id": payload.deployment_id})
     return {"status": promotion.outcome, "message": promotion.message}
 
 
-def _handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # It re-schedules itself while alarms fire, so it is its own timer target.
-    return handle(event, from_environment(edge.telemetry, bake_timer_target_arn=context.invoked_function_arn))
-
-
-handler = edge.entry(_handler, correlation_id_path="deployment_id")
+handle = event_handler(BakeTimerPayload, _answer)
+edge = Edge()
+# It re-schedules itself while alarms fire, so it is its own timer target.
+handler = edge.lambda_handler(handle, correlation_id_path="deployment_id", schedules_itself=True)
