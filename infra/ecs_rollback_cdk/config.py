@@ -10,8 +10,10 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
+from aws_cdk import aws_logs as logs
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -19,6 +21,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -36,31 +39,31 @@ CONTEXT_KEY = "ecsRollback"
 DEFAULT_STACK_NAME = "EcsAutoRollback"
 DEFAULT_POWERTOOLS_VERSION = "3.37.0"
 
-# Retention periods CloudWatch Logs accepts (PutRetentionPolicy).
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
+# Retention periods CloudWatch Logs accepts (PutRetentionPolicy), in days.
+LOG_RETENTION: Mapping[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
 
 _PARTITION = r"aws[a-z-]*"
 _REGION = r"[a-z]{2}(?:-[a-z]+)+-\d"
@@ -134,7 +137,7 @@ FIXES: dict[str, str] = {
         "or remove the key to resolve the public layer at deploy time"
     ),
     "stackName": 'use a CloudFormation stack name (a letter, then letters, digits and "-"), e.g. "EcsAutoRollback"',
-    "logRetentionDays": f"use one of {', '.join(str(days) for days in LOG_RETENTION_DAYS)}",
+    "logRetentionDays": f"use one of {', '.join(str(days) for days in LOG_RETENTION)}",
     "logLevel": 'use "DEBUG", "INFO", "WARNING" or "ERROR"',
 }
 
@@ -148,20 +151,40 @@ class ConfigError(ValueError):
         super().__init__(f'invalid CDK context "{CONTEXT_KEY}" (cdk.json or --context):\n{lines}')
 
 
-def _check_each(values: tuple[str, ...], pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
-    for value in values:
-        if not pattern.match(value):
-            raise ValueError(f"{value!r} is not {what}")
-    return values
-
-
 def _service_pair(ref: str) -> tuple[str, str] | None:
     match = SERVICE_ARN_RE.match(ref) or SERVICE_REF_RE.match(ref)
     return (match["cluster"], match["service"]) if match else None
 
 
+def _role_arn(arn: str) -> bool:
+    return not arn.endswith(":role/*") and ROLE_ARN_RE.match(arn) is not None
+
+
+# The fields whose value, or each of whose values, is checked alone: (check, what it must be).
+_CHECKS: dict[str, tuple[Callable[[str], object], str]] = {
+    "dry_run_services": (_service_pair, "a service reference ('cluster/service' or a service ARN)"),
+    "notification_emails": (EMAIL_RE.match, "an e-mail address"),
+    "existing_topic_arn": (TOPIC_ARN_RE.match, "an SNS topic ARN"),
+    "existing_topic_key_arn": (KMS_KEY_ARN_RE.match, "a KMS key ARN"),
+    "existing_table_name": (TABLE_NAME_RE.match, "a DynamoDB table name"),
+    "existing_table_stream_arn": (STREAM_ARN_RE.match, "a DynamoDB stream ARN"),
+    "pass_role_arns": (
+        _role_arn,
+        "an IAM role ARN (a name pattern like role/app-* is allowed, role/* is not)",
+    ),
+    "ecr_repository_arns": (ECR_REPOSITORY_ARN_RE.match, "an ECR repository ARN"),
+    "task_definition_families": (FAMILY_RE.match, "a task definition family"),
+    "powertools_version": (VERSION_RE.match, "a release number like 3.37.0"),
+    "powertools_layer_arn": (LAYER_ARN_RE.match, "a Lambda layer version ARN"),
+    "stack_name": (STACK_NAME_RE.match, "a CloudFormation stack name"),
+}
+
+
 class RollbackConfig(BaseModel):
-    """The ``ecsRollback`` context object (camelCase keys) and the construct's configuration."""
+    """The ``ecsRollback`` context object (camelCase keys) and the construct's configuration.
+
+    Another CDK app builds it with the Python names (``bake_time_seconds=600``), validated alike.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -201,78 +224,19 @@ class RollbackConfig(BaseModel):
     log_retention_days: StrictInt = Field(default=30, alias="logRetentionDays")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="logLevel")
 
-    @field_validator("dry_run_services")
+    @field_validator(*_CHECKS)
     @classmethod
-    def _dry_run_refs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for ref in value:
-            if _service_pair(ref) is None:
-                raise ValueError(f"{ref!r} is not a service reference ('cluster/service' or a service ARN)")
+    def _each_valid(cls, value: str | tuple[str, ...] | None, info: ValidationInfo) -> Any:
+        valid, what = _CHECKS[info.field_name or ""]
+        for item in (value,) if isinstance(value, str) else value or ():
+            if not valid(item):
+                raise ValueError(f"{item!r} is not {what}")
         return value
-
-    @field_validator("notification_emails")
-    @classmethod
-    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return _check_each(value, EMAIL_RE, "an e-mail address")
-
-    @field_validator("existing_topic_arn")
-    @classmethod
-    def _topic_arn(cls, value: str | None) -> str | None:
-        return None if value is None else _check_each((value,), TOPIC_ARN_RE, "an SNS topic ARN")[0]
-
-    @field_validator("existing_topic_key_arn")
-    @classmethod
-    def _topic_key_arn(cls, value: str | None) -> str | None:
-        return None if value is None else _check_each((value,), KMS_KEY_ARN_RE, "a KMS key ARN")[0]
-
-    @field_validator("existing_table_name")
-    @classmethod
-    def _table_name(cls, value: str | None) -> str | None:
-        return None if value is None else _check_each((value,), TABLE_NAME_RE, "a DynamoDB table name")[0]
-
-    @field_validator("existing_table_stream_arn")
-    @classmethod
-    def _stream_arn(cls, value: str | None) -> str | None:
-        return None if value is None else _check_each((value,), STREAM_ARN_RE, "a DynamoDB stream ARN")[0]
-
-    @field_validator("pass_role_arns")
-    @classmethod
-    def _role_arns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for arn in value:
-            if arn.endswith(":role/*") or not ROLE_ARN_RE.match(arn):
-                raise ValueError(
-                    f"{arn!r} is not an IAM role ARN (a name pattern like role/app-* is allowed, role/* is not)"
-                )
-        return value
-
-    @field_validator("ecr_repository_arns")
-    @classmethod
-    def _repository_arns(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        return None if value is None else _check_each(value, ECR_REPOSITORY_ARN_RE, "an ECR repository ARN")
-
-    @field_validator("task_definition_families")
-    @classmethod
-    def _families(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        return None if value is None else _check_each(value, FAMILY_RE, "a task definition family")
-
-    @field_validator("powertools_version")
-    @classmethod
-    def _version(cls, value: str) -> str:
-        return _check_each((value,), VERSION_RE, "a release number like 3.37.0")[0]
-
-    @field_validator("powertools_layer_arn")
-    @classmethod
-    def _layer_arn(cls, value: str | None) -> str | None:
-        return None if value is None else _check_each((value,), LAYER_ARN_RE, "a Lambda layer version ARN")[0]
-
-    @field_validator("stack_name")
-    @classmethod
-    def _stack_name(cls, value: str) -> str:
-        return _check_each((value,), STACK_NAME_RE, "a CloudFormation stack name")[0]
 
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
+        if value not in LOG_RETENTION:
             raise ValueError(f"{value} is not a retention period CloudWatch Logs accepts")
         return value
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack, Tags
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sns as sns
+from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from ecs_rollback.contract import SERVICE_NAME
 from ecs_rollback_cdk.config import RollbackConfig
-from ecs_rollback_cdk.construct import EcsAutoRollback, import_ledger_table
+from ecs_rollback_cdk.construct import EcsAutoRollback
+from ecs_rollback_cdk.constructs.notifications import imported_topic
 
-PROJECT_TAG = ("project", "ecs-auto-rollback")
+PROJECT_TAG = ("project", SERVICE_NAME)
 
 
 class EcsAutoRollbackStack(Stack):
@@ -27,51 +27,10 @@ class EcsAutoRollbackStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         Tags.of(self).add(*PROJECT_TAG)
 
-        existing_table = None
-        if config.existing_table_name and config.existing_table_stream_arn:
-            existing_table = import_ledger_table(
-                self,
-                "ExistingLedger",
-                table_name=config.existing_table_name,
-                stream_arn=config.existing_table_stream_arn,
-            )
-        existing_topic = None
-        if config.existing_topic_arn:
-            existing_topic = sns.Topic.from_topic_attributes(
-                self,
-                "ExistingTopic",
-                topic_arn=config.existing_topic_arn,
-                key_arn=config.existing_topic_key_arn,
-            )
-        powertools_layer = None
-        if config.powertools_layer_arn:
-            powertools_layer = lambda_.LayerVersion.from_layer_version_arn(
-                self, "PowertoolsLayer", config.powertools_layer_arn
-            )
-
+        # The construct would import the topic ``config`` names itself; imported here, at stack
+        # level, its e-mail subscriptions keep the logical ids that deployed stacks already have.
         self.rollback = EcsAutoRollback(
-            self,
-            "Rollback",
-            services=config.scope.services,
-            clusters=config.scope.clusters,
-            alarm_links=config.alarm_links,
-            alarm_name_prefixes=config.alarm_name_prefixes,
-            bake_time=Duration.seconds(config.bake_time_seconds),
-            watch_window=Duration.seconds(config.watch_window_seconds),
-            loop_guard_limit=config.loop_guard_limit,
-            lock_ttl=Duration.seconds(config.lock_ttl_seconds),
-            dry_run=config.dry_run,
-            dry_run_services=config.dry_run_services,
-            notification_emails=config.notification_emails,
-            existing_topic=existing_topic,
-            existing_table=existing_table,
-            pass_role_arns=config.pass_role_arns,
-            ecr_repository_arns=config.ecr_repository_arns,
-            task_definition_families=config.task_definition_families,
-            powertools_layer=powertools_layer,
-            powertools_version=config.powertools_version,
-            log_retention_days=config.log_retention_days,
-            log_level=config.log_level,
+            self, "Rollback", config=config, existing_topic=imported_topic(self, config)
         )
 
         rollback = self.rollback

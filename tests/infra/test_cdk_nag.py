@@ -14,7 +14,7 @@ from aws_cdk import Validations
 from cdk_nag import AwsSolutionsChecks
 from cdk_testkit import Synthesized, example_context, synthesize, with_config
 
-import ecs_rollback_cdk.construct
+import ecs_rollback_cdk.nag
 from ecs_rollback_cdk.app import build_app
 
 VARIANTS = {
@@ -73,7 +73,7 @@ def test_every_acknowledgement_answers_a_real_finding(monkeypatch: pytest.Monkey
     # Given the example app built twice: once as shipped, once with acknowledgements recorded only
     recorded: list[tuple[str, str]] = []
     monkeypatch.setattr(
-        ecs_rollback_cdk.construct,
+        ecs_rollback_cdk.nag,
         "acknowledge",
         lambda construct, rule, reason: recorded.append((construct.node.path, rule)),
     )

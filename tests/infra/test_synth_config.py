@@ -7,11 +7,12 @@ import re
 from typing import Any
 
 import pytest
-from aws_cdk import App, Duration, Stack
-from aws_cdk.assertions import Annotations, Match
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Annotations, Match, Template
 from cdk_testkit import example_context, with_config
+from pydantic import ValidationError
 
-from ecs_rollback.config import AlarmLink
+from ecs_rollback.config import AlarmLink, Scope
 from ecs_rollback_cdk import EcsAutoRollback
 from ecs_rollback_cdk.app import build_app
 from ecs_rollback_cdk.config import ConfigError, RollbackConfig
@@ -162,45 +163,58 @@ def test_build_app_refuses_bad_context_before_building_anything() -> None:
         build_app(context=with_config(bakeTimeSeconds=-1), nag=False)
 
 
-def test_the_construct_validates_its_props_the_same_way() -> None:
-    # Given a composing app that passes props directly
-    stack = Stack(App(), "Composer")
-
-    # When a link points outside the scope, then the construct refuses with the same message
+def test_a_config_built_with_python_names_is_validated_the_same_way() -> None:
+    # Given a composing app that builds the configuration with Python names
+    # When a link points outside the scope, then it is refused with the same message
     with pytest.raises(
-        ConfigError, match=re.escape("alarmLinks.0: links alarm 'web-5xx' to prod/api, which is not in scope")
+        ValidationError, match=re.escape("links alarm 'web-5xx' to prod/api, which is not in scope")
     ):
-        EcsAutoRollback(
-            stack,
-            "Rollback",
-            services=["prod/web"],
-            alarm_links=[AlarmLink(alarm="web-5xx", cluster="prod", service="api")],
+        RollbackConfig(
+            scope=Scope(services=("prod/web",)),
+            alarm_links=(AlarmLink(alarm="web-5xx", cluster="prod", service="api"),),
         )
 
 
 def test_the_construct_composes_in_another_app_and_exposes_its_parts() -> None:
-    # Given another CDK app composing the construct with typed props
+    # Given another CDK app composing the construct with a configuration built in Python
     stack = Stack(App(), "Platform")
-    rollback = EcsAutoRollback(
-        stack,
-        "Rollback",
-        clusters=["prod"],
-        bake_time=Duration.minutes(5),
-        dry_run=True,
-    )
+    config = RollbackConfig(scope=Scope(clusters=("prod",)), bake_time_seconds=300, dry_run=True)
+
+    # When the construct is added
+    rollback = EcsAutoRollback(stack, "Rollback", config=config)
 
     # Then its table, topic and functions are there to compose with
     assert set(rollback.functions) == {"DeploymentEvents", "AlarmEvents", "ManualRollback", "BakeTimer"}
     assert rollback.manual_rollback_function is rollback.functions["ManualRollback"]
     assert rollback.table.table_stream_arn is not None
     assert rollback.topic.topic_arn
-    assert rollback.config.bake_time_seconds == 300
-    assert rollback.config.dry_run is True
+    assert rollback.config is config
+
+
+def test_the_construct_imports_the_table_and_topic_its_config_names() -> None:
+    # Given a configuration naming an existing ledger table and topic, and no objects for them
+    stack = Stack(App(), "Platform")
+    config = RollbackConfig(
+        scope=Scope(clusters=("prod",)),
+        existing_table_name="ledger",
+        existing_table_stream_arn="arn:aws:dynamodb:us-east-1:123456789012:table/ledger/stream/2026-01-01",
+        existing_topic_arn="arn:aws:sns:us-east-1:123456789012:rollbacks",
+    )
+
+    # When the construct is added
+    rollback = EcsAutoRollback(stack, "Rollback", config=config)
+
+    # Then it uses them and creates neither
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::DynamoDB::Table", 0)
+    template.resource_count_is("AWS::SNS::Topic", 0)
+    assert stack.resolve(rollback.table.table_name) == "ledger"
+    assert rollback.topic.topic_arn == config.existing_topic_arn
 
 
 def test_an_empty_pass_role_list_warns_at_synth() -> None:
     stack = Stack(App(), "Composer")
-    EcsAutoRollback(stack, "Rollback", services=["prod/web"])
+    EcsAutoRollback(stack, "Rollback", config=RollbackConfig(scope=Scope(services=("prod/web",))))
 
     Annotations.from_stack(stack).has_warning(
         "/Composer/Rollback", Match.string_like_regexp("passRoleArns is empty")

@@ -40,21 +40,22 @@ def offline_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     return environment
 
 
+def run(
+    command: list[str], environment: dict[str, str], *, timeout: int = 240
+) -> subprocess.CompletedProcess[str]:
+    """Run an entry point from the repository root with ``environment`` only."""
+    return subprocess.run(
+        command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def test_python_app_py_synthesizes_the_committed_configuration(tmp_path: Path) -> None:
     # Given no credentials, no docker, no git
     outdir = tmp_path / "cdk.out"
     environment = offline_environment(tmp_path, CDK_OUTDIR=str(outdir))
 
     # When the entry point runs
-    result = subprocess.run(
-        [PYTHON, "app.py"],
-        cwd=REPO,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    result = run([PYTHON, "app.py"], environment)
 
     # Then it synthesizes the stack named in cdk.json, with cdk-nag passing
     assert result.returncode == 0, result.stderr[-3000:]
@@ -76,15 +77,7 @@ def test_a_bad_context_value_fails_synth_with_the_key_and_the_fix(tmp_path: Path
     )
 
     # When the entry point runs
-    result = subprocess.run(
-        [PYTHON, "app.py"],
-        cwd=REPO,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    result = run([PYTHON, "app.py"], environment)
 
     # Then it exits 2 with one clean line per problem, each naming the key and the fix
     assert result.returncode == 2, result.stderr
@@ -116,14 +109,8 @@ def test_the_cdk_cli_synthesizes_offline(tmp_path: Path) -> None:
     environment["PATH"] = f"{venv_bin}:{environment['PATH']}"
 
     # When synthesizing through the CLI
-    result = subprocess.run(
-        [cli, "synth", "--no-notices", "-q", "-o", str(tmp_path / "cdk.out")],
-        cwd=REPO,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    result = run(
+        [cli, "synth", "--no-notices", "-q", "-o", str(tmp_path / "cdk.out")], environment, timeout=300
     )
 
     # Then the template is there

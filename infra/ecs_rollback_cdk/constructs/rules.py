@@ -1,0 +1,67 @@
+"""The two EventBridge rules: deployment events and alarm events, each into its function.
+
+Target delivery is retried for up to an hour, then the event is parked in the rule's own
+dead-letter queue.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from ecs_rollback_cdk import patterns
+from ecs_rollback_cdk.config import RollbackConfig
+from ecs_rollback_cdk.constructs.monitoring import Monitoring
+
+TARGET_MAX_EVENT_AGE = Duration.hours(1)
+TARGET_RETRY_ATTEMPTS = 4
+DESCRIPTIONS = {
+    "DeploymentEventsRule": "ECS deployment state changes of the services in scope",
+    "AlarmEventsRule": "CloudWatch alarms entering ALARM that may be linked to a service in scope",
+}
+
+
+def rollback_rules(
+    scope: Construct,
+    config: RollbackConfig,
+    monitoring: Monitoring,
+    *,
+    deployment_events: lambda_.IFunction,
+    alarm_events: lambda_.IFunction,
+) -> tuple[events.Rule, events.Rule]:
+    """The deployment events rule and the alarm events rule, in that order."""
+    stack = Stack.of(scope)
+    deployment_pattern = patterns.deployment_event_pattern(
+        config.scope, partition=stack.partition, region=stack.region, account=stack.account
+    )
+    alarm_pattern = patterns.alarm_event_pattern(
+        config.alarm_links, config.alarm_name_prefixes, account=stack.account
+    )
+    return (
+        _rule(scope, monitoring, "DeploymentEventsRule", deployment_pattern, deployment_events),
+        _rule(scope, monitoring, "AlarmEventsRule", alarm_pattern, alarm_events),
+    )
+
+
+def _rule(
+    scope: Construct,
+    monitoring: Monitoring,
+    construct_id: str,
+    pattern: events.EventPattern,
+    function: lambda_.IFunction,
+) -> events.Rule:
+    dead_letters = monitoring.dead_letter_queue(
+        scope, f"{construct_id}DeadLetters", f"events the {construct_id} could not deliver"
+    )
+    target = targets.LambdaFunction(
+        function,
+        dead_letter_queue=dead_letters,
+        max_event_age=TARGET_MAX_EVENT_AGE,
+        retry_attempts=TARGET_RETRY_ATTEMPTS,
+    )
+    return events.Rule(
+        scope, construct_id, description=DESCRIPTIONS[construct_id], event_pattern=pattern, targets=[target]
+    )
