@@ -11,8 +11,10 @@ import threading
 from typing import Any
 
 from ecs_rollback.adapters import ledger_items as items
+from ecs_rollback.contract import PARTITION_KEY, RELEASE_INDEX, SORT_KEY
 from ecs_rollback.domain.errors import ConcurrentUpdate, DuplicateTrigger
-from ecs_rollback.domain.model import Deployment, RevisionId, RollbackRecord, ServiceId, ServiceState
+from ecs_rollback.domain.model import Deployment, Release, ReleaseRef, RevisionId, RollbackRecord, ServiceId
+from ecs_rollback.domain.state import ServiceState
 from ecs_rollback.ports import ImageUse, LedgerChange, Page
 
 
@@ -37,27 +39,66 @@ class InMemoryLedger:
         item = self._get(items.service_pk(service), record_key)
         return items.rollback_from_item(item) if item else None
 
+    def load_with_revision(
+        self, service: ServiceId, revision: RevisionId
+    ) -> tuple[ServiceState | None, ReleaseRef | None]:
+        item = self._get(items.service_pk(service), items.revision_sk(revision))
+        if item is not None:
+            return self.load(service), items.ref_from_item(item)
+        deployment = self.find_revision(service, revision)
+        return self.load(service), items.ref_of_deployment(deployment) if deployment else None
+
+    def get_release(self, service: ServiceId, release_id: str) -> Release | None:
+        item = self._get(items.service_pk(service), items.release_sk(release_id))
+        return items.release_from_item(item) if item else None
+
+    def linked_alarms(self, service: ServiceId) -> tuple[str, ...]:
+        pk = items.service_pk(service)
+        return items.alarms_from_items(self._get(pk, items.ALARMS_SK), self._get(pk, items.STATE_SK))
+
+    def good_releases(self, service: ServiceId, limit: int = 20) -> list[ReleaseRef]:
+        found, _ = self._query(
+            limit,
+            None,
+            pk_name=RELEASE_INDEX.partition_key,
+            pk=items.good_pk(service),
+            sk_name=RELEASE_INDEX.sort_key,
+        )
+        return [items.release_from_item(item).ref() for item in found]
+
+    def deployments_of_release(
+        self, release_id: str, limit: int = 20, cursor: str | None = None
+    ) -> Page[Deployment]:
+        found, next_cursor = self._query(
+            limit,
+            cursor,
+            pk_name=RELEASE_INDEX.partition_key,
+            pk=items.release_pk(release_id),
+            sk_name=RELEASE_INDEX.sort_key,
+        )
+        return Page([items.deployment_from_item(item) for item in found], next_cursor)
+
     def commit(self, change: LedgerChange) -> None:
+        """The same writes as the DynamoDB adapter (``items.change_writes``), under the same conditions."""
         with self._lock:
-            writes: list[dict[str, Any]] = []
-            if change.new_rollback is not None:
-                record = items.rollback_to_item(change.new_rollback)
-                if (record["pk"], record["sk"]) in self._items:
+            writes = items.change_writes(change)
+            for write in writes:
+                stored = self._items.get(write.key)
+                if write.condition == "new" and stored is not None:
                     raise DuplicateTrigger("trigger already decided")
-                writes.append(record)
-            if change.state is not None:
-                state = items.state_to_item(change.state)
-                stored = self._items.get((state["pk"], state["sk"]))
-                if (stored is None and change.expected_version != 0) or (
-                    stored is not None and stored["version"] != change.expected_version
+            for write in writes:
+                stored = self._items.get(write.key)
+                if write.condition == "version" and (
+                    (stored is None and write.expected_version != 0)
+                    or (stored is not None and stored["version"] != write.expected_version)
                 ):
                     raise ConcurrentUpdate("state changed")
-                writes.append(state)
-            for deployment in change.deployments:
-                writes += [items.deployment_to_item(deployment), *items.image_use_items(deployment)]
-            writes += [items.rollback_to_item(record) for record in change.rollback_updates]
-            for item in writes:
-                self._items[(item["pk"], item["sk"])] = copy.deepcopy(item)
+            for write in writes:
+                item = copy.deepcopy(write.item)
+                if write.condition == "add_alarm":
+                    stored = self._items.get(write.key) or {}
+                    item["alarms"] = sorted({*stored.get("alarms", []), str(write.alarm)})
+                self._items[(item[PARTITION_KEY], item[SORT_KEY])] = item
 
     def _query(
         self,

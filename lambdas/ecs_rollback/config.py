@@ -17,7 +17,7 @@ from ecs_rollback.domain.model import ServiceId
 
 _NAME = r"[A-Za-z0-9_-]{1,255}"
 SERVICE_ARN_RE = re.compile(
-    rf"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{{12}}:service/(?P<cluster>{_NAME})/(?P<service>{_NAME})$"
+    rf"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{{12}}:service/(?P<cluster>{_NAME})/(?P<service>{_NAME})$"
 )
 SERVICE_REF_RE = re.compile(rf"^(?P<cluster>{_NAME})/(?P<service>{_NAME})$")
 CLUSTER_RE = re.compile(rf"^{_NAME}$")
@@ -121,6 +121,7 @@ class Settings(_Strict):
     lock_ttl_seconds: Annotated[int, Field(ge=60, le=24 * 3600)]
     dry_run: bool
     dry_run_services: tuple[str, ...]
+    rollback_known_bad_releases: bool
     bake_timer_function_arn: str | None
     bake_timer_role_arn: str | None
     bake_timer_dead_letter_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sqs:")] | None

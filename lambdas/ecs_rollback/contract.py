@@ -34,6 +34,7 @@ DEFAULT_WATCH_WINDOW_SECONDS = 3600
 DEFAULT_LOOP_GUARD_LIMIT = 3
 DEFAULT_LOOP_GUARD_PERIOD_SECONDS = 3600
 DEFAULT_LOCK_TTL_SECONDS = 1800
+DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES = True
 
 
 # -- the functions' environment -------------------------------------------------------------
@@ -53,6 +54,7 @@ class Env(StrEnum):
     LOCK_TTL_SECONDS = "LOCK_TTL_SECONDS"
     DRY_RUN = "DRY_RUN"
     DRY_RUN_SERVICES = "DRY_RUN_SERVICES"
+    ROLLBACK_KNOWN_BAD_RELEASES = "ROLLBACK_KNOWN_BAD_RELEASES"
     BAKE_TIMER_FUNCTION_ARN = "BAKE_TIMER_FUNCTION_ARN"
     BAKE_TIMER_ROLE_ARN = "BAKE_TIMER_ROLE_ARN"
     BAKE_TIMER_DEAD_LETTER_ARN = "BAKE_TIMER_DEAD_LETTER_ARN"
@@ -74,12 +76,14 @@ _OPTIONAL: Mapping[Env, Any] = {
     Env.LOCK_TTL_SECONDS: DEFAULT_LOCK_TTL_SECONDS,
     Env.DRY_RUN: False,
     Env.DRY_RUN_SERVICES: (),
+    Env.ROLLBACK_KNOWN_BAD_RELEASES: DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
     Env.BAKE_TIMER_FUNCTION_ARN: None,
     Env.BAKE_TIMER_ROLE_ARN: None,
     Env.BAKE_TIMER_DEAD_LETTER_ARN: None,
     Env.SCHEDULE_GROUP_NAME: None,
 }
 _JSON = frozenset({Env.SCOPE, Env.ALARM_LINKS, Env.DRY_RUN_SERVICES})
+_BOOLEAN = frozenset({Env.DRY_RUN, Env.ROLLBACK_KNOWN_BAD_RELEASES})
 
 
 def _field(variable: Env) -> str:
@@ -132,7 +136,7 @@ def from_environment(environ: Mapping[str, str]) -> Settings:
                 problems.append(f"{variable}: not valid JSON ({exc.msg} at position {exc.pos})")
                 unreadable.add(_field(variable))
                 continue
-        elif variable == Env.DRY_RUN:
+        elif variable in _BOOLEAN:
             if raw.lower() not in ("true", "false"):
                 problems.append(f"{variable}: use true or false, not {raw[:20]!r}")
                 unreadable.add(_field(variable))
@@ -189,6 +193,10 @@ REVISION_INDEX = LedgerIndex("by_service_revision", PARTITION_KEY, "rev_sort")
 SERVICE_GIT_INDEX = LedgerIndex("by_service_git_sha", PARTITION_KEY, "git_sort")
 GIT_INDEX = LedgerIndex("by_git_sha", "gsi1pk", "gsi1sk")
 KIND_INDEX = LedgerIndex("by_kind", "kind", PARTITION_KEY)
+# Schema version 2, one index (CloudFormation adds one GSI per table update) that answers two
+# questions by its partition key: ``REL#<release id>`` on deployments (every deployment of a
+# release, across services) and ``GOOD#<service arn>`` on GOOD releases (newest first).
+RELEASE_INDEX = LedgerIndex("by_release", "release_pk", "release_sort")
 
 LEDGER_INDEXES: tuple[LedgerIndex, ...] = (
     HISTORY_INDEX,
@@ -196,6 +204,7 @@ LEDGER_INDEXES: tuple[LedgerIndex, ...] = (
     SERVICE_GIT_INDEX,
     GIT_INDEX,
     KIND_INDEX,
+    RELEASE_INDEX,
 )
 
 

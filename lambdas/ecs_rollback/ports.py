@@ -13,11 +13,13 @@ from ecs_rollback.config import Settings
 from ecs_rollback.domain.model import (
     Deployment,
     ImageReference,
+    Release,
+    ReleaseRef,
     RevisionId,
     RollbackRecord,
     ServiceId,
-    ServiceState,
 )
+from ecs_rollback.domain.state import ServiceState
 
 T = TypeVar("T")
 
@@ -40,6 +42,7 @@ class ImageUse:
     image: str
     started_at: datetime
     git_sha: str | None
+    release_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,23 +50,45 @@ class LedgerChange:
     """Everything one step writes, committed atomically.
 
     ``state`` carries the new version; the write succeeds only if the stored version is still
-    ``expected_version`` (0: the service is new), else ``ConcurrentUpdate``; ``None`` writes no state. ``new_rollback`` must
-    not exist yet (its id derives from the trigger), else ``DuplicateTrigger``.
+    ``expected_version`` (0: the service is new), else ``ConcurrentUpdate``; ``None`` writes no
+    state. ``new_rollback`` must not exist yet (its id derives from the trigger), else
+    ``DuplicateTrigger``. Each release is written with one revision item per revision it runs as.
+    ``alarm_seen`` adds an alarm name to the ones linked to the service.
     """
 
     state: ServiceState | None
     expected_version: int
     deployments: Sequence[Deployment] = ()
+    releases: Sequence[Release] = ()
     new_rollback: RollbackRecord | None = None
     rollback_updates: Sequence[RollbackRecord] = ()
+    alarm_seen: tuple[ServiceId, str] | None = None
 
 
 class Ledger(Protocol):
     def load(self, service: ServiceId) -> ServiceState | None: ...
 
+    def load_with_revision(
+        self, service: ServiceId, revision: RevisionId
+    ) -> tuple[ServiceState | None, ReleaseRef | None]:
+        """The state and what the ledger knows of one revision (its release and verdict), in one read."""
+        ...
+
     def commit(self, change: LedgerChange) -> None: ...
 
     def get_deployment(self, service: ServiceId, deployment_id: str) -> Deployment | None: ...
+
+    def get_release(self, service: ServiceId, release_id: str) -> Release | None: ...
+
+    def good_releases(self, service: ServiceId, limit: int = 20) -> list[ReleaseRef]:
+        """GOOD releases newest first, beyond the few the state item keeps."""
+        ...
+
+    def linked_alarms(self, service: ServiceId) -> tuple[str, ...]: ...
+
+    def deployments_of_release(
+        self, release_id: str, limit: int = 20, cursor: str | None = None
+    ) -> Page[Deployment]: ...
 
     def get_rollback(self, service: ServiceId, record_key: str) -> RollbackRecord | None: ...
 

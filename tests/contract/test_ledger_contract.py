@@ -6,6 +6,7 @@ published schema matches what the code writes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger
 from ecs_rollback.contract import table_definition
@@ -22,18 +23,18 @@ from ecs_rollback.domain.errors import ConcurrentUpdate, DuplicateTrigger
 from ecs_rollback.domain.model import (
     ContainerImage,
     Deployment,
-    Halt,
-    InFlight,
     Origin,
     Outcome,
+    Release,
     RevisionId,
     RollbackRecord,
     ServiceId,
-    ServiceState,
     Status,
     StatusChange,
     TriggerKind,
+    Verdict,
 )
+from ecs_rollback.domain.state import Halt, InFlight, ServiceState
 from ecs_rollback.ports import LedgerChange
 from tests.ledger_fake import InMemoryLedger
 
@@ -77,6 +78,42 @@ def deployment(
         ),
         task_definition={"family": service.name, "containerDefinitions": [{"name": "app", "image": "x"}]},
         completed_at=started + timedelta(minutes=1) if status != Status.IN_PROGRESS else None,
+        release_id=release_id_for(service, rev),
+    )
+
+
+def release_id_for(service: ServiceId, revision: int) -> str:
+    """A well-formed release id, distinct per service and revision."""
+    return "rel-" + hashlib.sha1(f"{service.arn}:{revision}".encode()).hexdigest()
+
+
+def release(
+    service: ServiceId, n: int, *, verdict: Verdict | None = Verdict.GOOD, copy: int | None = None
+) -> Release:
+    """The release of ``deployment(service, n)``; ``copy`` is the revision of its pinned copy."""
+    source = deployment(service, n)
+    copy_arn = (
+        source.task_definition_arn.rsplit(":", 1)[0] + f":{copy}" if copy else source.task_definition_arn
+    )
+    return Release(
+        release_id=source.release,
+        service=service,
+        source_task_definition_arn=source.task_definition_arn,
+        rollback_task_definition_arn=copy_arn,
+        first_seen_at=source.started_at,
+        last_deployed_at=source.started_at,
+        revisions=tuple(dict.fromkeys((source.task_definition_arn, copy_arn))),
+        images=source.images,
+        verdict=verdict,
+        verdict_at=source.started_at if verdict else None,
+        verdict_reason="baked with no alarm"
+        if verdict == Verdict.GOOD
+        else ("rolled back" if verdict else None),
+        good_at=source.started_at if verdict == Verdict.GOOD else None,
+        bad_at=source.started_at if verdict == Verdict.BAD else None,
+        last_deployment_id=source.deployment_id,
+        git_sha=source.git_sha,
+        task_definition=source.task_definition,
     )
 
 
@@ -96,7 +133,7 @@ def rollback(service: ServiceId, n: int, *, outcome: Outcome = Outcome.ROLLED_BA
         reason="alarm",
         source="web-5xx",
         from_deployment=deployment(service, n).summary(),
-        to_deployment=deployment(service, 1).summary(),
+        to_release=release(service, 1).ref(),
     )
 
 
@@ -121,8 +158,9 @@ def test_state_round_trips_with_its_version(ledger):
     state = ServiceState(
         service=WEB,
         version=1,
-        current=current.summary(),
-        good=(deployment(WEB, 2, status=Status.GOOD).summary(),),
+        current=current.compact(),
+        good=(release(WEB, 2).ref(),),
+        families=("web",),
         in_flight=InFlight(
             "rb-1",
             "RB#x#rb-1",
@@ -135,7 +173,6 @@ def test_state_round_trips_with_its_version(ledger):
         ),
         automatic_rollbacks=(T0,),
         halted=Halt("stop", T0, "rb-1"),
-        alarms=("web-5xx",),
         last_alarm_at=T0,
         updated_at=T0,
     )
@@ -151,11 +188,11 @@ def test_stale_version_is_a_concurrent_update(ledger):
     ledger.commit(LedgerChange(state=replace(state, version=2), expected_version=1))
 
     with pytest.raises(ConcurrentUpdate):
-        ledger.commit(LedgerChange(state=replace(state, version=2, alarms=("x",)), expected_version=1))
+        ledger.commit(LedgerChange(state=replace(state, version=2, last_alarm_at=T0), expected_version=1))
     with pytest.raises(ConcurrentUpdate):
         ledger.commit(LedgerChange(state=replace(state, version=1), expected_version=0))
     assert ledger.load(WEB).version == 2
-    assert ledger.load(WEB).alarms == ()
+    assert ledger.load(WEB).last_alarm_at is None
 
 
 def test_duplicate_decision_writes_nothing_at_all(ledger):
@@ -167,7 +204,7 @@ def test_duplicate_decision_writes_nothing_at_all(ledger):
     with pytest.raises(DuplicateTrigger):
         ledger.commit(
             LedgerChange(
-                state=replace(state, version=2, alarms=("again",)),
+                state=replace(state, version=2, last_alarm_at=T0),
                 expected_version=1,
                 deployments=[deployment(WEB, 9)],
                 new_rollback=rollback(WEB, 5),
@@ -289,8 +326,9 @@ def test_every_item_written_matches_the_published_schema(aws):
     state = ServiceState(
         service=WEB,
         version=1,
-        current=current.summary(),
-        good=(deployment(WEB, 1, status=Status.GOOD).summary(),),
+        current=current.compact(),
+        good=(release(WEB, 1, copy=9).ref(),),
+        families=("web",),
         in_flight=InFlight(
             "rb-1",
             "RB#x",
@@ -303,7 +341,6 @@ def test_every_item_written_matches_the_published_schema(aws):
         ),
         automatic_rollbacks=(T0,),
         halted=Halt("stop", T0),
-        alarms=("a",),
         last_alarm_at=T0,
         updated_at=T0,
     )
@@ -313,7 +350,9 @@ def test_every_item_written_matches_the_published_schema(aws):
             state=state,
             expected_version=0,
             deployments=[adopted, current],
+            releases=[release(WEB, 1, copy=9), release(WEB, 2, verdict=Verdict.BAD)],
             new_rollback=replace(rollback(WEB, 3), pinned_images=current.images[:1]),
+            alarm_seen=(WEB, "web-5xx"),
         )
     )
 
@@ -321,7 +360,7 @@ def test_every_item_written_matches_the_published_schema(aws):
     deserializer = TypeDeserializer()
     raw = client.scan(TableName="schema")["Items"]
     plain = [
-        json.loads(json.dumps({k: deserializer.deserialize(v) for k, v in item.items()}, default=int))
+        json.loads(json.dumps({k: deserializer.deserialize(v) for k, v in item.items()}, default=_plain))
         for item in raw
     ]
 
@@ -330,4 +369,172 @@ def test_every_item_written_matches_the_published_schema(aws):
     for item in plain:
         errors = sorted(validator.iter_errors(item), key=str)
         assert not errors, f"{item['entity']} item does not match the schema: {errors[0].message}"
-    assert {item["entity"] for item in plain} == {"service", "deployment", "rollback", "image_use"}
+    assert {item["entity"] for item in plain} == {
+        "service",
+        "deployment",
+        "rollback",
+        "image_use",
+        "release",
+        "revision",
+        "alarms",
+    }
+
+
+def test_a_release_is_one_key_away_by_any_of_its_revisions(ledger):
+    # Given web:1's release GOOD, with its pinned copy web:9
+    good = release(WEB, 1, copy=9)
+    ledger.commit(
+        LedgerChange(state=ServiceState(service=WEB, version=1), expected_version=0, releases=[good])
+    )
+
+    # When reading the state with each revision, and the release itself
+    _, by_source = ledger.load_with_revision(WEB, RevisionId("web", 1))
+    state, by_copy = ledger.load_with_revision(WEB, RevisionId("web", 9))
+
+    # Then both name the same release, its verdict and what to deploy, and the state came along
+    assert state is not None and state.version == 1
+    assert by_source is not None and by_copy is not None
+    assert by_source.release_id == by_copy.release_id == good.release_id
+    assert by_source.verdict == by_copy.verdict == Verdict.GOOD
+    assert (
+        by_source.deploy_task_definition_arn
+        == by_copy.deploy_task_definition_arn
+        == good.rollback_task_definition_arn
+    )
+    assert ledger.get_release(WEB, good.release_id) == good
+    assert ledger.load_with_revision(WEB, RevisionId("web", 5)) == (state, None)
+
+
+def test_good_releases_newest_first_and_a_bad_one_leaves_the_list(ledger):
+    # Given three GOOD releases
+    releases = [release(WEB, n) for n in (1, 2, 3)]
+    ledger.commit(LedgerChange(state=None, expected_version=0, releases=releases))
+
+    # When the newest turns BAD
+    ledger.commit(
+        LedgerChange(state=None, expected_version=0, releases=[release(WEB, 3, verdict=Verdict.BAD)])
+    )
+
+    # Then the GOOD ones remain, newest first
+    assert [ref.release_id for ref in ledger.good_releases(WEB)] == [
+        release_id_for(WEB, 2),
+        release_id_for(WEB, 1),
+    ]
+
+
+def test_every_deployment_of_a_release_across_services(ledger):
+    # Given one release deployed on two services, and another release
+    shared = release_id_for(API, 99)
+    ledger.commit(
+        LedgerChange(
+            state=None,
+            expected_version=0,
+            deployments=[
+                replace(deployment(WEB, 1), release_id=shared),
+                replace(deployment(API, 2), release_id=shared),
+                deployment(WEB, 3),
+            ],
+        )
+    )
+
+    # When asking for every deployment of the release (one Query)
+    found = ledger.deployments_of_release(shared).items
+
+    # Then both are listed, newest first
+    assert [(d.service, d.deployment_id) for d in found] == [(API, "ecs-svc/00002"), (WEB, "ecs-svc/00001")]
+
+
+def test_alarms_seen_accumulate_once_each(ledger):
+    # Given alarms seen linked to a service, one of them twice
+    for name in ("web-5xx", "web-cpu", "web-5xx"):
+        ledger.commit(LedgerChange(state=None, expected_version=0, alarm_seen=(WEB, name)))
+
+    # Then each is listed once
+    assert sorted(ledger.linked_alarms(WEB)) == ["web-5xx", "web-cpu"]
+    assert ledger.linked_alarms(API) == ()
+
+
+def _plain(value: object) -> object:
+    """DynamoDB numbers are Decimals; string sets are sets: as JSON, integers and sorted arrays."""
+    if isinstance(value, set):
+        return sorted(value)
+    return int(value)  # type: ignore[call-overload]
+
+
+def _put_raw(ledger: Any, item: dict[str, Any]) -> None:
+    """Write an item as a previous release of the project wrote it, bypassing today's writer."""
+    if isinstance(ledger, InMemoryLedger):
+        ledger._items[(item["pk"], item["sk"])] = item
+        return
+    serializer = TypeSerializer()
+    ledger._client.put_item(
+        TableName=ledger._table, Item={k: serializer.serialize(v) for k, v in item.items()}
+    )
+
+
+def _v1_summary(n: int, status: str) -> dict[str, Any]:
+    at = f"2026-11-02T09:{n:02d}:00.000000Z"
+    return {
+        "service_arn": WEB.arn,
+        "cluster": "prod",
+        "service": "web",
+        "deployment_id": f"ecs-svc/{n:05d}",
+        "task_definition_arn": f"arn:aws:ecs:us-east-1:123456789012:task-definition/web:{n}",
+        "family": "web",
+        "revision": n,
+        "images": [
+            {"container": "app", "image": "repo/web:latest", "digest": digest(n), "digest_source": "ecs-task"}
+        ],
+        "status": status,
+        "started_at": at,
+        "updated_at": at,
+        "origin": "deploy",
+        "actor": "ecs",
+    }
+
+
+def test_items_written_by_schema_version_1_are_read(ledger):
+    # Given a ledger installed by the previous release: a v1 state (whole summaries, alarm names on
+    # it), a v1 deployment (no release id, no revision item) and a v1 decision
+    pk = f"SVC#{WEB.arn}"
+    current, good = _v1_summary(3, "COMPLETED"), _v1_summary(1, "GOOD")
+    _put_raw(
+        ledger,
+        {
+            "pk": pk, "sk": "STATE", "entity": "service", "kind": "SERVICE", "schema_version": 1,
+            "service_arn": WEB.arn, "cluster": "prod", "service": "web", "version": 4,
+            "current": current, "good": [good], "automatic_rollbacks": [], "alarms": ["web-5xx"],
+        },
+    )  # fmt: skip
+    _put_raw(
+        ledger,
+        {
+            **good, "pk": pk, "sk": "DEP#ecs-svc/00001", "entity": "deployment", "schema_version": 1,
+            "hist_sort": f"{good['started_at']}#ecs-svc/00001", "rev_sort": f"web:0000000001#{good['started_at']}",
+            "status_history": [], "digests_complete": True,
+        },
+    )  # fmt: skip
+    _put_raw(
+        ledger,
+        {
+            "pk": pk, "sk": "RB#2026-11-02T09:05:00.000000Z#rb-1", "entity": "rollback", "schema_version": 1,
+            "rollback_id": "rb-1", "service_arn": WEB.arn, "cluster": "prod", "service": "web",
+            "trigger": "alarm", "trigger_id": "e-1", "triggered_at": "2026-11-02T09:05:00.000000Z",
+            "created_at": "2026-11-02T09:05:00.000000Z", "outcome": "ROLLED_BACK", "code": "rollback",
+            "message": "m", "requested_by": "ecs-rollback", "dry_run": False, "from": current, "to": good,
+        },
+    )  # fmt: skip
+
+    # When today's code reads them
+    state = ledger.load(WEB)
+    _, target = ledger.load_with_revision(WEB, RevisionId("web", 1))
+    decision = ledger.get_rollback(WEB, "RB#2026-11-02T09:05:00.000000Z#rb-1")
+
+    # Then each v1 revision is its own (provisional) release, GOOD as its status said
+    assert state is not None and state.version == 4 and state.families == ("web",)
+    assert state.current is not None and state.current.release == "rev:web:3"
+    assert [(ref.release_id, ref.verdict) for ref in state.good] == [("rev:web:1", Verdict.GOOD)]
+    assert target is not None and (target.release_id, target.verdict) == ("rev:web:1", Verdict.GOOD)
+    assert ledger.linked_alarms(WEB) == ("web-5xx",)
+    assert decision is not None and decision.to_release is not None
+    assert decision.to_release.release_id == "rev:web:1"

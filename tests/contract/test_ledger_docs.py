@@ -9,8 +9,9 @@ from pathlib import Path
 
 from ecs_rollback.adapters import ledger_items as items
 from ecs_rollback.contract import table_definition
-from ecs_rollback.domain.model import Halt, InFlight, Origin, ServiceState, Status
-from tests.contract.test_ledger_contract import T0, WEB, deployment, rollback
+from ecs_rollback.domain.model import Origin
+from ecs_rollback.domain.state import Halt, InFlight, ServiceState
+from tests.contract.test_ledger_contract import T0, WEB, deployment, release, rollback
 
 DOCS = Path(__file__).parents[2] / "docs"
 PAGE = (DOCS / "ledger.md").read_text()
@@ -29,11 +30,21 @@ def _every_kind_of_item() -> dict[str, dict]:
         rollback_id="rb-1",
         reason="why",
     )
+    good = replace(
+        release(WEB, 1, copy=9),
+        images_missing=("repo@sha256:gone",),
+        adopted=True,
+        commit_message="fix checkout",
+        bad_at=T0,
+    )
+    target = replace(good.ref(), digests_recorded=False, commit_subject="fix checkout")
     state = ServiceState(
         service=WEB,
         version=3,
-        current=full.summary(),
-        good=(deployment(WEB, 1, status=Status.GOOD).summary(),),
+        current=full.compact(),
+        good=(target,),
+        good_truncated=True,
+        families=("web",),
         in_flight=InFlight(
             "rb",
             "RB#x",
@@ -43,15 +54,18 @@ def _every_kind_of_item() -> dict[str, dict]:
             T0,
             T0,
             True,
+            target_release_id=good.release_id,
+            from_release_id=full.release,
         ),
         automatic_rollbacks=(T0,),
         halted=Halt("stop", T0, "rb"),
-        alarms=("a",),
         last_alarm_at=T0,
         updated_at=T0,
     )
     record = replace(
         rollback(WEB, 3),
+        to_release=target,
+        requested_by_verified=True,
         pinned_images=current.images,
         deployed_task_definition_arn=current.task_definition_arn,
         update_service_at=T0,
@@ -61,9 +75,12 @@ def _every_kind_of_item() -> dict[str, dict]:
     )
     return {
         "service": items.state_to_item(state),
-        "deployment": items.deployment_to_item(full),
+        "deployment": items.deployment_to_item(replace(full, allow_bad_release=True)),
         "rollback": items.rollback_to_item(record),
         "image_use": items.image_use_items(full)[0],
+        "release": items.release_to_item(good),
+        "revision": items.revision_items(good)[0],
+        "alarms": items.alarms_item(WEB, ["web-5xx"]),
     }
 
 

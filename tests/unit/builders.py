@@ -19,18 +19,19 @@ from ecs_rollback.domain.decision import ManualOptions, Policy, Trigger
 from ecs_rollback.domain.model import (
     ContainerImage,
     Deployment,
-    Halt,
-    InFlight,
     Origin,
     Outcome,
+    Release,
+    ReleaseRef,
     RollbackRecord,
     ServiceId,
-    ServiceState,
     Status,
     StatusChange,
     TriggerKind,
+    Verdict,
     rollback_sort_key,
 )
+from ecs_rollback.domain.state import Halt, InFlight, ServiceState
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -77,8 +78,10 @@ def deployment(
     adopted: bool = False,
     reason: str | None = None,
     good_at: datetime | None = None,
+    release_id: str | None = None,
 ) -> Deployment:
-    """Revision N of ``family``; by default deployed N hours before NOW, one hour apart."""
+    """Revision N of ``family``; by default deployed N hours before NOW, one hour apart, running its
+    own release ``rel-<family><N>`` (a pinned copy passes its source's release id)."""
     started = started_at or NOW - timedelta(hours=100 - revision)
     return Deployment(
         service=service,
@@ -102,19 +105,69 @@ def deployment(
         reason=reason,
         completed_at=completed_at,
         good_at=good_at,
+        release_id=release_id or f"rel-{family}{revision}",
     )
+
+
+def ref(
+    deployment: Deployment,
+    *,
+    verdict: Verdict | None = None,
+    deploy_arn: str | None = None,
+    images_missing: Sequence[str] = (),
+) -> ReleaseRef:
+    """The release a deployment runs, as a target: GOOD/BAD as its status says unless given."""
+    if verdict is None:
+        verdict = (
+            Verdict.BAD
+            if deployment.status.is_bad
+            else Verdict.GOOD
+            if deployment.status == Status.GOOD
+            else None
+        )
+    return ReleaseRef(
+        release_id=deployment.release,
+        task_definition_arn=deployment.source_task_definition_arn or deployment.task_definition_arn,
+        deploy_task_definition_arn=deploy_arn or deployment.task_definition_arn,
+        verdict=verdict,
+        deployment_id=deployment.deployment_id,
+        deployed_at=deployment.started_at,
+        good_at=deployment.good_at,
+        git_sha=deployment.git_sha,
+        commit_subject=deployment.commit_message,
+        images_missing=tuple(images_missing),
+    )
+
+
+def release(deployment: Deployment, *, verdict: Verdict | None = None, **overrides: Any) -> Release:
+    """The ``REL#`` record of the release a deployment runs."""
+    values: dict[str, Any] = {
+        "release_id": deployment.release,
+        "service": deployment.service,
+        "source_task_definition_arn": deployment.task_definition_arn,
+        "rollback_task_definition_arn": deployment.task_definition_arn,
+        "first_seen_at": deployment.started_at,
+        "last_deployed_at": deployment.started_at,
+        "revisions": (deployment.task_definition_arn,),
+        "images": deployment.images,
+        "verdict": verdict,
+        "last_deployment_id": deployment.deployment_id,
+        "git_sha": deployment.git_sha,
+        "commit_message": deployment.commit_message,
+    }
+    values.update(overrides)
+    return Release(**values)
 
 
 def state(
     current: Deployment | None,
-    good: Sequence[Deployment] = (),
+    good: Sequence[Deployment | ReleaseRef] = (),
     *,
     service: ServiceId = SERVICE,
     in_flight: InFlight | None = None,
     automatic_rollbacks: Sequence[datetime] = (),
     halted: Halt | None = None,
     version: int = 1,
-    alarms: Sequence[str] = (),
     last_alarm_at: datetime | None = None,
     updated_at: datetime | None = None,
 ) -> ServiceState:
@@ -122,12 +175,14 @@ def state(
     return ServiceState(
         service=service,
         version=version,
-        current=current,
-        good=tuple(good),
+        current=current.compact() if current is not None else None,
+        good=tuple(
+            entry if isinstance(entry, ReleaseRef) else ref(entry, verdict=Verdict.GOOD) for entry in good
+        ),
+        families=(current.revision.family,) if current is not None else (),
         in_flight=in_flight,
         automatic_rollbacks=tuple(automatic_rollbacks),
         halted=halted,
-        alarms=tuple(alarms),
         last_alarm_at=last_alarm_at,
         updated_at=updated_at,
     )
@@ -189,7 +244,7 @@ def manual_trigger(at: datetime = NOW) -> Trigger:
 
 
 def manual(
-    target: Deployment | None = None,
+    target: Deployment | ReleaseRef | None = None,
     *,
     last_good: bool | None = None,
     label: str | None = None,
@@ -202,7 +257,7 @@ def manual(
         last_good = target is None and label is None
     return ManualOptions(
         last_good=last_good,
-        target=target,
+        target=ref(target) if isinstance(target, Deployment) else target,
         target_label=label or (str(target.revision) if target else "last-good"),
         force=force,
         dry_run=dry_run,
@@ -252,6 +307,9 @@ def rollback_record(**overrides: Any) -> RollbackRecord:
         "reason": "alarm web-5xx is in ALARM",
         "source": "web-5xx",
     }
+    target = overrides.pop("to_deployment", None)
+    if isinstance(target, Deployment):
+        overrides["to_release"] = ref(target)
     values.update(overrides)
     return RollbackRecord(**values)
 

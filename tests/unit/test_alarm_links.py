@@ -10,7 +10,7 @@ from ecs_rollback.config import AlarmLink, Scope, Settings
 from ecs_rollback.domain.model import ServiceId
 from ecs_rollback.events.cloudwatch_alarm import AlarmStateChangeEvent
 from ecs_rollback.services.alarm_links import CLUSTER_TAG, SERVICE_TAG, Link, alarms_of, link_alarm
-from tests.unit.builders import ACCOUNT, REGION, FakeAlarms, load_event, settings, state
+from tests.unit.builders import ACCOUNT, REGION, FakeAlarms, load_event, settings
 
 LINKED_TAGS = {CLUSTER_TAG: "prod", SERVICE_TAG: "from-api"}
 
@@ -229,10 +229,10 @@ def test_alarms_of_a_service() -> None:
         AlarmLink(alarm="web-*", cluster="prod", service="web"),
         AlarmLink(alarm="api-5xx", cluster="prod", service="api"),
     )
-    service_state = state(None, alarms=["web-cpu-high", "web-5xx"])
+    seen = ("web-cpu-high", "web-5xx")
 
     # When listing the alarms that speak for prod/web
-    names = alarms_of(configured, service_state)
+    names = alarms_of(configured, service("web"), seen)
 
     # Then exact configured names and seen names are listed once each, prefixes are not names
     assert names == ["web-5xx", "web-cpu-high"]

@@ -20,7 +20,8 @@ from ecs_rollback.domain.decision import (
     Trigger,
     decide,
 )
-from ecs_rollback.domain.model import Deployment, Halt, Origin, ServiceState, Status, TriggerKind
+from ecs_rollback.domain.model import Deployment, Origin, Status, TriggerKind, Verdict
+from ecs_rollback.domain.state import Halt, ServiceState
 from tests.unit.builders import (
     NOW,
     alarm,
@@ -31,6 +32,7 @@ from tests.unit.builders import (
     manual_trigger,
     minutes,
     policy,
+    ref,
     state,
     td_arn,
 )
@@ -322,6 +324,7 @@ def test_alarm_on_a_pinned_copy_does_not_roll_back_to_the_revision_it_restores()
         rollback_id="rb-1",
         source_task_definition_arn=td_arn(1),
         actor="ecs-rollback",
+        release_id=V1.release,  # a copy pinned to the digests web:1 ran is the same release
     )
     service_state = state(restored, [V1], automatic_rollbacks=[NOW - minutes(8)])
 
@@ -341,6 +344,7 @@ def test_manual_target_whose_pinned_copy_is_running_is_the_current_revision() ->
         origin=Origin.MANUAL_ROLLBACK,
         source_task_definition_arn=td_arn(1),
         actor="ecs-rollback",
+        release_id=V1.release,
     )
     service_state = state(restored, [V1])
 
@@ -350,7 +354,7 @@ def test_manual_target_whose_pinned_copy_is_running_is_the_current_revision() ->
         service_state,
         policy(),
         NOW,
-        ManualOptions(last_good=False, target=V1, target_label="web:1", force=False, dry_run=False),
+        ManualOptions(last_good=False, target=ref(V1), target_label="web:1", force=False, dry_run=False),
     )
 
     # Then it is already running: nothing to do
@@ -367,11 +371,15 @@ OFFSETS = st.integers(min_value=-72 * 60, max_value=30)  # minutes from NOW
 
 @st.composite
 def service_states(draw: st.DrawFn) -> tuple[ServiceState, list[Deployment]]:
-    """A ledger state as lifecycle would leave it: the good list is the GOOD deployments, newest first."""
+    """A ledger state as lifecycle would leave it: the good list holds the releases of GOOD deployments,
+    newest first; several revisions may run one release (a pinned copy, a re-registration)."""
     count = draw(st.integers(min_value=1, max_value=7))
     starts = draw(st.lists(OFFSETS, min_size=count, max_size=count, unique=True))
+    releases = draw(
+        st.lists(st.sampled_from(["rel-a", "rel-b", "rel-c", "rel-d"]), min_size=count, max_size=count)
+    )
     deployments = []
-    for revision, start in enumerate(starts, start=1):
+    for revision, (start, release_id) in enumerate(zip(starts, releases, strict=True), start=1):
         status = draw(st.sampled_from(Status))
         started = NOW + minutes(start)
         completed = (
@@ -386,14 +394,19 @@ def service_states(draw: st.DrawFn) -> tuple[ServiceState, list[Deployment]]:
                 started_at=started,
                 completed_at=completed,
                 origin=draw(st.sampled_from(Origin)),
+                release_id=release_id,
             )
         )
     current = draw(st.sampled_from(deployments))
-    good = sorted(
-        (d.summary() for d in deployments if d.status == Status.GOOD),
-        key=lambda d: d.started_at,
-        reverse=True,
-    )
+    bad = {d.release for d in deployments if d.status.is_bad}
+    newest: dict[str, Deployment] = {}
+    for d in sorted(deployments, key=lambda d: d.started_at):
+        if d.status == Status.GOOD and d.release not in bad:
+            newest[d.release] = d
+    good = [
+        ref(d, images_missing=[f"{d.task_definition_arn}@gone"] if draw(st.integers(0, 9)) == 0 else [])
+        for d in sorted(newest.values(), key=lambda d: d.started_at, reverse=True)
+    ]
     in_flight = draw(
         st.none()
         | st.builds(
@@ -426,9 +439,9 @@ def situations(draw: st.DrawFn, kinds: tuple[TriggerKind, ...] = tuple(TriggerKi
     options = None
     if kind == TriggerKind.ALARM:
         trigger = alarm()
-    elif kind == TriggerKind.DEPLOYMENT_FAILED:
+    elif kind in (TriggerKind.DEPLOYMENT_FAILED, TriggerKind.KNOWN_BAD_RELEASE):
         failed_id = draw(st.sampled_from([current.deployment_id, *(d.deployment_id for d in deployments)]))
-        trigger = deployment_failed(failed_id, ecs_rolling_back=draw(st.booleans()))
+        trigger = replace(deployment_failed(failed_id, ecs_rolling_back=draw(st.booleans())), kind=kind)
     else:
         trigger = manual_trigger()
         target = draw(st.none() | st.sampled_from(deployments))
@@ -456,7 +469,7 @@ def situations(draw: st.DrawFn, kinds: tuple[TriggerKind, ...] = tuple(TriggerKi
 def test_decide_invariants(kind: TriggerKind, data: st.DataObject) -> None:
     # Given any valid trigger of this kind, ledger state, policy and time
     situation = data.draw(situations((kind,)))
-    trigger, service_state, policy, now, options, deployments = situation
+    trigger, service_state, policy, now, options, _ = situation
     automatic = trigger.kind != TriggerKind.MANUAL
 
     # When deciding
@@ -469,11 +482,12 @@ def test_decide_invariants(kind: TriggerKind, data: st.DataObject) -> None:
     assert service_state is not None and service_state.current is not None
     current = service_state.current
     target = decision.target
-    # (a) never a BAD revision, unless a person forced it
+    # (a) never a BAD release, unless a person forced it; never one whose images are gone
     forced = options is not None and options.force
-    assert not target.status.is_bad or (not automatic and forced)
-    # (b) never the revision that runs now
-    assert target.task_definition_arn != current.task_definition_arn
+    assert target.verdict != Verdict.BAD or (not automatic and forced)
+    assert not target.images_missing
+    # (b) never the release that runs now (nor another revision of it)
+    assert target.release_id != current.release
     # (c) never a second rollback while one is in flight
     assert service_state.in_flight is None or not service_state.in_flight.active(now)
     # dry-run whenever policy or the operator asks for it
@@ -483,17 +497,14 @@ def test_decide_invariants(kind: TriggerKind, data: st.DataObject) -> None:
         # (d) this rollback stays within the loop guard's limit
         assert service_state.rollbacks_since(now - policy.loop_guard_period) + 1 <= policy.loop_guard_limit
         assert service_state.halted is None
-        # (f) the target is the newest GOOD revision that is not current
-        newest_good = max(
-            (
-                d
-                for d in deployments
-                if d.status == Status.GOOD and d.task_definition_arn != current.task_definition_arn
-            ),
-            key=lambda d: d.started_at,
+        # (f) the target is the newest GOOD release that is not current and whose images exist
+        newest_good = next(
+            entry
+            for entry in service_state.good
+            if entry.release_id != current.release and not entry.images_missing
         )
-        assert target.task_definition_arn == newest_good.task_definition_arn
-        assert target.status == Status.GOOD
+        assert target == newest_good
+        assert target.verdict == Verdict.GOOD
 
 
 @settings(max_examples=150, deadline=None)
@@ -536,3 +547,59 @@ def test_duplicate_triggers_cause_at_most_one_rollback(
 
     # Then at most one rollback is started
     assert rollbacks <= 1
+
+
+# -- releases -----------------------------------------------------------------------------------
+
+
+def test_a_release_recorded_bad_needs_force_as_a_manual_target() -> None:
+    # Given web:2's release recorded BAD
+    target = ref(V2_BAD)
+
+    # When an operator names it, without and with force
+    refused = decide(manual_trigger(), USUAL, policy(), NOW, manual(target))
+    forced = decide(manual_trigger(), USUAL, policy(), NOW, manual(target, force=True))
+
+    # Then it is refused with the reason, and deployed when forced
+    assert isinstance(refused, Refuse) and refused.code == "target_is_bad"
+    assert "force" in refused.message
+    assert isinstance(forced, RollBack) and forced.target == target
+
+
+def test_a_release_whose_images_are_gone_is_refused_with_the_images_named() -> None:
+    # Given web:1, the only GOOD release, whose digest a lifecycle rule deleted
+    gone = f"{V1.task_definition_arn}@sha256:gone"
+    service_state = state(V3, [ref(V1, images_missing=[gone])])
+
+    # When the alarm fires, or an operator asks for it
+    automatic = decide(alarm(), service_state, policy(), NOW)
+    by_hand = decide(manual_trigger(), service_state, policy(), NOW, manual(ref(V1, images_missing=[gone])))
+
+    # Then both are refused, naming the image
+    for decision in (automatic, by_hand):
+        assert isinstance(decision, Refuse) and decision.code == "image_missing", decision
+        assert gone in decision.message
+
+
+def test_the_newest_good_release_whose_images_exist_is_chosen() -> None:
+    # Given web:2 (newest GOOD) lost its image, web:1 did not
+    v2 = deployment(2, Status.GOOD)
+    service_state = state(V3, [ref(v2, images_missing=["repo@sha256:gone"]), ref(V1)])
+
+    # When the alarm fires
+    decision = decide(alarm(), service_state, policy(), NOW)
+
+    # Then the rollback goes to web:1 and says why web:2 was skipped
+    assert isinstance(decision, RollBack) and decision.target.release_id == V1.release
+    assert "skipped" in decision.message
+
+
+def test_a_target_without_recorded_digests_says_it_deploys_by_tag() -> None:
+    # Given a revision ECS knows but whose digests were never recorded
+    target = replace(ref(V1), digests_recorded=False, verdict=None)
+
+    # When an operator names it
+    decision = decide(manual_trigger(), USUAL, policy(), NOW, manual(target))
+
+    # Then the rollback says it is deployed by tag
+    assert isinstance(decision, RollBack) and "deployed by tag" in decision.message

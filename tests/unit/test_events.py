@@ -433,7 +433,6 @@ MALFORMED: dict[str, tuple[object, str]] = {
     "a string that is not JSON": ("roll back web please", "invalid_json"),
     "bytes that are not UTF-8": (b"\xff\xfe{", "invalid_json"),
     "missing reason": (_request(reason=_MISSING), "missing_field"),
-    "missing requested_by": (_request(requested_by=_MISSING), "missing_field"),
     "missing service": (_request(service=_MISSING), "missing_field"),
     "empty reason": (_request(reason=""), "invalid_field"),
     "blank reason": (_request(reason="   "), "invalid_field"),

@@ -19,6 +19,7 @@ from tests.unit.builders import (
     deployment,
     digest,
     minutes,
+    release,
     state,
     task_definition,
 )
@@ -75,7 +76,7 @@ class RacingLedger(InMemoryLedger):
             self.raced = True
             stored = self.load(SERVICE)
             assert stored is not None
-            other = replace(stored, alarms=("other-writer",), version=stored.version + 1)
+            other = replace(stored, last_alarm_at=NOW + minutes(1), version=stored.version + 1)
             super().commit(LedgerChange(state=other, expected_version=stored.version))
         super().commit(change)
 
@@ -92,7 +93,7 @@ def test_a_concurrent_ledger_update_is_decided_again_from_a_fresh_read() -> None
     assert record.outcome == Outcome.ROLLED_BACK
     assert fakes.ecs.updates == [(SERVICE, service.good_arn)]
     stored = fakes.ledger.load(SERVICE)
-    assert stored is not None and "other-writer" in stored.alarms
+    assert stored is not None and stored.last_alarm_at == NOW + minutes(1)
 
 
 def test_ecs_refusing_the_update_records_failed_and_releases_the_lock() -> None:
@@ -143,20 +144,60 @@ def test_a_run_that_died_after_the_lock_is_resumed_by_the_redelivery() -> None:
     assert record.update_service_at is not None
 
 
-def test_a_tagged_target_deploys_a_pinned_copy_and_the_lock_follows_it() -> None:
-    # Given the GOOD revision names its image by a tag that has since moved
+def test_a_tagged_target_deploys_the_pinned_copy_made_when_it_became_good() -> None:
+    # Given the GOOD release names its image by a tag that has since moved; its pinned copy web:2
+    # was registered when it became GOOD
     fakes = Fakes()
     running_service(fakes, pinned=False)
+    copy_arn = fakes.ecs.add_task_definition(task_definition(("app", f"{ECR_REPO}@{digest(1)}"), revision=2))
+    stored = fakes.ledger.load(SERVICE)
+    assert stored is not None
+    pinned = replace(stored.good[0], deploy_task_definition_arn=copy_arn)
+    fakes.ledger.commit(
+        LedgerChange(state=replace(stored, good=(pinned,), version=2), expected_version=stored.version)
+    )
 
     # When the alarm is handled
     record = executor.execute(fakes.deps(), alarm(), SERVICE)
 
-    # Then a copy pinned to the recorded digest is registered and deployed, and the lock waits for it
+    # Then the copy is deployed, nothing is registered on the way, and the lock waits for the copy
+    assert fakes.ecs.registrations == []
+    assert fakes.ecs.updates == [(SERVICE, copy_arn)]
+    assert record.deployed_task_definition_arn == copy_arn
+    locked = fakes.ledger.load(SERVICE)
+    assert locked is not None and locked.in_flight is not None
+    assert locked.in_flight.target_task_definition_arn == copy_arn
+
+
+def test_a_deregistered_rollback_revision_is_registered_again_from_the_ledger() -> None:
+    # Given the GOOD release's rollback revision was deregistered (ECS refuses to deploy it)
+    fakes = Fakes()
+    service = running_service(fakes, pinned=False)
+    good = deployment(
+        1, Status.GOOD, images=(ContainerImage("app", f"{ECR_REPO}:latest", digest(1), "ecs-task"),)
+    )
+    definition = fakes.ecs.task_definitions[service.good_arn].definition
+    fakes.ledger.commit(
+        LedgerChange(state=None, expected_version=0, releases=[release(good, task_definition=definition)])
+    )
+    fakes.ecs.task_definitions[service.good_arn] = replace(
+        fakes.ecs.task_definitions[service.good_arn], status="INACTIVE"
+    )
+    fakes.ecs.before_update = lambda _service, arn: _refuse_inactive(fakes, arn)
+
+    # When the alarm is handled
+    record = executor.execute(fakes.deps(), alarm(), SERVICE)
+
+    # Then a copy pinned to the recorded digest is registered from the ledger's task definition and deployed
+    assert record.outcome == Outcome.ROLLED_BACK, record.message
     assert len(fakes.ecs.registrations) == 1
     copy_arn = fakes.ecs.registrations[0]["taskDefinitionArn"]
     assert fakes.ecs.registrations[0]["containerDefinitions"][0]["image"] == f"{ECR_REPO}@{digest(1)}"
     assert fakes.ecs.updates == [(SERVICE, copy_arn)]
-    assert record.deployed_task_definition_arn == copy_arn
-    stored = fakes.ledger.load(SERVICE)
-    assert stored is not None and stored.in_flight is not None
-    assert stored.in_flight.target_task_definition_arn == copy_arn
+    restored = fakes.ledger.get_release(SERVICE, good.release)
+    assert restored is not None and restored.rollback_task_definition_arn == copy_arn
+
+
+def _refuse_inactive(fakes: Fakes, arn: str) -> None:
+    if fakes.ecs.task_definitions[arn].status != "ACTIVE":
+        refuse_updates("TaskDefinition is inactive")(SERVICE, arn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -13,7 +14,6 @@ from ecs_rollback.adapters import ledger_items as items
 from ecs_rollback.domain.model import (
     ContainerImage,
     Deployment,
-    Halt,
     Origin,
     Outcome,
     RevisionId,
@@ -24,6 +24,7 @@ from ecs_rollback.domain.model import (
     iso,
     parse_iso,
 )
+from ecs_rollback.domain.state import Halt
 from tests.unit.builders import (
     ECR_REPO,
     NOW,
@@ -116,7 +117,6 @@ def test_service_state_round_trip() -> None:
         automatic_rollbacks=[NOW - minutes(40), NOW - minutes(5)],
         halted=Halt("the rollback's own deployment failed", NOW - minutes(3), "rb-1"),
         version=7,
-        alarms=["web-5xx", "web-latency"],
         last_alarm_at=NOW - minutes(6),
         updated_at=NOW,
     )
@@ -353,11 +353,14 @@ def test_any_deployment_round_trips(original: Deployment) -> None:
     item = items.deployment_to_item(original)
     restored = items.deployment_from_item(item)
 
-    # Then it is equal, full task definition included, and the item is sparse
-    assert restored == original
+    # Then it is equal (a deployment read without a release id runs its own provisional release, and
+    # is written with it), full task definition included, and the item is sparse
+    assert restored == replace(original, release_id=original.release)
     assert restored.task_definition == original.task_definition
     assert None not in item.values()
     assert ("gsi1pk" in item) is (original.git_sha is not None)
     assert len(items.image_use_items(original)) == sum(1 for image in original.images if image.digest)
-    # and the copy kept on the service item is the summary
-    assert items.deployment_from_item(items.deployment_summary_to_item(original)) == original.summary()
+    # and the copy kept on a decision record is the summary
+    assert items.deployment_from_item(items.deployment_summary_to_item(original)) == replace(
+        original.summary(), release_id=original.release
+    )

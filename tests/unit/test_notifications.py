@@ -112,9 +112,9 @@ def test_commits_without_git_sha_are_left_out() -> None:
     # When building its body
     body = record_view(record)
 
-    # Then there is no commit line, and images are the revision's own when nothing was pinned
+    # Then there is no commit line, and no image is claimed for a target whose release was not read
     assert body["commits"] == []
-    assert body["to"]["images"][0]["image"] == f"{ECR_REPO}:v1"
+    assert body["to"]["images"] == []
 
 
 def test_rollback_result_notification() -> None:

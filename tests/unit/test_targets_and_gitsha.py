@@ -28,10 +28,10 @@ TARGETS: dict[str, tuple[str, TargetSpec]] = {
     "last-good with spaces around": ("  last-good ", LastGood()),
     "family:revision": ("web:42", RevisionTarget(RevisionId("web", 42))),
     "family with dashes and underscores": ("my_web-app:7", RevisionTarget(RevisionId("my_web-app", 7))),
-    "task definition ARN": (td_arn(42), RevisionTarget(RevisionId("web", 42))),
+    "task definition ARN": (td_arn(42), RevisionTarget(RevisionId("web", 42), "123456789012", "us-east-1")),
     "china partition ARN": (
         "arn:aws-cn:ecs:cn-north-1:123456789012:task-definition/web:3",
-        RevisionTarget(RevisionId("web", 3)),
+        RevisionTarget(RevisionId("web", 3), "123456789012", "cn-north-1"),
     ),
     "7-character SHA prefix": ("3f2c1ab", GitShaTarget("3f2c1ab")),
     "full SHA": (SHA, GitShaTarget(SHA)),
@@ -71,6 +71,10 @@ INVALID_TARGETS = {
     "last-good with another case": "LAST-GOOD",
     "injection attempt": "web:1; rm -rf /",
     "newline inside": "web:1\nweb:2",
+    "full-width digit": "web:\uff11",
+    "Arabic-Indic digits": "web:\u0661\u0662",
+    "full-width digits in an ARN": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:\uff11",
+    "full-width digits in a SHA": "3f2c1a\uff11",
 }
 
 

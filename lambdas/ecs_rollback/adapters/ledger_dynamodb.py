@@ -17,12 +17,14 @@ from ecs_rollback.contract import (
     HISTORY_INDEX,
     KIND_INDEX,
     PARTITION_KEY,
+    RELEASE_INDEX,
     REVISION_INDEX,
     SERVICE_GIT_INDEX,
     SORT_KEY,
 )
 from ecs_rollback.domain.errors import ConcurrentUpdate, DuplicateTrigger
-from ecs_rollback.domain.model import Deployment, RevisionId, RollbackRecord, ServiceId, ServiceState
+from ecs_rollback.domain.model import Deployment, Release, ReleaseRef, RevisionId, RollbackRecord, ServiceId
+from ecs_rollback.domain.state import ServiceState
 from ecs_rollback.ports import ImageUse, LedgerChange, Page
 
 if TYPE_CHECKING:
@@ -46,6 +48,8 @@ def _plain(value: Any) -> Any:
         return int(value)
     if isinstance(value, list):
         return [_plain(entry) for entry in value]
+    if isinstance(value, set):  # string sets (the alarm names) read as sorted lists
+        return sorted(_plain(entry) for entry in value)
     if isinstance(value, dict):
         return {key: _plain(entry) for key, entry in value.items()}
     return value
@@ -91,51 +95,60 @@ class DynamoDBLedger:
         item = self._get(items.service_pk(service), items.STATE_SK)
         return items.state_from_item(item) if item else None
 
+    def load_with_revision(
+        self, service: ServiceId, revision: RevisionId
+    ) -> tuple[ServiceState | None, ReleaseRef | None]:
+        pk = items.service_pk(service)
+        found = self._batch_get([(pk, items.STATE_SK), (pk, items.revision_sk(revision))])
+        state_item = found.get((pk, items.STATE_SK))
+        revision_item = found.get((pk, items.revision_sk(revision)))
+        state = items.state_from_item(state_item) if state_item else None
+        if revision_item is not None:
+            return state, items.ref_from_item(revision_item)
+        # Written by version 1 (no revision items): the deployment record says what it ran.
+        deployment = self.find_revision(service, revision)
+        return state, items.ref_of_deployment(deployment) if deployment else None
+
+    def _batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        request: dict[str, Any] = {
+            self._table: {
+                "Keys": [_to_wire({PARTITION_KEY: pk, SORT_KEY: sk}) for pk, sk in keys],
+                "ConsistentRead": True,
+            }
+        }
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for _attempt in range(5):  # unprocessed keys are retried (DynamoDB returns them under load)
+            response = self._client.batch_get_item(RequestItems=request)
+            for raw in response.get("Responses", {}).get(self._table, []):
+                item = _from_wire(raw)
+                found[(item[PARTITION_KEY], item[SORT_KEY])] = item
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+        raise ConcurrentUpdate("DynamoDB left keys unprocessed; the request will be retried")
+
     def get_deployment(self, service: ServiceId, deployment_id: str) -> Deployment | None:
         item = self._get(items.service_pk(service), items.deployment_sk(deployment_id))
         return items.deployment_from_item(item) if item else None
+
+    def get_release(self, service: ServiceId, release_id: str) -> Release | None:
+        item = self._get(items.service_pk(service), items.release_sk(release_id))
+        return items.release_from_item(item) if item else None
 
     def get_rollback(self, service: ServiceId, record_key: str) -> RollbackRecord | None:
         item = self._get(items.service_pk(service), record_key)
         return items.rollback_from_item(item) if item else None
 
+    def linked_alarms(self, service: ServiceId) -> tuple[str, ...]:
+        pk = items.service_pk(service)
+        found = self._batch_get([(pk, items.ALARMS_SK), (pk, items.STATE_SK)])
+        return items.alarms_from_items(found.get((pk, items.ALARMS_SK)), found.get((pk, items.STATE_SK)))
+
     # -- writes -------------------------------------------------------------------------
 
     def commit(self, change: LedgerChange) -> None:
-        operations: list[dict[str, Any]] = []
-        state_index = rollback_index = None
-        if change.state is not None:
-            state_item = items.state_to_item(change.state)
-            put: dict[str, Any] = {"TableName": self._table, "Item": _to_wire(state_item)}
-            if change.expected_version == 0:
-                put["ConditionExpression"] = f"attribute_not_exists({PARTITION_KEY})"
-            else:
-                put["ConditionExpression"] = "#version = :expected"
-                put["ExpressionAttributeNames"] = {"#version": "version"}
-                put["ExpressionAttributeValues"] = _to_wire({":expected": change.expected_version})
-            state_index = len(operations)
-            operations.append({"Put": put})
-        written: dict[tuple[str, str], dict[str, Any]] = {}
-        for deployment in change.deployments:
-            for item in (items.deployment_to_item(deployment), *items.image_use_items(deployment)):
-                written[(item[PARTITION_KEY], item[SORT_KEY])] = item
-        for item in written.values():
-            operations.append({"Put": {"TableName": self._table, "Item": _to_wire(item)}})
-        if change.new_rollback is not None:
-            rollback_index = len(operations)
-            operations.append(
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": _to_wire(items.rollback_to_item(change.new_rollback)),
-                        "ConditionExpression": f"attribute_not_exists({PARTITION_KEY})",
-                    }
-                }
-            )
-        for record in change.rollback_updates:
-            operations.append(
-                {"Put": {"TableName": self._table, "Item": _to_wire(items.rollback_to_item(record))}}
-            )
+        writes = items.change_writes(change)
+        operations = [self._operation(write) for write in writes]
         if not operations:
             return
         try:
@@ -144,13 +157,53 @@ class DynamoDBLedger:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if rollback_index is not None and _failed(reasons, rollback_index):
+            failed = {
+                writes[index].condition
+                for index, code in enumerate(reasons)
+                if code == "ConditionalCheckFailed"
+            }
+            if "new" in failed:
                 raise DuplicateTrigger(
                     f"trigger {change.new_rollback.trigger_id if change.new_rollback else ''} was already decided"
                 ) from error
-            if state_index is not None and _failed(reasons, state_index):
+            if "version" in failed:
                 raise ConcurrentUpdate("the service's ledger state changed since it was read") from error
+            if any(code == "TransactionConflict" for code in reasons):
+                raise ConcurrentUpdate("another transaction wrote the same items; retrying") from error
             raise
+
+    def _operation(self, write: items.ItemWrite) -> dict[str, Any]:
+        if write.condition == "add_alarm":
+            return {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _to_wire(
+                        {PARTITION_KEY: write.item[PARTITION_KEY], SORT_KEY: write.item[SORT_KEY]}
+                    ),
+                    "UpdateExpression": "SET #entity = :entity, #version = :schema, #service = :service "
+                    "ADD #alarms :alarm",
+                    "ExpressionAttributeNames": {
+                        "#entity": "entity",
+                        "#version": "schema_version",
+                        "#service": "service_arn",
+                        "#alarms": "alarms",
+                    },
+                    "ExpressionAttributeValues": {
+                        ":entity": {"S": write.item["entity"]},
+                        ":schema": {"N": str(write.item["schema_version"])},
+                        ":service": {"S": write.item["service_arn"]},
+                        ":alarm": {"SS": [str(write.alarm)]},
+                    },
+                }
+            }
+        put: dict[str, Any] = {"TableName": self._table, "Item": _to_wire(write.item)}
+        if write.condition == "new" or (write.condition == "version" and write.expected_version == 0):
+            put["ConditionExpression"] = f"attribute_not_exists({PARTITION_KEY})"
+        elif write.condition == "version":
+            put["ConditionExpression"] = "#version = :expected"
+            put["ExpressionAttributeNames"] = {"#version": "version"}
+            put["ExpressionAttributeValues"] = _to_wire({":expected": write.expected_version})
+        return {"Put": put}
 
     # -- queries ------------------------------------------------------------------------
 
@@ -247,6 +300,28 @@ class DynamoDBLedger:
         )
         return Page([items.image_use_from_item(item) for item in found], next_cursor)
 
+    def good_releases(self, service: ServiceId, limit: int = 20) -> list[ReleaseRef]:
+        found, _ = self._query(
+            limit,
+            None,
+            IndexName=RELEASE_INDEX.name,
+            KeyConditionExpression=f"{RELEASE_INDEX.partition_key} = :pk",
+            ExpressionAttributeValues=_to_wire({":pk": items.good_pk(service)}),
+        )
+        return [items.release_from_item(item).ref() for item in found]
+
+    def deployments_of_release(
+        self, release_id: str, limit: int = 20, cursor: str | None = None
+    ) -> Page[Deployment]:
+        found, next_cursor = self._query(
+            limit,
+            cursor,
+            IndexName=RELEASE_INDEX.name,
+            KeyConditionExpression=f"{RELEASE_INDEX.partition_key} = :pk",
+            ExpressionAttributeValues=_to_wire({":pk": items.release_pk(release_id)}),
+        )
+        return Page([items.deployment_from_item(item) for item in found], next_cursor)
+
     def services(self, limit: int = 100, cursor: str | None = None) -> Page[ServiceState]:
         found, next_cursor = self._query(
             limit,
@@ -257,7 +332,3 @@ class DynamoDBLedger:
             ScanIndexForward=True,
         )
         return Page([items.state_from_item(item) for item in found], next_cursor)
-
-
-def _failed(reasons: list[str | None], index: int) -> bool:
-    return index < len(reasons) and reasons[index] == "ConditionalCheckFailed"

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ecs_rollback.domain.model import Deployment, Origin, ServiceState, Status, TriggerKind, same_revision
+from ecs_rollback.domain.model import Deployment, Origin, ReleaseRef, Status, TriggerKind, Verdict
+from ecs_rollback.domain.state import ServiceState
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Trigger:
     at: datetime
     source: str  # alarm name, failed deployment id, or the operator's identity
     reason: str
-    deployment_id: str | None = None  # the failed deployment, for DEPLOYMENT_FAILED
+    deployment_id: str | None = None  # the failed (or known-bad) deployment
     ecs_rolling_back: bool = False  # ECS said it is rolling back by itself
 
 
@@ -42,7 +43,7 @@ class ManualOptions:
     """What an operator asked for; ``target`` is resolved from the ledger before deciding."""
 
     last_good: bool
-    target: Deployment | None  # the newest ledger record of the named revision, if any
+    target: ReleaseRef | None  # the release of the named revision or commit, if the ledger or ECS knows it
     target_label: str
     force: bool
     dry_run: bool
@@ -50,7 +51,7 @@ class ManualOptions:
 
 @dataclass(frozen=True)
 class RollBack:
-    target: Deployment
+    target: ReleaseRef
     current: Deployment | None
     dry_run: bool
     message: str
@@ -94,7 +95,7 @@ def decide(
         return Skip("unknown_service", message) if automatic else Refuse("unknown_service", message)
     current = state.current
 
-    if trigger.kind == TriggerKind.DEPLOYMENT_FAILED:
+    if trigger.kind in (TriggerKind.DEPLOYMENT_FAILED, TriggerKind.KNOWN_BAD_RELEASE):
         if trigger.ecs_rolling_back:
             return Skip(
                 "ecs_rolling_back", "ECS is already rolling this deployment back by itself; recorded it"
@@ -102,7 +103,7 @@ def decide(
         if trigger.deployment_id != current.deployment_id:
             return Skip(
                 "stale_deployment",
-                f"deployment {trigger.deployment_id} failed but the service has moved on to "
+                f"deployment {trigger.deployment_id} is no longer the service's newest; it has moved on to "
                 f"{current.deployment_id}; nothing to undo",
             )
 
@@ -159,14 +160,17 @@ def _decide_automatic(
             f"{current.describe()} is GOOD and went live {_ago(now - current.deployed_at)} ago, beyond the "
             f"{_ago(policy.watch_window)} watch window; an incident this late is not blamed on the deploy",
         )
-    target = state.newest_good_except(current)
+    candidates = [entry for entry in state.good if entry.release_id != current.release]
+    target = next((entry for entry in candidates if not entry.images_missing), None)
     if target is None:
+        if candidates:
+            return Refuse("image_missing", _images_gone(candidates[0]))
         if current.status == Status.GOOD:
             return Skip(
                 "already_on_newest_good",
-                f"the service already runs the newest GOOD revision {current.describe()}; a rollback cannot help",
+                f"the service already runs the newest GOOD release {current.describe()}; a rollback cannot help",
             )
-        return Skip("no_known_good", "no known good revision to roll back to; a person must decide")
+        return Skip("no_known_good", "no known good release to roll back to; a person must decide")
     recent = state.rollbacks_since(now - policy.loop_guard_period)
     if recent >= policy.loop_guard_limit:
         return Refuse(
@@ -175,11 +179,13 @@ def _decide_automatic(
             f"{policy.loop_guard_limit}; stopping so a person can look",
         )
     verb = "would roll back" if policy.dry_run else "rolling back"
+    skipped = f" ({_images_gone(candidates[0])}; skipped it)" if target is not candidates[0] else ""
     return RollBack(
         target=target,
         current=current,
         dry_run=policy.dry_run,
-        message=f"{verb} from {current.describe()} to the last good revision {target.describe()}: {trigger.reason}",
+        message=f"{verb} from {current.describe()} to the last good release {target.describe()}"
+        f"{skipped}: {trigger.reason}",
     )
 
 
@@ -189,28 +195,44 @@ def _decide_manual(
     dry_run = manual.dry_run or policy.dry_run
     verb = "would roll back" if dry_run else "rolling back"
     if manual.last_good:
-        target = state.newest_good_except(current)
+        target = state.newest_good_except(current.release)
         if target is None:
             return Refuse(
                 "no_known_good",
-                "no GOOD revision other than the current one is recorded; name a revision or git SHA as target",
+                "no GOOD release other than the one running is recorded; name a revision or git SHA as target",
             )
-        return RollBack(target, current, dry_run, f"{verb} from {current.describe()} to {target.describe()}")
-    target = manual.target
-    if target is None:
-        return Refuse(
-            "target_not_found",
-            f"no revision matching {manual.target_label!r} is known for this service; "
-            "see `ecs-rollback history CLUSTER SERVICE`",
+    else:
+        found = manual.target
+        if found is None:
+            return Refuse(
+                "target_not_found",
+                f"no revision matching {manual.target_label!r} is known for this service; "
+                "see `ecs-rollback history CLUSTER SERVICE`",
+            )
+        target = found
+    if target.release_id == current.release:
+        same = (
+            "" if target.task_definition_arn == current.task_definition_arn else f" (as {current.revision})"
         )
-    if same_revision(target, current):
-        return Skip("target_is_current", f"the service already runs {target.describe()}")
-    if target.status.is_bad and not manual.force:
+        return Skip("target_is_current", f"the service already runs the release of {target.describe()}{same}")
+    if target.verdict == Verdict.BAD and not manual.force:
         return Refuse(
             "target_is_bad",
-            f"{target.describe()} is recorded as {target.status}; pass force=true to roll back to it anyway",
+            f"the release of {target.describe()} is recorded BAD; pass force to roll back to it anyway",
         )
-    return RollBack(target, current, dry_run, f"{verb} from {current.describe()} to {target.describe()}")
+    if target.images_missing:
+        return Refuse("image_missing", _images_gone(target))
+    note = "" if target.digests_recorded else " (its image digests were never recorded: deployed by tag)"
+    return RollBack(
+        target, current, dry_run, f"{verb} from {current.describe()} to {target.describe()}{note}"
+    )
+
+
+def _images_gone(target: ReleaseRef) -> str:
+    return (
+        f"the images of {target.describe()} no longer exist in their repository: "
+        f"{', '.join(target.images_missing)}; restore them or choose another target"
+    )
 
 
 def _ago(delta: timedelta) -> str:

@@ -10,6 +10,9 @@ from ecs_rollback.domain.model import ImageReference
 
 GIT_SHA_TAG = "ecs-rollback:git-sha"
 COMMIT_MESSAGE_TAG = "ecs-rollback:commit-message"
+# Set (to "true") by `ecs-rollback deploy --force` on a revision of a release recorded BAD: a person
+# chose to deploy it, so it is not rolled back as a known-bad release.
+ALLOW_BAD_RELEASE_TAG = "ecs-rollback:allow-bad-release"
 OCI_REVISION_LABEL = "org.opencontainers.image.revision"
 
 _FULL_HEX = re.compile(r"^[0-9a-f]{7,40}$")

@@ -1,8 +1,10 @@
-"""How deployment events move a revision through its lifecycle, as pure state transitions.
+"""How deployment events move a revision through its lifecycle, and its release to a verdict, as
+pure state transitions.
 
-``IN_PROGRESS -> COMPLETED -> GOOD``, or ``FAILED``, or ``ROLLED_BACK``. EventBridge delivers at
-least once and in no guaranteed order, so every transition is idempotent and never moves a
-record backwards.
+Deployments: ``IN_PROGRESS -> COMPLETED -> GOOD``, or ``FAILED``, or ``ROLLED_BACK``. Releases:
+GOOD when a deployment of it baked (or it was adopted), BAD when one failed or was rolled back;
+the newest evidence wins. EventBridge delivers at least once and in no guaranteed order, so every
+transition is idempotent and never moves a deployment backwards.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from ecs_rollback.domain.model import Deployment, Halt, InFlight, Origin, ServiceId, ServiceState, Status
+from ecs_rollback.domain.model import Deployment, Origin, Release, ServiceId, Status, Verdict
+from ecs_rollback.domain.state import Halt, InFlight, ServiceState
 
 _RANK = {Status.IN_PROGRESS: 0, Status.COMPLETED: 1, Status.GOOD: 2, Status.FAILED: 3, Status.ROLLED_BACK: 3}
 
@@ -19,6 +22,7 @@ _RANK = {Status.IN_PROGRESS: 0, Status.COMPLETED: 1, Status.GOOD: 2, Status.FAIL
 class Transition:
     state: ServiceState
     deployments: list[Deployment] = field(default_factory=list)
+    releases: list[Release] = field(default_factory=list)
     rollback_finished: str | None = None  # COMPLETED / FAILED when the in-flight rollback ended
     finished_rollback_key: str | None = None
     schedule_bake_for: Deployment | None = None
@@ -37,21 +41,55 @@ def new_state(service: ServiceId) -> ServiceState:
     return ServiceState(service=service)
 
 
-def adopt(state: ServiceState, baseline: Deployment, now: datetime) -> tuple[ServiceState, Deployment]:
-    """Take the revision a never-seen service was running as its baseline GOOD (adopted, not baked)."""
+def new_release(deployment: Deployment, now: datetime) -> Release:
+    """The release a deployment runs, the first time the ledger sees it."""
+    return Release(
+        release_id=deployment.release,
+        service=deployment.service,
+        source_task_definition_arn=deployment.task_definition_arn,
+        rollback_task_definition_arn=deployment.task_definition_arn,
+        first_seen_at=now,
+        last_deployed_at=deployment.started_at,
+        revisions=(deployment.task_definition_arn,),
+        images=deployment.images,
+        last_deployment_id=deployment.deployment_id,
+        git_sha=deployment.git_sha,
+        commit_message=deployment.commit_message,
+        task_definition=deployment.task_definition,
+    )
+
+
+def adopt(
+    state: ServiceState, baseline: Deployment, release: Release, now: datetime, reason: str
+) -> tuple[ServiceState, Deployment, Release]:
+    """Take the revision a service runs as its baseline GOOD (adopted, not baked).
+
+    The caller has checked that the release is not recorded BAD: a BAD release is never adopted.
+    """
     adopted = replace(
         baseline,
         status=Status.GOOD,
-        origin=Origin.ADOPTED,
         adopted=True,
         good_at=now,
         updated_at=now,
-        actor="ecs-rollback",
+        release_id=release.release_id,
     )
-    return replace(state.with_good(adopted), current=state.current or adopted.summary()), adopted
+    adopted = adopted if baseline.status == Status.GOOD else adopted.with_status(Status.GOOD, now, reason)
+    judged = replace(release.judged(Verdict.GOOD, now, reason), adopted=True).with_revision(
+        baseline.task_definition_arn
+    )
+    current = state.current
+    if current is None or current.deployment_id == adopted.deployment_id:
+        current = adopted.compact()
+    adopted_state = replace(
+        state.with_good(judged.ref()).with_family(adopted.revision.family), current=current, updated_at=now
+    )
+    return adopted_state, adopted, judged
 
 
-def record_started(state: ServiceState, deployment: Deployment, now: datetime) -> Transition:
+def record_started(
+    state: ServiceState, deployment: Deployment, release: Release, now: datetime
+) -> Transition:
     """A deployment began (or we first hear of it). Links it to our in-flight rollback, if it is one."""
     if (
         state.in_flight is not None
@@ -76,39 +114,58 @@ def record_started(state: ServiceState, deployment: Deployment, now: datetime) -
     if newer and deployment.origin == Origin.DEPLOY:
         halted = None  # a person deployed something new: automatic rollbacks resume
     if newer or (current is not None and current.deployment_id == deployment.deployment_id):
-        current = deployment.summary()
-    return Transition(replace(state, current=current, halted=halted, updated_at=now), [deployment])
+        current = deployment.compact()
+    seen = release.with_revision(deployment.task_definition_arn)
+    if deployment.started_at >= seen.last_deployed_at:
+        seen = replace(
+            seen, last_deployed_at=deployment.started_at, last_deployment_id=deployment.deployment_id
+        )
+    started = replace(state, current=current, halted=halted, updated_at=now).with_family(
+        deployment.revision.family
+    )
+    if seen.is_good:
+        started = started.with_good(seen.ref())
+    return Transition(started, [deployment], [seen])
 
 
 def record_completed(
-    state: ServiceState, deployment: Deployment, now: datetime, bake_time_zero: bool
+    state: ServiceState, deployment: Deployment, release: Release, now: datetime, bake_time_zero: bool
 ) -> Transition:
     completed = advance(deployment, Status.COMPLETED, now, "ECS reports steady state")
-    transition = _apply(state, completed, now)
+    transition = _apply(state, completed, release, now)
     transition = _finish_in_flight(transition, completed, "COMPLETED")
     if completed.status != Status.COMPLETED:
         return transition
     if bake_time_zero:
-        return promote(transition.state, completed, now, base=transition)
+        return promote(transition.state, completed, release, now, base=transition)
     return replace(transition, schedule_bake_for=completed)
 
 
-def record_failed(state: ServiceState, deployment: Deployment, now: datetime, reason: str) -> Transition:
+def record_failed(
+    state: ServiceState, deployment: Deployment, release: Release, now: datetime, reason: str
+) -> Transition:
     failed = advance(deployment, Status.FAILED, now, reason)
-    transition = _apply(state.without_good(failed), failed, now)
+    judged = release.judged(Verdict.BAD, now, f"deployment {deployment.deployment_id} failed: {reason}")
+    transition = _apply(state.without_release(release.release_id), failed, judged, now)
     return _finish_in_flight(transition, failed, "FAILED")
 
 
 def promote(
-    state: ServiceState, deployment: Deployment, now: datetime, base: Transition | None = None
+    state: ServiceState,
+    deployment: Deployment,
+    release: Release,
+    now: datetime,
+    base: Transition | None = None,
 ) -> Transition:
-    """The bake time passed with no alarm: COMPLETED (and only COMPLETED) becomes GOOD."""
+    """The bake time passed with no alarm: COMPLETED (and only COMPLETED) becomes GOOD, and so does its
+    release. ``release`` carries its rollback revision (the pinned copy made for it, if any)."""
     if deployment.status != Status.COMPLETED:
         return base or Transition(state)
     good = advance(deployment, Status.GOOD, now, "baked with no alarm")
     if good.status != Status.GOOD:
         return base or Transition(state)
-    transition = _apply(state.with_good(good), good, now)
+    judged = release.judged(Verdict.GOOD, now, f"{good.revision} baked with no alarm")
+    transition = _apply(state.with_good(judged.ref()), good, judged, now)
     if base is not None:
         transition = replace(
             transition,
@@ -123,8 +180,14 @@ def rolled_back(deployment: Deployment, now: datetime, reason: str) -> Deploymen
     return deployment if deployment.status.is_bad else deployment.with_status(Status.ROLLED_BACK, now, reason)
 
 
-def mark_rolled_back(state: ServiceState, deployment: Deployment, now: datetime, reason: str) -> Transition:
-    return _apply(state.without_good(deployment), rolled_back(deployment, now, reason), now)
+def mark_rolled_back(
+    state: ServiceState, deployment: Deployment, release: Release, now: datetime, reason: str
+) -> Transition:
+    """A rollback left this deployment: it is ROLLED_BACK and its release BAD."""
+    judged = release.judged(Verdict.BAD, now, f"rolled back: {reason}")
+    return _apply(
+        state.without_release(release.release_id), rolled_back(deployment, now, reason), judged, now
+    )
 
 
 def halt(state: ServiceState, reason: str, now: datetime, rollback_id: str | None) -> ServiceState:
@@ -138,7 +201,10 @@ class LockRequest:
     rollback_id: str
     record_key: str
     target_task_definition_arn: str
+    source_task_definition_arn: str
     from_task_definition_arn: str | None
+    target_release_id: str
+    from_release_id: str | None
     automatic: bool
     lease: timedelta
     loop_guard_period: timedelta
@@ -154,11 +220,13 @@ def lock(state: ServiceState, request: LockRequest, now: datetime) -> ServiceSta
             rollback_id=request.rollback_id,
             record_key=request.record_key,
             target_task_definition_arn=request.target_task_definition_arn,
-            source_task_definition_arn=request.target_task_definition_arn,
+            source_task_definition_arn=request.source_task_definition_arn,
             from_task_definition_arn=request.from_task_definition_arn,
             started_at=now,
             expires_at=now + request.lease,
             automatic=request.automatic,
+            target_release_id=request.target_release_id,
+            from_release_id=request.from_release_id,
         ),
         automatic_rollbacks=(*recent, now) if request.automatic else recent,
         halted=state.halted if request.automatic else None,
@@ -166,7 +234,7 @@ def lock(state: ServiceState, request: LockRequest, now: datetime) -> ServiceSta
 
 
 def retarget(state: ServiceState, rollback_id: str, deployed_task_definition_arn: str) -> ServiceState:
-    """The rollback registered a pinned copy: its deployment is what the lock now waits for."""
+    """The rollback registered its target again (it was deregistered): the lock waits for that one."""
     if state.in_flight is None or state.in_flight.rollback_id != rollback_id:
         return state
     return replace(
@@ -174,18 +242,18 @@ def retarget(state: ServiceState, rollback_id: str, deployed_task_definition_arn
     )
 
 
-def release(state: ServiceState, rollback_id: str) -> ServiceState:
+def unlock(state: ServiceState, rollback_id: str) -> ServiceState:
     """The rollback ended without a deployment to wait for (ECS refused it): free the service."""
     if state.in_flight is None or state.in_flight.rollback_id != rollback_id:
         return state
     return replace(state, in_flight=None)
 
 
-def _apply(state: ServiceState, deployment: Deployment, now: datetime) -> Transition:
+def _apply(state: ServiceState, deployment: Deployment, release: Release, now: datetime) -> Transition:
     current = state.current
     if current is not None and current.deployment_id == deployment.deployment_id:
-        current = deployment.summary()
-    return Transition(replace(state, current=current, updated_at=now), [deployment])
+        current = deployment.compact()
+    return Transition(replace(state, current=current, updated_at=now), [deployment], [release])
 
 
 def _finish_in_flight(transition: Transition, deployment: Deployment, result: str) -> Transition:

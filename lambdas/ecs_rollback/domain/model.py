@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 
 SERVICE_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):ecs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"service/(?P<cluster>[A-Za-z0-9_-]{1,255})/(?P<service>[A-Za-z0-9_-]{1,255})$"
+    r"^arn:(?P<partition>aws[a-z-]*):ecs:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
+    r"service/(?P<cluster>[A-Za-z0-9_-]{1,255})/(?P<service>[A-Za-z0-9_-]{1,255})$",
+    re.ASCII,
 )
 TASK_DEFINITION_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):ecs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"task-definition/(?P<family>[A-Za-z0-9_-]{1,255}):(?P<revision>\d{1,10})$"
+    r"^arn:(?P<partition>aws[a-z-]*):ecs:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
+    r"task-definition/(?P<family>[A-Za-z0-9_-]{1,255}):(?P<revision>[0-9]{1,10})$",
+    re.ASCII,
 )
 
 
@@ -44,7 +46,15 @@ class Origin(StrEnum):
 class TriggerKind(StrEnum):
     ALARM = "alarm"
     DEPLOYMENT_FAILED = "deployment_failed"
+    KNOWN_BAD_RELEASE = "known_bad_release"  # ECS started deploying a release recorded BAD
     MANUAL = "manual"
+
+
+class Verdict(StrEnum):
+    """What the ledger concluded about a release on a service."""
+
+    GOOD = "GOOD"  # baked with no alarm, or adopted as the baseline
+    BAD = "BAD"  # its deployment failed, or it was rolled back
 
 
 class Outcome(StrEnum):
@@ -98,6 +108,25 @@ class RevisionId:
         return f"{self.family}:{self.revision}"
 
 
+DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+PROVISIONAL_RELEASE_PREFIX = "rev:"
+COMMIT_SUBJECT_LIMIT = 72
+
+
+def commit_subject(message: str | None) -> str | None:
+    """A commit message's first line, at most ``COMMIT_SUBJECT_LIMIT`` characters."""
+    if not message:
+        return None
+    lines = message.strip().splitlines()
+    return lines[0][:COMMIT_SUBJECT_LIMIT] if lines else None
+
+
+def provisional_release_id(task_definition_arn: str) -> str:
+    """The release of a revision whose digests are not all known: the revision itself."""
+    revision = RevisionId.from_arn(task_definition_arn)
+    return f"{PROVISIONAL_RELEASE_PREFIX}{revision.family}:{revision.revision}"
+
+
 @dataclass(frozen=True)
 class ImageReference:
     """An image reference split into repository, tag and digest (``repo:tag@sha256:...``)."""
@@ -124,7 +153,9 @@ class ImageReference:
     @property
     def ecr(self) -> tuple[str, str, str] | None:
         """(registry account, region, repository name) when the image lives in ECR."""
-        match = re.match(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(.+)$", self.repository)
+        match = re.match(
+            r"^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(.+)$", self.repository
+        )
         return (match[1], match[2], match[3]) if match else None
 
     def pinned(self, digest: str) -> str:
@@ -187,10 +218,17 @@ class Deployment:
     reason: str | None = None
     completed_at: datetime | None = None
     good_at: datetime | None = None
+    release_id: str | None = None  # None: read from a version-1 item, the revision is its own release
+    allow_bad_release: bool = False  # a person deployed it knowing its release is recorded BAD
 
     @property
     def revision(self) -> RevisionId:
         return RevisionId.from_arn(self.task_definition_arn)
+
+    @property
+    def release(self) -> str:
+        """The release this deployment runs (see ``domain.release``)."""
+        return self.release_id or provisional_release_id(self.task_definition_arn)
 
     @property
     def digests_complete(self) -> bool:
@@ -216,8 +254,24 @@ class Deployment:
         )
 
     def summary(self) -> Deployment:
-        """The copy kept on the service state item: everything but the full task definition."""
+        """The copy kept on a decision record: everything but the full task definition and history."""
         return replace(self, task_definition=None, history=())
+
+    def compact(self) -> Deployment:
+        """What the service state keeps of what runs now: what a decision reads, nothing that grows
+        (images, commit message and history stay in the deployment record)."""
+        return replace(
+            self,
+            images=(),
+            commit_message=None,
+            history=(),
+            actor="ecs",
+            reason=None,
+            task_definition=None,
+            updated_at=self.started_at,
+            allow_bad_release=False,
+            release_id=self.release,
+        )
 
     def describe(self) -> str:
         sha = f" ({self.git_sha[:12]})" if self.git_sha else ""
@@ -225,95 +279,108 @@ class Deployment:
 
 
 @dataclass(frozen=True)
-class InFlight:
-    """The one rollback allowed in flight on a service: the lock, with an expiry."""
+class ReleaseRef:
+    """A release as a rollback target: the revision it is known by, what to deploy, and its verdict.
 
-    rollback_id: str
-    record_key: str
-    target_task_definition_arn: str  # what UpdateService deploys (a pinned copy, or the revision itself)
-    source_task_definition_arn: str  # the GOOD revision being restored
-    from_task_definition_arn: str | None
-    started_at: datetime
-    expires_at: datetime
-    automatic: bool
+    The service state keeps the GOOD ones (newest first); the ledger keeps one per revision, so a
+    manual ``family:revision`` target is one key away.
+    """
 
-    def active(self, now: datetime) -> bool:
-        return now < self.expires_at
+    release_id: str
+    task_definition_arn: str  # the revision it is known by (``web:1``)
+    deploy_task_definition_arn: str  # what UpdateService deploys: a pinned copy, or the revision itself
+    verdict: Verdict | None = None
+    deployment_id: str | None = None  # the newest deployment of it on this service
+    deployed_at: datetime | None = None
+    good_at: datetime | None = None
+    git_sha: str | None = None
+    commit_subject: str | None = None  # the commit message's first line, bounded (the record has it whole)
+    images_missing: tuple[str, ...] = ()  # repository@digest that ECR no longer has
+    digests_recorded: bool = True  # False: some image was never resolved; it deploys by its tag
 
+    @property
+    def revision(self) -> RevisionId:
+        return RevisionId.from_arn(self.task_definition_arn)
 
-@dataclass(frozen=True)
-class Halt:
-    """Automatic rollbacks stopped for a service until a person acts."""
-
-    reason: str
-    at: datetime
-    rollback_id: str | None = None
-
-
-GOOD_LIST_LIMIT = 25
-
-
-def same_revision(a: Deployment | str | None, b: Deployment | str | None) -> bool:
-    """True when both run the same revision: equal, or one is a pinned copy restoring the other."""
-    return bool(_identities(a) & _identities(b))
-
-
-def _identities(revision: Deployment | str | None) -> set[str]:
-    """The task definitions a revision stands for: itself, and the revision it restores if a copy."""
-    if revision is None:
-        return set()
-    if isinstance(revision, str):
-        return {revision}
-    return {revision.task_definition_arn} | (
-        {revision.source_task_definition_arn} if revision.source_task_definition_arn else set()
-    )
+    def describe(self) -> str:
+        sha = f" ({self.git_sha[:12]})" if self.git_sha else ""
+        return f"{self.revision}{sha}"
 
 
 @dataclass(frozen=True)
-class ServiceState:
-    """Everything a decision needs about one service, in one item."""
+class Release:
+    """Everything the ledger knows about one release on one service (the ``REL#`` item)."""
 
+    release_id: str
     service: ServiceId
-    version: int = 0
-    current: Deployment | None = None
-    good: tuple[Deployment, ...] = ()
-    in_flight: InFlight | None = None
-    automatic_rollbacks: tuple[datetime, ...] = ()
-    halted: Halt | None = None
-    alarms: tuple[str, ...] = ()
-    last_alarm_at: datetime | None = None
-    updated_at: datetime | None = None
+    source_task_definition_arn: str  # the revision it was first seen as
+    rollback_task_definition_arn: str  # what a rollback to it deploys
+    first_seen_at: datetime
+    last_deployed_at: datetime
+    revisions: tuple[str, ...] = ()  # every task definition ARN seen running it
+    images: tuple[ContainerImage, ...] = ()
+    verdict: Verdict | None = None
+    verdict_at: datetime | None = None
+    verdict_reason: str | None = None
+    good_at: datetime | None = None
+    bad_at: datetime | None = None
+    last_deployment_id: str | None = None
+    images_missing: tuple[str, ...] = ()
+    git_sha: str | None = None
+    commit_message: str | None = None
+    adopted: bool = False
+    task_definition: dict[str, object] | None = field(default=None, compare=False, repr=False)
 
-    def newest_good_except(self, current: Deployment | str | None) -> Deployment | None:
-        """The newest GOOD revision that does not run the same images as ``current``.
+    @property
+    def is_bad(self) -> bool:
+        return self.verdict == Verdict.BAD
 
-        A pinned copy registered by a rollback restores its source revision: the two are one
-        revision for this purpose, so rolling back from the copy never lands on its source.
-        """
-        excluded = _identities(current)
-        for candidate in self.good:
-            if not _identities(candidate) & excluded:
-                return candidate
-        return None
+    @property
+    def is_good(self) -> bool:
+        return self.verdict == Verdict.GOOD
 
-    def rollbacks_since(self, since: datetime) -> int:
-        return sum(1 for at in self.automatic_rollbacks if at > since)
-
-    def with_good(self, deployment: Deployment) -> ServiceState:
-        """Put a GOOD deployment first in the good list (one entry per task definition)."""
-        others = tuple(d for d in self.good if d.task_definition_arn != deployment.task_definition_arn)
-        ordered = sorted((deployment.summary(), *others), key=lambda d: d.started_at, reverse=True)
-        return replace(self, good=tuple(ordered[:GOOD_LIST_LIMIT]))
-
-    def without_good(self, bad: Deployment | str) -> ServiceState:
-        """Drop a revision that turned out BAD, and any copy of the same images, from the targets."""
-        excluded = _identities(bad)
-        return replace(self, good=tuple(d for d in self.good if not _identities(d) & excluded))
-
-    def prune_rollbacks(self, now: datetime, window: timedelta = timedelta(hours=1)) -> ServiceState:
-        return replace(
-            self, automatic_rollbacks=tuple(at for at in self.automatic_rollbacks if at > now - window)
+    @property
+    def is_pinned_copy_needed(self) -> bool:
+        """A rollback must not re-resolve a tag: true while it would deploy a revision naming one."""
+        return self.rollback_task_definition_arn == self.source_task_definition_arn and any(
+            not image.reference.is_pinned for image in self.images
         )
+
+    def with_revision(self, task_definition_arn: str) -> Release:
+        if task_definition_arn in self.revisions:
+            return self
+        return replace(self, revisions=(*self.revisions, task_definition_arn))
+
+    def judged(self, verdict: Verdict, at: datetime, reason: str) -> Release:
+        return replace(
+            self,
+            verdict=verdict,
+            verdict_at=at,
+            verdict_reason=reason,
+            good_at=at if verdict == Verdict.GOOD else self.good_at,
+            bad_at=at if verdict == Verdict.BAD else self.bad_at,
+        )
+
+    def ref(self, task_definition_arn: str | None = None) -> ReleaseRef:
+        """The release as a target, known by ``task_definition_arn`` (default: where it was first seen)."""
+        return ReleaseRef(
+            release_id=self.release_id,
+            task_definition_arn=task_definition_arn or self.source_task_definition_arn,
+            deploy_task_definition_arn=self.rollback_task_definition_arn,
+            verdict=self.verdict,
+            deployment_id=self.last_deployment_id,
+            deployed_at=self.last_deployed_at,
+            good_at=self.good_at,
+            git_sha=self.git_sha,
+            commit_subject=commit_subject(self.commit_message),
+            images_missing=self.images_missing,
+            digests_recorded=all(image.digest for image in self.images),
+        )
+
+    def describe(self) -> str:
+        revision = RevisionId.from_arn(self.source_task_definition_arn)
+        sha = f" ({self.git_sha[:12]})" if self.git_sha else ""
+        return f"{revision}{sha}"
 
 
 @dataclass(frozen=True)
@@ -333,9 +400,10 @@ class RollbackRecord:
     reason: str
     source: str = ""
     from_deployment: Deployment | None = None
-    to_deployment: Deployment | None = None
+    to_release: ReleaseRef | None = None
     deployed_task_definition_arn: str | None = None
-    pinned_images: tuple[ContainerImage, ...] = ()
+    pinned_images: tuple[ContainerImage, ...] = ()  # the target's images as deployed (by digest)
+    requested_by_verified: bool = False  # True only when AWS itself supplied the caller's identity
     dry_run: bool = False
     update_service_at: datetime | None = None
     result: str | None = None  # COMPLETED / FAILED once the rollback's own deployment ends

@@ -28,6 +28,7 @@ _DESCRIBE_ONLY = frozenset(
 )
 
 SOURCE_REVISION_TAG = "ecs-rollback:source-revision"
+RELEASE_ID_TAG = "ecs-rollback:release-id"
 ROLLBACK_ID_TAG = "ecs-rollback:rollback-id"
 
 

@@ -9,8 +9,9 @@ from ecs_rollback.domain.errors import InvalidRequest
 from ecs_rollback.domain.model import TASK_DEFINITION_ARN, RevisionId
 
 LAST_GOOD = "last-good"
-FAMILY_REVISION = re.compile(r"^(?P<family>[A-Za-z0-9_-]{1,255}):(?P<revision>\d{1,10})$")
-GIT_SHA_PREFIX = re.compile(r"^[0-9a-fA-F]{7,40}$")
+# ASCII digits only: "web:\uff11" (a full-width 1) is not revision 1.
+FAMILY_REVISION = re.compile(r"^(?P<family>[A-Za-z0-9_-]{1,255}):(?P<revision>[0-9]{1,10})$", re.ASCII)
+GIT_SHA_PREFIX = re.compile(r"^[0-9a-fA-F]{7,40}$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class LastGood:
 @dataclass(frozen=True)
 class RevisionTarget:
     revision: RevisionId
+    account: str | None = None  # given when the target was an ARN
+    region: str | None = None
 
     def __str__(self) -> str:
         return str(self.revision)
@@ -45,8 +48,8 @@ def parse_target(text: str) -> TargetSpec:
         return LastGood()
     if match := FAMILY_REVISION.match(value):
         return RevisionTarget(RevisionId(match["family"], int(match["revision"])))
-    if TASK_DEFINITION_ARN.match(value):
-        return RevisionTarget(RevisionId.from_arn(value))
+    if match := TASK_DEFINITION_ARN.match(value):
+        return RevisionTarget(RevisionId.from_arn(value), account=match["account"], region=match["region"])
     if GIT_SHA_PREFIX.match(value):
         return GitShaTarget(value.lower())
     raise InvalidRequest(

@@ -10,7 +10,11 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 from ecs_rollback.domain.targets import TargetSpec, parse_target
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,255}$")]
-CLUSTER_ARN = re.compile(r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/(?P<name>[A-Za-z0-9_-]{1,255})$")
+CLUSTER_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):ecs:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
+    r"cluster/(?P<name>[A-Za-z0-9_-]{1,255})$",
+    re.ASCII,
+)
 
 MAX_PAYLOAD_BYTES = 16 * 1024
 
@@ -26,7 +30,9 @@ class ManualRollbackRequest(BaseModel):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1024)]
     dry_run: bool = False
     force: bool = False
-    requested_by: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+    requested_by: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)] | None
+    ) = None
 
     @field_validator("cluster")
     @classmethod
@@ -46,4 +52,4 @@ class ManualRollbackRequest(BaseModel):
 
 
 def cluster_name_is_valid(value: str) -> bool:
-    return bool(CLUSTER_ARN.match(value) or re.fullmatch(r"[A-Za-z0-9_-]{1,255}", value))
+    return bool(CLUSTER_ARN.match(value) or re.fullmatch(r"[A-Za-z0-9_-]{1,255}", value, re.ASCII))

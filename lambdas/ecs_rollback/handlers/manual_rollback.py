@@ -17,10 +17,8 @@ edge = Edge()
 
 
 def handle(event: object, deps: Dependencies, *, request_id: str, function_arn: str) -> dict[str, Any]:
-    parts = function_arn.split(":")
-    region, account = (parts[3], parts[4]) if len(parts) > 4 else ("", "")
     try:
-        return handle_manual_request(deps, event, request_id=request_id, region=region, account=account)
+        return handle_manual_request(deps, event, request_id=request_id, function_arn=function_arn)
     except RollbackError as error:
         logger.exception("manual rollback failed")
         return error_response(error.code, f"{error}; nothing was changed that the ledger does not show")

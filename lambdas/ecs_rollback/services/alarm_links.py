@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ecs_rollback.config import Settings
-from ecs_rollback.domain.model import ServiceId, ServiceState
+from ecs_rollback.domain.model import ServiceId
 from ecs_rollback.events.cloudwatch_alarm import AlarmStateChangeEvent
 from ecs_rollback.ports import AlarmGateway
 
@@ -54,11 +54,11 @@ def link_alarm(settings: Settings, alarms: AlarmGateway, event: AlarmStateChange
     return []
 
 
-def alarms_of(settings: Settings, state: ServiceState) -> list[str]:
+def alarms_of(settings: Settings, service: ServiceId, seen: tuple[str, ...]) -> list[str]:
     """Alarm names known to speak for a service: exact configured links, and every alarm seen linked."""
     names = {
         link.alarm
         for link in settings.alarm_links
-        if not link.is_prefix and (link.cluster, link.service) == (state.service.cluster, state.service.name)
+        if not link.is_prefix and (link.cluster, link.service) == (service.cluster, service.name)
     }
-    return sorted(names | set(state.alarms))
+    return sorted(names | set(seen))

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ecs_rollback.domain.decision import Trigger
-from ecs_rollback.domain.model import RollbackRecord, ServiceState, TriggerKind
+from ecs_rollback.domain.model import RollbackRecord, TriggerKind
+from ecs_rollback.domain.state import ServiceState
 from ecs_rollback.events.cloudwatch_alarm import AlarmStateChangeEvent
 from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies
 from ecs_rollback.services import executor
 from ecs_rollback.services.alarm_links import link_alarm
-
-_ALARMS_KEPT = 50
 
 
 def handle_alarm_event(deps: Dependencies, event: AlarmStateChangeEvent) -> list[RollbackRecord]:
@@ -47,10 +46,11 @@ def handle_alarm_event(deps: Dependencies, event: AlarmStateChangeEvent) -> list
             reason=f"alarm {detail.alarm_name} is in ALARM ({link.via}): {detail.state.reason[:300]}",
         )
 
-        def note_alarm(state: ServiceState, name: str = detail.alarm_name) -> ServiceState:
-            alarms = state.alarms if name in state.alarms else (*state.alarms, name)[-_ALARMS_KEPT:]
+        def note_alarm(state: ServiceState) -> ServiceState:
             last = at if state.last_alarm_at is None or at > state.last_alarm_at else state.last_alarm_at
-            return replace(state, alarms=tuple(alarms), last_alarm_at=last)
+            return replace(state, last_alarm_at=last)
 
-        records.append(executor.execute(deps, trigger, link.service, patch=note_alarm))
+        records.append(
+            executor.execute(deps, trigger, link.service, patch=note_alarm, alarm_seen=detail.alarm_name)
+        )
     return records

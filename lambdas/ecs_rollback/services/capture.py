@@ -1,11 +1,12 @@
-"""Turning what ECS reports into deployment records: task definition, images, digests, commit."""
+"""Turning what ECS reports into deployment records: task definition, images, digests, commit,
+and the release they make."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
 
-from ecs_rollback.domain.gitsha import git_sha_of
+from ecs_rollback.domain.gitsha import ALLOW_BAD_RELEASE_TAG, git_sha_of
 from ecs_rollback.domain.model import (
     ContainerImage,
     Deployment,
@@ -15,6 +16,7 @@ from ecs_rollback.domain.model import (
     Status,
     StatusChange,
 )
+from ecs_rollback.domain.release import release_id_of
 from ecs_rollback.ports import EcsGateway, ImageRegistry, TaskDefinitionSnapshot
 
 
@@ -65,6 +67,7 @@ def capture(
     git_sha, commit_message = git_sha_of(
         definition.tags, definition.definition.get("containerDefinitions", [])
     )
+    images = images_of(definition, running, registry)
     return Deployment(
         service=service,
         deployment_id=deployment_id,
@@ -72,7 +75,7 @@ def capture(
         status=status,
         started_at=started_at,
         updated_at=now,
-        images=images_of(definition, running, registry),
+        images=images,
         git_sha=git_sha,
         commit_message=commit_message,
         history=(StatusChange(status, now, reason),),
@@ -80,6 +83,8 @@ def capture(
         actor="ecs",
         task_definition=definition.definition,
         reason=reason,
+        release_id=release_id_of(definition.definition, images, definition.arn),
+        allow_bad_release=definition.tags.get(ALLOW_BAD_RELEASE_TAG, "").lower() == "true",
     )
 
 
@@ -96,4 +101,9 @@ def fill_digests(ecs: EcsGateway, deployment: Deployment) -> Deployment:
         else replace(image, digest=running[image.container], digest_source="ecs-task")
         for image in deployment.images
     )
-    return replace(deployment, images=images)
+    release_id = (
+        release_id_of(deployment.task_definition, images, deployment.task_definition_arn)
+        if deployment.task_definition is not None
+        else deployment.release_id
+    )
+    return replace(deployment, images=images, release_id=release_id)

@@ -1,4 +1,5 @@
-"""Recording ECS deployment events in the ledger, and rolling back failed deployments."""
+"""Recording ECS deployment events in the ledger; rolling back failed deployments and deployments
+of releases already recorded BAD."""
 
 from __future__ import annotations
 
@@ -10,18 +11,19 @@ from ecs_rollback.domain.decision import Trigger
 from ecs_rollback.domain.model import (
     Deployment,
     Origin,
+    Release,
     RollbackRecord,
     ServiceId,
-    ServiceState,
     Status,
     TriggerKind,
 )
+from ecs_rollback.domain.state import ServiceState
 from ecs_rollback.events.ecs_deployment import EcsDeploymentEvent
 from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies, LedgerChange, ServiceSnapshot
-from ecs_rollback.services import capture, executor, retry
+from ecs_rollback.services import capture, executor, releases, retry
 from ecs_rollback.services.alarm_links import alarms_of
-from ecs_rollback.services.notifications import rollback_result_notification
+from ecs_rollback.services.notifications import known_bad_notification, rollback_result_notification
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Recorded:
     action: str
     deployment: Deployment | None = None
     rollback: RollbackRecord | None = None
+    known_bad: Release | None = None  # the deployment runs a release recorded BAD
 
 
 def handle_deployment_event(deps: Dependencies, event: EcsDeploymentEvent) -> Recorded:
@@ -50,7 +53,7 @@ def handle_deployment_event(deps: Dependencies, event: EcsDeploymentEvent) -> Re
     recorded = retry.on_conflict(
         lambda: _record(deps, event, service, snapshot), what=f"the ledger state of {service}"
     )
-
+    ecs_rolling_back = detail.ecs_rollback_source is not None or snapshot.ecs_rollback_enabled
     if detail.event_name == "SERVICE_DEPLOYMENT_FAILED" and recorded.deployment is not None:
         trigger = Trigger(
             kind=TriggerKind.DEPLOYMENT_FAILED,
@@ -59,10 +62,45 @@ def handle_deployment_event(deps: Dependencies, event: EcsDeploymentEvent) -> Re
             source=detail.deployment_id,
             reason=f"deployment {detail.deployment_id} failed: {detail.reason}",
             deployment_id=detail.deployment_id,
-            ecs_rolling_back=detail.ecs_rollback_source is not None or snapshot.ecs_rollback_enabled,
+            ecs_rolling_back=ecs_rolling_back,
         )
         return replace(recorded, rollback=executor.execute(deps, trigger, service))
+    if recorded.known_bad is not None and recorded.deployment is not None:
+        return _known_bad(deps, event, recorded, recorded.deployment, recorded.known_bad)
     return recorded
+
+
+def _known_bad(
+    deps: Dependencies,
+    event: EcsDeploymentEvent,
+    recorded: Recorded,
+    deployment: Deployment,
+    release: Release,
+) -> Recorded:
+    """ECS started deploying a release recorded BAD: say so at once, and (by default) roll it back."""
+    rolls_back = deps.settings.rollback_known_bad_releases
+    logger.warning(
+        "a release recorded BAD is being deployed",
+        extra={
+            "service": str(deployment.service),
+            "release_id": release.release_id,
+            "rolls_back": rolls_back,
+        },
+    )
+    deps.telemetry.event("KnownBadReleaseDeployed")
+    deps.notifier.publish(known_bad_notification(deployment, release, rolls_back))
+    if not rolls_back:
+        return recorded
+    trigger = Trigger(
+        kind=TriggerKind.KNOWN_BAD_RELEASE,
+        trigger_id=event.id,
+        at=event.time.astimezone(UTC),
+        source=deployment.deployment_id,
+        reason=f"{deployment.revision} runs release {release.release_id}, recorded BAD "
+        f"({release.verdict_reason or 'no reason recorded'})",
+        deployment_id=deployment.deployment_id,
+    )
+    return replace(recorded, rollback=executor.execute(deps, trigger, deployment.service))
 
 
 def _record(
@@ -72,11 +110,13 @@ def _record(
     now = deps.clock.now()
     state = deps.ledger.load(service)
     expected = state.version if state else 0
-    adopted: list[Deployment] = []
+    adopted: lifecycle.Transition | None = None
     if state is None:
-        state, adopted = _adopt_baseline(deps, service, snapshot, detail.deployment_id, now)
+        adopted = _adopt_baseline(deps, service, snapshot, detail.deployment_id, now)
+        state = adopted.state if adopted else lifecycle.new_state(service)
 
     deployment = deps.ledger.get_deployment(service, detail.deployment_id)
+    first_sight = deployment is None
     if deployment is None:
         deployment = _capture(deps, event, service, snapshot, now)
         if deployment is None:
@@ -85,24 +125,29 @@ def _record(
                 extra={"service": service.arn, "deployment_id": detail.deployment_id},
             )
             return Recorded("deployment_not_found")
-    transition = lifecycle.record_started(state, deployment, now)
-    deployment = transition.deployments[0]
+    pending = {release.release_id: release for release in (adopted.releases if adopted else [])}
+    release = pending.get(deployment.release) or releases.release_of(deps.ledger, deployment, now)
+    transition = lifecycle.record_started(state, deployment, release, now)
+    deployment, release = transition.deployments[0], transition.releases[0]
 
     if detail.event_name == "SERVICE_DEPLOYMENT_COMPLETED":
-        deployment = capture.fill_digests(deps.ecs, deployment)
-        transition = lifecycle.record_completed(
-            transition.state, deployment, now, bake_time_zero=_bake_is_zero_and_quiet(deps, transition.state)
-        )
+        filled = capture.fill_digests(deps.ecs, deployment)
+        if filled.release != deployment.release:  # its digests are known now: its final release
+            release = releases.release_of(deps.ledger, filled, now).with_revision(filled.task_definition_arn)
+        bake_time_zero = _bake_is_zero_and_quiet(deps, transition.state)
+        if bake_time_zero and not release.is_good:
+            release = releases.prepared_for_rollback(deps.ecs, deps.registry, release, filled)
+        transition = lifecycle.record_completed(transition.state, filled, release, now, bake_time_zero)
     elif detail.event_name == "SERVICE_DEPLOYMENT_FAILED":
-        transition = lifecycle.record_failed(transition.state, deployment, now, detail.reason)
+        transition = lifecycle.record_failed(transition.state, deployment, release, now, detail.reason)
 
     finished = _finished_rollback(deps, service, transition, now)
-    new_state = replace(transition.state, version=expected + 1)
     deps.ledger.commit(
         LedgerChange(
-            state=new_state,
+            state=replace(transition.state, version=expected + 1),
             expected_version=expected,
-            deployments=[*adopted, *transition.deployments],
+            deployments=[*(adopted.deployments if adopted else []), *transition.deployments],
+            releases=[*(adopted.releases if adopted else []), *transition.releases],
             rollback_updates=[finished] if finished else [],
         )
     )
@@ -115,13 +160,24 @@ def _record(
             "event": detail.event_name,
             "status": recorded_deployment.status.value,
             "revision": str(recorded_deployment.revision),
+            "release_id": recorded_deployment.release,
         },
     )
     if transition.schedule_bake_for is not None:
         _schedule_bake(deps, transition.schedule_bake_for, now)
     if finished is not None:
         deps.notifier.publish(rollback_result_notification(finished))
-    return Recorded(detail.event_name.removeprefix("SERVICE_DEPLOYMENT_").lower(), recorded_deployment)
+    known_bad = (
+        release
+        if first_sight
+        and release.is_bad
+        and recorded_deployment.origin == Origin.DEPLOY
+        and not recorded_deployment.allow_bad_release
+        and detail.event_name != "SERVICE_DEPLOYMENT_FAILED"
+        else None
+    )
+    action = detail.event_name.removeprefix("SERVICE_DEPLOYMENT_").lower()
+    return Recorded(action, recorded_deployment, known_bad=known_bad)
 
 
 def _capture(
@@ -154,15 +210,15 @@ def _capture(
 
 def _adopt_baseline(
     deps: Dependencies, service: ServiceId, snapshot: ServiceSnapshot, deployment_id: str, now: datetime
-) -> tuple[ServiceState, list[Deployment]]:
-    """First sight of a service: the revision it ran before this deployment becomes its baseline GOOD."""
-    state = lifecycle.new_state(service)
+) -> lifecycle.Transition | None:
+    """First sight of a service: the revision it ran before this deployment becomes its baseline GOOD,
+    unless its release is recorded BAD (then it is recorded without a GOOD mark, and the log says why)."""
     previous = [
         d for d in snapshot.deployments if d.deployment_id != deployment_id and d.status != "INACTIVE"
     ]
     if not previous:
         logger.info("no earlier revision to adopt as baseline", extra={"service": str(service)})
-        return state, []
+        return None
     earlier = max(previous, key=lambda d: d.created_at or datetime.min.replace(tzinfo=UTC))
     baseline = capture.capture(
         deps.ecs,
@@ -172,21 +228,32 @@ def _adopt_baseline(
         earlier.task_definition_arn,
         (earlier.created_at or now).astimezone(UTC),
         now,
-        status=Status.GOOD,
+        status=Status.COMPLETED,
         origin=Origin.ADOPTED,
-        reason="running when the service was first seen; adopted as baseline",
+        reason="running when the service was first seen",
     )
     if baseline is None:
-        return state, []
-    logger.info("adopted baseline", extra={"service": str(service), "revision": str(baseline.revision)})
-    adopted_state, adopted = lifecycle.adopt(state, baseline, now)
-    return adopted_state, [adopted]
+        return None
+    release = releases.release_of(deps.ledger, baseline, now)
+    state = lifecycle.new_state(service)
+    if release.is_bad:
+        logger.warning(
+            "the revision running when the service was first seen runs a release recorded BAD; not adopted",
+            extra={"service": str(service), "release_id": release.release_id, "why": release.verdict_reason},
+        )
+        return lifecycle.record_started(state, baseline, release, now)
+    release = releases.prepared_for_rollback(deps.ecs, deps.registry, release, baseline)
+    adopted_state, adopted, judged = lifecycle.adopt(
+        state, baseline, release, now, "running when the service was first seen; adopted as baseline"
+    )
+    logger.info("adopted baseline", extra={"service": str(service), "revision": str(adopted.revision)})
+    return lifecycle.Transition(adopted_state, [adopted], [judged])
 
 
 def _bake_is_zero_and_quiet(deps: Dependencies, state: ServiceState) -> bool:
     if deps.settings.bake_time_seconds > 0:
         return False
-    names = alarms_of(deps.settings, state)
+    names = alarms_of(deps.settings, state.service, deps.ledger.linked_alarms(state.service))
     return not (names and deps.alarms.in_alarm(names))
 
 

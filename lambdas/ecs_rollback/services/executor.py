@@ -1,8 +1,13 @@
-"""The executor: decide, take the service's lock, restore exactly what was good, record, notify.
+"""The executor: decide, take the service's lock, deploy the GOOD release's rollback revision,
+record, notify.
 
 Exactly-once: the decision record's key derives from the trigger (EventBridge event id and time),
 and is written in the same transaction as the lock, conditioned on not existing. A duplicate
 delivery loses that race and returns the first decision without acting or notifying again.
+
+Nothing stands between the trigger and ``UpdateService`` but one read of the service state and
+the lock: the release's rollback revision (its pinned copy) was registered, and its images
+checked in ECR, when it became GOOD.
 """
 
 from __future__ import annotations
@@ -23,39 +28,38 @@ from ecs_rollback.domain.decision import (
     Trigger,
     decide,
 )
-from ecs_rollback.domain.errors import (
-    DuplicateTrigger,
-    EcsUpdateFailed,
-    ImageMissing,
-    TaskDefinitionUnavailable,
-)
-from ecs_rollback.domain.gitsha import COMMIT_MESSAGE_TAG, GIT_SHA_TAG, tag_safe
+from ecs_rollback.domain.errors import DuplicateTrigger, EcsUpdateFailed, TaskDefinitionUnavailable
 from ecs_rollback.domain.model import (
+    ContainerImage,
     Deployment,
+    ImageReference,
     Outcome,
+    Release,
     RollbackRecord,
     ServiceId,
-    ServiceState,
     TriggerKind,
 )
-from ecs_rollback.domain.pinning import ROLLBACK_ID_TAG, SOURCE_REVISION_TAG, PinPlan, plan
+from ecs_rollback.domain.pinning import ROLLBACK_ID_TAG, plan
+from ecs_rollback.domain.state import ServiceState
 from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies, LedgerChange
 from ecs_rollback.services import retry
 from ecs_rollback.services.notifications import notification_for
+from ecs_rollback.services.releases import copy_tags
 
 # Longer than the functions' timeout: a lock this old without UpdateService belongs to a dead run.
 STALLED_AFTER = timedelta(minutes=3)
 _ID_NAMESPACE = uuid.UUID("6f1f3c8e-0b7a-4d0e-9a57-5d2b1c3e4f60")
 
 StatePatch = Callable[[ServiceState], ServiceState]
+Loaded = tuple[ServiceState | None, ManualOptions | None]
 
 
 @dataclass(frozen=True)
 class ManualRequestOptions:
-    """A manual request, resolved against the ledger inside each attempt."""
+    """A manual request: how to read the state and resolve the target, in as few reads as it takes."""
 
-    resolve: Callable[[ServiceState | None], ManualOptions]
+    load: Callable[[], Loaded]
     requested_by: str
 
 
@@ -81,23 +85,26 @@ def execute(
     service: ServiceId,
     manual: ManualRequestOptions | None = None,
     patch: StatePatch | None = None,
+    alarm_seen: str | None = None,
 ) -> RollbackRecord:
     """Decide on one trigger for one service and carry the decision out."""
     rollback_id = rollback_id_for(service, trigger.trigger_id)
     policy = policy_for(deps, service)
     requested_by = manual.requested_by if manual else "ecs-rollback"
+    seen = (service, alarm_seen) if alarm_seen else None
 
     def attempt() -> RollbackRecord:
         now = deps.clock.now()
-        state = deps.ledger.load(service)
-        options = manual.resolve(state) if manual else None
+        state, options = manual.load() if manual else (deps.ledger.load(service), None)
+        state = _with_older_good(deps, state)
         decision = decide(trigger, state, policy, now, options)
-        record = _record(rollback_id, service, trigger, decision, now, requested_by)
+        record = _record(rollback_id, service, trigger, decision, state, now, requested_by)
         try:
             if isinstance(decision, RollBack):
-                return _roll_back(deps, trigger, state, decision, record, now, patch)
+                assert state is not None  # decide() never rolls back a service the ledger does not know
+                return _roll_back(deps, trigger, state, decision, record, now, patch, seen)
             tracked = state is not None and state.current is not None and policy.in_scope
-            return _record_only(deps, state if tracked else None, decision, record, now, patch)
+            return _record_only(deps, state if tracked else None, decision, record, now, patch, seen)
         except DuplicateTrigger:
             existing = deps.ledger.get_rollback(service, record.record_key)
             if existing is not None and _stalled(existing, deps.ledger.load(service), deps.clock.now()):
@@ -112,11 +119,24 @@ def execute(
     return retry.on_conflict(attempt, what=f"the ledger state of {service}")
 
 
+def _with_older_good(deps: Dependencies, state: ServiceState | None) -> ServiceState | None:
+    """The state item keeps the newest GOOD releases; when none of them is a target and older ones
+    exist, they are read from the ledger (one more read, only then)."""
+    if state is None or state.current is None or not state.good_truncated:
+        return state
+    if state.newest_good_except(state.current.release) is not None:
+        return state
+    known = {entry.release_id for entry in state.good}
+    older = [ref for ref in deps.ledger.good_releases(state.service) if ref.release_id not in known]
+    return replace(state, good=(*state.good, *older))
+
+
 def _record(
     rollback_id: str,
     service: ServiceId,
     trigger: Trigger,
     decision: Decision,
+    state: ServiceState | None,
     now: datetime,
     requested_by: str,
 ) -> RollbackRecord:
@@ -135,13 +155,13 @@ def _record(
         requested_by=requested_by,
         reason=trigger.reason,
         source=trigger.source,
+        from_deployment=state.current if state is not None else None,
     )
     if isinstance(decision, RollBack):
         return replace(
             base,
             outcome=Outcome.DRY_RUN if decision.dry_run else Outcome.ROLLED_BACK,
-            from_deployment=decision.current.summary() if decision.current else None,
-            to_deployment=decision.target.summary(),
+            to_release=decision.target,
             dry_run=decision.dry_run,
         )
     if isinstance(decision, Refuse):
@@ -169,6 +189,7 @@ def _record_only(
     record: RollbackRecord,
     now: datetime,
     patch: StatePatch | None,
+    seen: tuple[ServiceId, str] | None,
 ) -> RollbackRecord:
     if state is None:
         # Nothing is written for services the ledger does not track (out of scope, or never seen).
@@ -180,7 +201,9 @@ def _record_only(
             state, decision.message, now, state.current.rollback_id if state.current else None
         )
     changed, expected = _state_change(state, new_state, patch)
-    deps.ledger.commit(LedgerChange(state=changed, expected_version=expected, new_rollback=record))
+    deps.ledger.commit(
+        LedgerChange(state=changed, expected_version=expected, new_rollback=record, alarm_seen=seen)
+    )
     _notify_and_count(deps, record)
     return record
 
@@ -188,44 +211,33 @@ def _record_only(
 def _roll_back(
     deps: Dependencies,
     trigger: Trigger,
-    state: ServiceState | None,
+    state: ServiceState,
     decision: RollBack,
     record: RollbackRecord,
     now: datetime,
     patch: StatePatch | None,
+    seen: tuple[ServiceId, str] | None,
 ) -> RollbackRecord:
-    assert state is not None  # decide() never rolls back a service the ledger does not know
-    try:
-        restore = _plan_restore(deps, decision.target)
-    except (ImageMissing, TaskDefinitionUnavailable) as error:
-        refused = replace(
-            record, outcome=Outcome.REFUSED, code=error.code, message=str(error), dry_run=decision.dry_run
-        )
-        changed, expected = _state_change(state, None, patch)
-        deps.ledger.commit(LedgerChange(state=changed, expected_version=expected, new_rollback=refused))
-        _notify_and_count(deps, refused)
-        return refused
-    record = replace(record, pinned_images=restore.images)
-    if restore.unpinned:
-        record = replace(
-            record,
-            message=record.message
-            + f" (no digest was ever recorded for {', '.join(restore.unpinned)}: deployed by tag)",
-        )
     if decision.dry_run:
         changed, expected = _state_change(state, None, patch)
-        deps.ledger.commit(LedgerChange(state=changed, expected_version=expected, new_rollback=record))
+        record = _with_images(deps, record)
+        deps.ledger.commit(
+            LedgerChange(state=changed, expected_version=expected, new_rollback=record, alarm_seen=seen)
+        )
         _notify_and_count(deps, record)
         return record
 
-    target_arn = decision.target.task_definition_arn
+    target = decision.target
     locked = lifecycle.lock(
         state,
         lifecycle.LockRequest(
             rollback_id=record.rollback_id,
             record_key=record.record_key,
-            target_task_definition_arn=target_arn,
+            target_task_definition_arn=target.deploy_task_definition_arn,
+            source_task_definition_arn=target.task_definition_arn,
             from_task_definition_arn=decision.current.task_definition_arn if decision.current else None,
+            target_release_id=target.release_id,
+            from_release_id=decision.current.release if decision.current else None,
             automatic=trigger.kind != TriggerKind.MANUAL,
             lease=deps.settings.lock_ttl,
             loop_guard_period=deps.settings.loop_guard_period,
@@ -233,50 +245,111 @@ def _roll_back(
         now,
     )
     changed, expected = _state_change(state, locked, patch)
-    deps.ledger.commit(LedgerChange(state=changed, expected_version=expected, new_rollback=record))
+    deps.ledger.commit(
+        LedgerChange(state=changed, expected_version=expected, new_rollback=record, alarm_seen=seen)
+    )
     logger.info(
         "rollback started",
-        extra={"rollback_id": record.rollback_id, "service": str(record.service), "target": target_arn},
+        extra={
+            "rollback_id": record.rollback_id,
+            "service": str(record.service),
+            "target": target.deploy_task_definition_arn,
+        },
     )
-    return _carry_out(deps, trigger, decision, record, restore)
+    return _carry_out(deps, trigger, decision, record)
 
 
 def _carry_out(
-    deps: Dependencies, trigger: Trigger, decision: RollBack, record: RollbackRecord, restore: PinPlan
+    deps: Dependencies, trigger: Trigger, decision: RollBack, record: RollbackRecord
 ) -> RollbackRecord:
-    """Register the pinned copy if needed and update the service. The lock is held; failures release it."""
+    """Update the service to the target's rollback revision. The lock is held; failures release it."""
+    service = record.service
+    deployed_arn = decision.target.deploy_task_definition_arn
+    registered: Release | None = None
     try:
-        deployed_arn = decision.target.task_definition_arn
-        if restore.needs_registration:
-            deployed_arn = deps.ecs.register_task_definition(
-                restore.registration or {}, _copy_tags(decision.target, record.rollback_id)
-            )
-            _update_state(
-                deps, record.service, lambda s: lifecycle.retarget(s, record.rollback_id, deployed_arn)
-            )
-        deps.ecs.update_service(record.service, deployed_arn)
-    except EcsUpdateFailed as error:
+        try:
+            deps.ecs.update_service(service, deployed_arn)
+        except EcsUpdateFailed:
+            registered = _registered_again(deps, record, decision)
+            if registered is None:
+                raise
+            deployed_arn = registered.rollback_task_definition_arn
+            _update_state(deps, service, lambda s: lifecycle.retarget(s, record.rollback_id, deployed_arn))
+            deps.ecs.update_service(service, deployed_arn)
+    except (EcsUpdateFailed, TaskDefinitionUnavailable) as error:
         failed = replace(record, outcome=Outcome.FAILED, code=error.code, message=str(error))
         _update_state(
-            deps,
-            record.service,
-            lambda s: lifecycle.release(s, record.rollback_id),
-            rollback_updates=[failed],
+            deps, service, lambda s: lifecycle.unlock(s, record.rollback_id), rollback_updates=[failed]
         )
         _notify_and_count(deps, failed)
         return failed
 
     updated_at = deps.clock.now()
     deps.telemetry.trigger_to_update_service(max(0.0, (updated_at - trigger.at).total_seconds()))
-    done = replace(record, deployed_task_definition_arn=deployed_arn, update_service_at=updated_at)
-    rolled_back, full_records = _roll_back_from(deps, decision, done.message)
-    _update_state(deps, record.service, rolled_back, rollback_updates=[done], deployments=full_records)
+    done = replace(
+        _with_images(deps, record, registered),
+        deployed_task_definition_arn=deployed_arn,
+        update_service_at=updated_at,
+    )
+    rolled_back, left, judged = _roll_back_from(deps, decision, done.message)
+    done = replace(done, from_deployment=left[0].summary() if left else done.from_deployment)
+    _update_state(
+        deps,
+        service,
+        rolled_back,
+        rollback_updates=[done],
+        deployments=left,
+        releases=[*judged, *([registered] if registered is not None else [])],
+    )
     logger.info(
         "rollback deployed",
-        extra={"rollback_id": record.rollback_id, "service": str(record.service), "deployed": deployed_arn},
+        extra={"rollback_id": record.rollback_id, "service": str(service), "deployed": deployed_arn},
     )
     _notify_and_count(deps, done)
     return done
+
+
+def _registered_again(deps: Dependencies, record: RollbackRecord, decision: RollBack) -> Release | None:
+    """ECS refused the update: if the rollback revision is no longer ACTIVE (deregistered or deleted),
+    register it again from the task definition the ledger keeps, pinned to the recorded digests."""
+    snapshot = deps.ecs.describe_task_definition(decision.target.deploy_task_definition_arn)
+    if snapshot is not None and snapshot.status == "ACTIVE":
+        return None  # the refusal is about something else
+    release = deps.ledger.get_release(record.service, decision.target.release_id)
+    if release is None or release.task_definition is None:
+        raise TaskDefinitionUnavailable(
+            f"{decision.target.revision} is no longer registered in ECS and the ledger holds no copy of it; "
+            "choose another target"
+        )
+    pin = plan(dict(release.task_definition), release.images, must_register=True)
+    assert pin.registration is not None  # must_register
+    arn = deps.ecs.register_task_definition(
+        pin.registration, {**copy_tags(release), ROLLBACK_ID_TAG: record.rollback_id}
+    )
+    logger.warning(
+        "the rollback revision was no longer registered; registered it again from the ledger",
+        extra={"rollback_id": record.rollback_id, "registered": arn},
+    )
+    return replace(release, rollback_task_definition_arn=arn).with_revision(arn)
+
+
+def _with_images(
+    deps: Dependencies, record: RollbackRecord, release: Release | None = None
+) -> RollbackRecord:
+    """The target's images as deployed (by digest), read from its release record."""
+    if record.to_release is None:
+        return record
+    known = release or deps.ledger.get_release(record.service, record.to_release.release_id)
+    if known is None:
+        return record
+    return replace(record, pinned_images=tuple(_as_deployed(image) for image in known.images))
+
+
+def _as_deployed(image: ContainerImage) -> ContainerImage:
+    reference = ImageReference.parse(image.image)
+    if reference.digest or image.digest is None:
+        return image
+    return replace(image, image=reference.pinned(image.digest), digest_source="recorded")
 
 
 def _stalled(record: RollbackRecord, state: ServiceState | None, now: datetime) -> bool:
@@ -293,68 +366,37 @@ def _stalled(record: RollbackRecord, state: ServiceState | None, now: datetime) 
 
 
 def _resume(deps: Dependencies, trigger: Trigger, record: RollbackRecord) -> RollbackRecord:
-    assert record.to_deployment is not None
+    assert record.to_release is not None
     logger.warning(
         "resuming a rollback whose first run stopped before UpdateService",
         extra={"rollback_id": record.rollback_id},
     )
-    decision = RollBack(record.to_deployment, record.from_deployment, dry_run=False, message=record.message)
-    return _carry_out(deps, trigger, decision, record, _plan_restore(deps, record.to_deployment))
-
-
-def _plan_restore(deps: Dependencies, target: Deployment) -> PinPlan:
-    """Pin the target's images to recorded digests; confirm ECR still has them (read-only)."""
-    snapshot = deps.ecs.describe_task_definition(target.task_definition_arn)
-    if snapshot is not None and snapshot.status == "ACTIVE":
-        definition, must_register = snapshot.definition, False
-    else:
-        stored = target.task_definition
-        if stored is None:
-            full = deps.ledger.get_deployment(target.service, target.deployment_id)
-            stored = full.task_definition if full else None
-        if stored is None:
-            raise TaskDefinitionUnavailable(
-                f"{target.revision} is no longer registered in ECS and the ledger holds no copy of it; "
-                "choose another target revision"
-            )
-        definition, must_register = stored, True
-    pin = plan(definition, target.images, must_register=must_register)
-    missing = [
-        f"{reference.repository}@{digest}"
-        for reference, digest in pin.ecr_checks()
-        if deps.registry.digest_exists(reference, digest) is False
-    ]
-    if missing:
-        raise ImageMissing(missing)
-    return pin
-
-
-def _copy_tags(target: Deployment, rollback_id: str) -> dict[str, str]:
-    tags = {SOURCE_REVISION_TAG: str(target.revision), ROLLBACK_ID_TAG: rollback_id}
-    if target.git_sha:
-        tags[GIT_SHA_TAG] = target.git_sha
-    if target.commit_message:
-        message = tag_safe(target.commit_message)
-        if message:
-            tags[COMMIT_MESSAGE_TAG] = message
-    return tags
+    decision = RollBack(record.to_release, record.from_deployment, dry_run=False, message=record.message)
+    return _carry_out(deps, trigger, decision, record)
 
 
 def _roll_back_from(
     deps: Dependencies, decision: RollBack, reason: str
-) -> tuple[StatePatch, list[Deployment]]:
-    """Mark the revision left ROLLED_BACK: on the service item (a patch) and on its full record."""
-    if decision.current is None:
-        return (lambda state: state), []
-    full = deps.ledger.get_deployment(decision.current.service, decision.current.deployment_id)
-    left = full or decision.current
+) -> tuple[StatePatch, list[Deployment], list[Release]]:
+    """Mark the deployment left ROLLED_BACK and its release BAD: a state patch, and the records."""
+    current = decision.current
+    if current is None:
+        return (lambda state: state), [], []
+    full = deps.ledger.get_deployment(current.service, current.deployment_id)
+    left = full or current
+    release = deps.ledger.get_release(current.service, left.release) or lifecycle.new_release(
+        left, deps.clock.now()
+    )
     now = deps.clock.now()
+    transition = lifecycle.mark_rolled_back(ServiceState(current.service), left, release, now, reason)
+    judged = transition.releases[0]
 
     def patch(state: ServiceState) -> ServiceState:
-        return lifecycle.mark_rolled_back(state, left, now, reason).state
+        return lifecycle.mark_rolled_back(state, left, judged, now, reason).state
 
     # Only a record read from the ledger is written back: a summary lacks the task definition.
-    return patch, [lifecycle.rolled_back(full, now, reason)] if full is not None else []
+    marked = [transition.deployments[0]] if full is not None else []
+    return patch, marked, [judged]
 
 
 def _update_state(
@@ -363,6 +405,7 @@ def _update_state(
     change: StatePatch,
     rollback_updates: list[RollbackRecord] | None = None,
     deployments: list[Deployment] | None = None,
+    releases: list[Release] | None = None,
 ) -> None:
     """Read-modify-write of the service item, retried when a deployment event got there first."""
 
@@ -376,6 +419,7 @@ def _update_state(
                 state=replace(updated, version=state.version + 1) if updated != state else None,
                 expected_version=state.version,
                 deployments=deployments or [],
+                releases=releases or [],
                 rollback_updates=rollback_updates or [],
             )
         )

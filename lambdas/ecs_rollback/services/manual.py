@@ -10,21 +10,16 @@ from pydantic import ValidationError
 
 from ecs_rollback.domain.decision import ManualOptions, Trigger
 from ecs_rollback.domain.errors import InvalidRequest
-from ecs_rollback.domain.model import (
-    Deployment,
-    Origin,
-    RevisionId,
-    ServiceId,
-    ServiceState,
-    Status,
-    StatusChange,
-    TriggerKind,
-)
+from ecs_rollback.domain.model import ReleaseRef, RevisionId, ServiceId, TriggerKind
+from ecs_rollback.domain.release import release_id_of
+from ecs_rollback.domain.state import ServiceState
 from ecs_rollback.domain.targets import GitShaTarget, LastGood, RevisionTarget, TargetSpec
-from ecs_rollback.events.manual import MAX_PAYLOAD_BYTES, ManualRollbackRequest
+from ecs_rollback.events.manual import CLUSTER_ARN, MAX_PAYLOAD_BYTES, ManualRollbackRequest
+from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies
-from ecs_rollback.services import executor
+from ecs_rollback.services import adoption, executor
 from ecs_rollback.services.capture import images_of
+from ecs_rollback.services.executor import Loaded
 from ecs_rollback.services.notifications import record_view
 
 
@@ -44,7 +39,7 @@ def parse_request(event: object) -> ManualRollbackRequest:
     if not isinstance(event, Mapping):
         raise InvalidRequest(
             "invalid_request",
-            'the request must be one JSON object: {"cluster", "service", "target", "reason", "requested_by", ...}',
+            'the request must be one JSON object: {"cluster", "service", "target", "reason", ...}',
         )
     size = len(json.dumps(event, default=str))
     if size > MAX_PAYLOAD_BYTES:
@@ -67,7 +62,7 @@ def _explain(exc: ValidationError) -> InvalidRequest:
         "cluster": "the cluster name or ARN",
         "service": "the service name (letters, digits, '-' and '_')",
         "reason": "why you roll back, in words (1-1024 characters)",
-        "requested_by": "who asks: your IAM ARN or e-mail",
+        "requested_by": "who asks: your IAM ARN or e-mail (optional; recorded as given, unverified)",
         "target": "'last-good', 'family:revision', a task definition ARN, or a git SHA",
         "dry_run": "true or false",
         "force": "true or false",
@@ -84,35 +79,96 @@ def _explain(exc: ValidationError) -> InvalidRequest:
     )
 
 
-def service_of(request: ManualRollbackRequest, region: str, account: str) -> ServiceId:
-    partition = "aws"
-    if request.cluster.startswith("arn:"):
-        parts = request.cluster.split(":")
-        partition, region, account = parts[1], parts[3], parts[4]
+def service_of(request: ManualRollbackRequest, partition: str, region: str, account: str) -> ServiceId:
+    """The service asked for, in this function's account and region (a cluster ARN of another is refused)."""
+    match = CLUSTER_ARN.match(request.cluster)
+    if match is not None:
+        if match["account"] != account:
+            raise InvalidRequest(
+                "cluster_other_account",
+                f"the cluster ARN is in account {match['account']}; this function acts in account {account} only: "
+                "give the cluster name, or invoke the installation of that account",
+            )
+        if match["region"] != region:
+            raise InvalidRequest(
+                "cluster_other_region",
+                f"the cluster ARN is in region {match['region']}; this function acts in {region} only",
+            )
     return ServiceId(partition, region, account, request.cluster_name, request.service)
 
 
-def _resolver(deps: Dependencies, service: ServiceId, spec: TargetSpec, request: ManualRollbackRequest):  # type: ignore[no-untyped-def]
-    def resolve(state: ServiceState | None) -> ManualOptions:
-        target: Deployment | None = None
-        if isinstance(spec, RevisionTarget):
-            target = deps.ledger.find_revision(service, spec.revision) or _from_ecs(
-                deps, service, spec.revision
-            )
-        elif isinstance(spec, GitShaTarget):
-            target = _by_git_sha(deps, service, spec.prefix)
-        return ManualOptions(
-            last_good=isinstance(spec, LastGood),
-            target=target,
-            target_label=request.target,
-            force=request.force,
-            dry_run=request.dry_run,
+def _loader(
+    deps: Dependencies, service: ServiceId, spec: TargetSpec, request: ManualRollbackRequest
+) -> Loaded:
+    """Read the state and resolve the target: one read for ``last-good`` and ``family:revision``."""
+    if isinstance(spec, RevisionTarget):
+        _check_place(spec, service)
+        state, ref = deps.ledger.load_with_revision(service, spec.revision)
+        state = state or _adopted_on_day_one(deps, service)
+        _check_family(state, spec.revision, service)
+        target = ref or _from_ecs(deps, service, spec.revision)
+    elif isinstance(spec, GitShaTarget):
+        state = deps.ledger.load(service) or _adopted_on_day_one(deps, service)
+        target = _by_git_sha(deps, service, spec.prefix)
+    else:
+        state = deps.ledger.load(service) or _adopted_on_day_one(deps, service)
+        target = None
+    options = ManualOptions(
+        last_good=isinstance(spec, LastGood),
+        target=target,
+        target_label=request.target,
+        force=request.force,
+        dry_run=request.dry_run,
+    )
+    return state, options
+
+
+def _check_place(spec: RevisionTarget, service: ServiceId) -> None:
+    if spec.account is not None and spec.account != service.account:
+        raise InvalidRequest(
+            "target_other_account",
+            f"the target is a task definition of account {spec.account}; only revisions of this service's "
+            f"account {service.account} can be deployed to it (give family:revision)",
+        )
+    if spec.region is not None and spec.region != service.region:
+        raise InvalidRequest(
+            "target_other_region",
+            f"the target is a task definition of region {spec.region}; only revisions of this service's "
+            f"region {service.region} can be deployed to it (give family:revision)",
         )
 
-    return resolve
+
+def _check_family(state: ServiceState | None, revision: RevisionId, service: ServiceId) -> None:
+    """A target must be a revision of a family this service has run (per the ledger)."""
+    families = state.families if state is not None else ()
+    if families and revision.family not in families:
+        raise InvalidRequest(
+            "target_other_family",
+            f"{revision} is not a revision of a family {service} has run; allowed: "
+            + ", ".join(f"{family}:<revision>" for family in families),
+        )
 
 
-def _by_git_sha(deps: Dependencies, service: ServiceId, prefix: str) -> Deployment | None:
+def _adopted_on_day_one(deps: Dependencies, service: ServiceId) -> ServiceState | None:
+    """An in-scope service the ledger has never seen: adopt what it runs (as ``adopt`` does), then go on."""
+    if not deps.settings.scope.contains(service):
+        return None
+    try:
+        adoption.adopt_running(
+            deps.ledger,
+            deps.ecs,
+            deps.registry,
+            service,
+            deps.clock.now(),
+            "manual rollback (first request for this service)",
+        )
+    except InvalidRequest as error:
+        logger.info("day-one adoption not possible", extra={"service": str(service), "why": error.message})
+        return None
+    return deps.ledger.load(service)
+
+
+def _by_git_sha(deps: Dependencies, service: ServiceId, prefix: str) -> ReleaseRef | None:
     found = deps.ledger.find_git_sha(service, prefix)
     shas = sorted({deployment.git_sha for deployment in found if deployment.git_sha})
     if len(shas) > 1:
@@ -123,48 +179,60 @@ def _by_git_sha(deps: Dependencies, service: ServiceId, prefix: str) -> Deployme
         )
     if not found:
         return None
-    return max(found, key=lambda deployment: deployment.started_at)
+    newest = max(found, key=lambda deployment: deployment.started_at)
+    _, ref = deps.ledger.load_with_revision(service, newest.revision)
+    return ref
 
 
-def _from_ecs(deps: Dependencies, service: ServiceId, revision: RevisionId) -> Deployment | None:
+def _from_ecs(deps: Dependencies, service: ServiceId, revision: RevisionId) -> ReleaseRef | None:
     """A revision ECS knows but the ledger never saw deployed on this service."""
     snapshot = deps.ecs.describe_task_definition(str(revision))
     if snapshot is None:
         return None
-    now = deps.clock.now()
-    return Deployment(
-        service=service,
-        deployment_id="(never deployed on this service)",
+    images = images_of(snapshot, {}, None)
+    release_id = release_id_of(snapshot.definition, images, snapshot.arn)
+    known = deps.ledger.get_release(service, release_id)
+    if known is not None:
+        return known.ref(snapshot.arn)
+    return ReleaseRef(
+        release_id=release_id,
         task_definition_arn=snapshot.arn,
-        status=Status.COMPLETED,
-        started_at=now,
-        updated_at=now,
-        images=images_of(snapshot, {}, None),
-        history=(StatusChange(Status.COMPLETED, now, "registered in ECS, not recorded in the ledger"),),
-        origin=Origin.DEPLOY,
-        task_definition=snapshot.definition,
-        reason="not recorded in the ledger; images are used as the revision names them",
+        deploy_task_definition_arn=snapshot.arn,
+        digests_recorded=all(image.digest for image in images),
     )
 
 
 def handle_manual_request(
-    deps: Dependencies, event: object, *, request_id: str, region: str, account: str
+    deps: Dependencies, event: object, *, request_id: str, function_arn: str
 ) -> dict[str, Any]:
     """The whole contract: one JSON object in, one JSON object out, never a stack trace."""
+    partition, region, account = _place_of(function_arn)
     try:
         request = parse_request(event)
-        service = service_of(request, region, account)
+        service = service_of(request, partition, region, account)
+        spec = request.target_spec
+        requested_by = request.requested_by or UNVERIFIED_CALLER
         trigger = Trigger(
             kind=TriggerKind.MANUAL,
             trigger_id=request_id,
             at=deps.clock.now(),
-            source=request.requested_by,
+            source=requested_by,
             reason=request.reason,
         )
         options = executor.ManualRequestOptions(
-            resolve=_resolver(deps, service, request.target_spec, request), requested_by=request.requested_by
+            load=lambda: _loader(deps, service, spec, request), requested_by=requested_by
         )
         record = executor.execute(deps, trigger, service, manual=options)
     except InvalidRequest as error:
         return error_response(error.code, error.message)
     return record_view(record)
+
+
+UNVERIFIED_CALLER = "unknown (not given)"
+
+
+def _place_of(function_arn: str) -> tuple[str, str, str]:
+    parts = function_arn.split(":")
+    if len(parts) > 4:
+        return parts[1], parts[3], parts[4]
+    return "aws", "", ""

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ecs_rollback.domain.model import ContainerImage, Deployment, Outcome, RollbackRecord, iso
+from ecs_rollback.domain.model import (
+    ContainerImage,
+    Deployment,
+    Outcome,
+    Release,
+    ReleaseRef,
+    RollbackRecord,
+    iso,
+)
 from ecs_rollback.ports import Notification
 
 _VERBS = {
@@ -25,14 +33,34 @@ def revision_view(
         "revision": str(deployment.revision),
         "task_definition_arn": deployment.task_definition_arn,
         "deployment_id": deployment.deployment_id,
+        "release_id": deployment.release,
         "status": deployment.status.value,
         "git_sha": deployment.git_sha,
         "commit_message": deployment.commit_message,
-        "images": [
-            {"container": image.container, "image": image.image, "digest": image.digest}
-            for image in (images or deployment.images)
-        ],
+        "images": _images(images or deployment.images),
     }
+
+
+def release_view(ref: ReleaseRef | None, images: tuple[ContainerImage, ...] = ()) -> dict[str, Any] | None:
+    """A target release as the answer shows it: the revision it is known by and what is deployed."""
+    if ref is None:
+        return None
+    return {
+        "revision": str(ref.revision),
+        "task_definition_arn": ref.task_definition_arn,
+        "deployed_task_definition_arn": ref.deploy_task_definition_arn,
+        "deployment_id": ref.deployment_id,
+        "release_id": ref.release_id,
+        "status": ref.verdict.value if ref.verdict else "UNKNOWN",
+        "git_sha": ref.git_sha,
+        "commit_message": ref.commit_subject,
+        "images": _images(images),
+        "images_by_tag": not ref.digests_recorded,
+    }
+
+
+def _images(images: tuple[ContainerImage, ...]) -> list[dict[str, Any]]:
+    return [{"container": image.container, "image": image.image, "digest": image.digest} for image in images]
 
 
 def record_view(record: RollbackRecord) -> dict[str, Any]:
@@ -51,7 +79,8 @@ def record_view(record: RollbackRecord) -> dict[str, Any]:
         "requested_by": record.requested_by,
         "dry_run": record.dry_run,
         "from": revision_view(record.from_deployment),
-        "to": revision_view(record.to_deployment, record.pinned_images),
+        "to": release_view(record.to_release, record.pinned_images),
+        "requested_by_verified": record.requested_by_verified,
         "deployed_task_definition_arn": record.deployed_task_definition_arn,
         "triggered_at": iso(record.triggered_at),
         "decided_at": iso(record.created_at),
@@ -63,10 +92,14 @@ def record_view(record: RollbackRecord) -> dict[str, Any]:
 
 def _commits(record: RollbackRecord) -> list[str]:
     commits = []
-    for deployment in (record.from_deployment, record.to_deployment):
-        if deployment is not None and deployment.git_sha:
-            message = f" {deployment.commit_message}" if deployment.commit_message else ""
-            commits.append(f"{deployment.revision}: {deployment.git_sha[:12]}{message}")
+    left = record.from_deployment
+    if left is not None and left.git_sha:
+        message = f" {left.commit_message}" if left.commit_message else ""
+        commits.append(f"{left.revision}: {left.git_sha[:12]}{message}")
+    target = record.to_release
+    if target is not None and target.git_sha:
+        subject = f" {target.commit_subject}" if target.commit_subject else ""
+        commits.append(f"{target.revision}: {target.git_sha[:12]}{subject}")
     return commits
 
 
@@ -74,10 +107,10 @@ def notification_for(record: RollbackRecord) -> Notification:
     verb = _VERBS[record.outcome]
     if (
         record.from_deployment
-        and record.to_deployment
+        and record.to_release
         and record.outcome in (Outcome.ROLLED_BACK, Outcome.DRY_RUN)
     ):
-        what = f"{record.from_deployment.revision} -> {record.to_deployment.revision}"
+        what = f"{record.from_deployment.revision} -> {record.to_release.revision}"
     else:
         what = record.code.replace("_", " ")
     return Notification(subject=f"[ecs-rollback] {record.service}: {verb} ({what})", body=record_view(record))
@@ -90,4 +123,30 @@ def rollback_result_notification(record: RollbackRecord) -> Notification:
     body["result_at"] = iso(record.result_at) if record.result_at else None
     return Notification(
         subject=f"[ecs-rollback] {record.service}: rollback deployment {record.result}", body=body
+    )
+
+
+def known_bad_notification(deployment: Deployment, release: Release, rolls_back: bool) -> Notification:
+    """ECS started deploying a release the ledger records BAD."""
+    body = {
+        "outcome": "KNOWN_BAD_RELEASE",
+        "service": str(deployment.service),
+        "service_arn": deployment.service.arn,
+        "deployment": revision_view(deployment),
+        "release_id": release.release_id,
+        "marked_bad_at": iso(release.bad_at) if release.bad_at else None,
+        "marked_bad_because": release.verdict_reason,
+        "rolling_back": rolls_back,
+        "message": f"{deployment.revision} runs a release recorded BAD"
+        + (f" since {iso(release.bad_at)}" if release.bad_at else "")
+        + f" ({release.verdict_reason or 'no reason recorded'})"
+        + (
+            "; rolling it back to the newest GOOD release"
+            if rolls_back
+            else "; not rolled back (configuration)"
+        ),
+    }
+    return Notification(
+        subject=f"[ecs-rollback] {deployment.service}: deploying a known-BAD release ({deployment.revision})",
+        body=body,
     )

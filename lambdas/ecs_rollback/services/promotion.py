@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ecs_rollback.domain import lifecycle
-from ecs_rollback.domain.model import Status
+from ecs_rollback.domain.model import Release, Status
 from ecs_rollback.events.bake_timer import BakeTimerPayload
 from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies, LedgerChange
-from ecs_rollback.services import retry
+from ecs_rollback.services import releases, retry
 from ecs_rollback.services.alarm_links import alarms_of
 
 
@@ -21,10 +21,13 @@ class Promotion:
 
 def promote_if_quiet(deps: Dependencies, payload: BakeTimerPayload) -> Promotion:
     service = payload.service
-    return retry.on_conflict(lambda: _promote_once(deps, payload), what=f"the ledger state of {service}")
+    prepared: dict[str, Release] = {}  # registered once, whatever the retries: never two pinned copies
+    return retry.on_conflict(
+        lambda: _promote_once(deps, payload, prepared), what=f"the ledger state of {service}"
+    )
 
 
-def _promote_once(deps: Dependencies, payload: BakeTimerPayload) -> Promotion:
+def _promote_once(deps: Dependencies, payload: BakeTimerPayload, prepared: dict[str, Release]) -> Promotion:
     service = payload.service
     now = deps.clock.now()
     state = deps.ledger.load(service)
@@ -40,22 +43,38 @@ def _promote_once(deps: Dependencies, payload: BakeTimerPayload) -> Promotion:
         return Promotion(
             "alarmed", "an alarm fired during the bake time; the revision is not promoted to GOOD"
         )
-    firing = deps.alarms.in_alarm(alarms_of(deps.settings, state))
+    firing = deps.alarms.in_alarm(alarms_of(deps.settings, service, deps.ledger.linked_alarms(service)))
     if firing:
         if now - completed_at < deps.settings.watch_window and deps.bake_timer is not None:
             deps.bake_timer.schedule(service, deployment.deployment_id, now + deps.settings.bake_time)
             return Promotion("rescheduled", f"alarms in ALARM ({', '.join(firing)}); checking again later")
         return Promotion("alarmed", f"alarms in ALARM ({', '.join(firing)}); not promoted")
-    transition = lifecycle.promote(state, deployment, now)
+    release = releases.release_of(deps.ledger, deployment, now)
+    if not release.is_good:  # a GOOD release already has its rollback revision
+        if release.release_id not in prepared:
+            prepared[release.release_id] = releases.prepared_for_rollback(
+                deps.ecs, deps.registry, release, deployment
+            )
+        ready = prepared[release.release_id]
+        release = replace(
+            release,
+            rollback_task_definition_arn=ready.rollback_task_definition_arn,
+            revisions=tuple(dict.fromkeys((*release.revisions, *ready.revisions))),
+            images=ready.images,
+            images_missing=ready.images_missing,
+            task_definition=ready.task_definition,
+        )
+    transition = lifecycle.promote(state, deployment, release, now)
     deps.ledger.commit(
         LedgerChange(
             state=replace(transition.state, version=state.version + 1),
             expected_version=state.version,
             deployments=transition.deployments,
+            releases=transition.releases,
         )
     )
     logger.info(
         "revision promoted to GOOD", extra={"service": str(service), "revision": str(deployment.revision)}
     )
     deps.telemetry.event("RevisionPromoted")
-    return Promotion("promoted", f"{deployment.revision} is GOOD")
+    return Promotion("promoted", f"{deployment.revision} is GOOD (release {release.release_id})")
