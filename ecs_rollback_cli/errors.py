@@ -28,8 +28,8 @@ EXIT_CODES = (
     (EXIT_ERROR, "error"),
     (EXIT_USAGE, "usage error"),
     (EXIT_REFUSED, "the rollback was REFUSED"),
-    (EXIT_ROLLED_BACK, "the deployment waited for FAILED or was rolled back"),
-    (EXIT_TIMEOUT, "the wait timed out"),
+    (EXIT_ROLLED_BACK, "a deployment --wait followed FAILED or was rolled back"),
+    (EXIT_TIMEOUT, "--wait timed out"),
     (EXIT_CANCELLED, "cancelled"),
 )
 

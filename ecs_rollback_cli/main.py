@@ -169,8 +169,11 @@ def main(
 
 @app.command()
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Every service in the ledger: current and last-good revision, image tag, git SHA, rollback in flight,
-    and how long a COMPLETED release still bakes before it is GOOD."""
+    """Every service in the ledger: current and last-good revision, commit, rollback in flight, bake left.
+
+    A COMPLETED release shows how long it still bakes before it is GOOD (the bake time is read from
+    the manual rollback function's configuration).
+    """
     cli = _cli(ctx)
     states = cli.all_services()
     now = cli.runtime.now()

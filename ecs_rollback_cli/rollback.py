@@ -192,7 +192,10 @@ def plan_table(previews: Sequence[tuple[Plan, Answer]], reason: str) -> Table:
     for plan, preview in previews:
         table.add_row(
             str(plan.service),
-            *(revision_lines(preview.get(side) or {}, spell_bad=True) for side in ("from", "to")),
+            *(
+                revision_lines(preview.get(side) or {}, spell_bad=True, registry=False)
+                for side in ("from", "to")
+            ),
             "yes" if plan.force else "no",
         )
     return table

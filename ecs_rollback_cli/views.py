@@ -300,8 +300,11 @@ def history_table(
 # -- the rollback function's answer ---------------------------------------------------------
 
 
-def revision_lines(view: Mapping[str, Any], *, indent: str = "", spell_bad: bool = False) -> Text:
-    """A revision as the function's answer gives it: revision, status, commit, then each image."""
+def revision_lines(
+    view: Mapping[str, Any], *, indent: str = "", spell_bad: bool = False, registry: bool = True
+) -> Text:
+    """A revision as the function's answer gives it: revision, status, commit, then each image
+    (without its registry host when ``registry`` is false, for narrow table cells)."""
     text = Text(f"{view.get('revision')}  ")
     text.append_text(status_text(str(view.get("status") or "IN_PROGRESS"), spell_bad=spell_bad))
     text.append(f"  git {short_sha(view.get('git_sha'))}")
@@ -309,7 +312,8 @@ def revision_lines(view: Mapping[str, Any], *, indent: str = "", spell_bad: bool
         text.append(f' "{first_line(view["commit_message"])}"', style="italic")
     for image in view.get("images") or []:
         shown = str(image.get("image"))
-        text.append(f"\n{indent}{image.get('container')}: {short_image(shown)}")
+        named = short_image(shown) if registry else short_image(shown).rsplit("/", 1)[-1]
+        text.append(f"\n{indent}{image.get('container')}: {named}")
         digest = image.get("digest")
         if digest and "@" not in shown:
             text.append(f"  ({short_digest(digest)})", style="dim")
