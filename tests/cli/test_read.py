@@ -38,7 +38,9 @@ def test_help_describes_every_command_and_option(fleet: Fleet) -> None:
         options = fleet.run(command, "--help").stdout
         assert all(flag in options for flag in ("--wait", "--until-good", "--timeout", "--poll-interval"))
     assert "env var: ECS_ROLLBACK_STACK" in top.stdout
-    assert "4 a deployment --wait followed FAILED or was rolled back, 5 --wait timed out" in " ".join(top.stdout.split())
+    assert "4 a deployment --wait followed FAILED or was rolled back, 5 --wait timed out" in " ".join(
+        top.stdout.split()
+    )
 
 
 def test_version_is_the_installed_package_version(fleet: Fleet) -> None:
