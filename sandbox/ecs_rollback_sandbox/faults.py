@@ -167,12 +167,13 @@ class Rule:
     def matches(self, request: Request) -> bool:
         if self.service != request.service or self.operation not in ("*", request.operation):
             return False
-        if self.times != ALWAYS and self.injected >= self.times:
+        if self.exhausted:
             return False
         return self.when is None or bool(self.when(request.body))
 
     @property
     def exhausted(self) -> bool:
+        """Injected as many times as asked (never, for ``"always"``)."""
         return self.times != ALWAYS and self.injected >= self.times
 
 
