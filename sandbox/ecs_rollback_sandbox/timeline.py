@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ecs_rollback.domain.model import Deployment, ImageReference, RollbackRecord, iso
-from ecs_rollback_sandbox.stack import Delivery
+from ecs_rollback_sandbox.world import Delivery
 
 
 class Mode(StrEnum):
@@ -105,7 +105,7 @@ class Timeline:
             self.console.print(text, highlight=False)
 
     def observe(self, delivery: Delivery) -> None:
-        """A ``StackWorld`` observer: one line per function invocation, or per dropped event."""
+        """A ``World`` observer: one line per function invocation, or per dropped event."""
         if delivery.function is None:
             self.say("eventbridge", f"{describe_event(delivery.event)}: no rule matched, dropped")
             return
