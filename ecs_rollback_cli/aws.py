@@ -15,6 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ecs_rollback.adapters.ecr import EcrRegistry
 from ecs_rollback.adapters.ecs import EcsAdapter
 from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger
 from ecs_rollback.contract import Env
@@ -152,6 +153,10 @@ class Aws:
     @cached_property
     def ecs_gateway(self) -> EcsAdapter:
         return EcsAdapter(self.ecs)
+
+    @cached_property
+    def image_registry(self) -> EcrRegistry:
+        return EcrRegistry(self.client("ecr"))
 
     def describe_service(self, cluster: str, service: str) -> dict[str, Any]:
         """The raw ECS service, or a clear error when ECS has no such active service."""

@@ -198,7 +198,7 @@ class Follower:
                     and source
                     and source.task_definition_arn == self.task_definition_arn
                 ):
-                    target = record.to_deployment.revision if record.to_deployment else "?"
+                    target = record.to_release.revision if record.to_release else "?"
                     kind = (
                         "manual"
                         if record.trigger == TriggerKind.MANUAL

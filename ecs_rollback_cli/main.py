@@ -372,6 +372,7 @@ def adopt(
         adopted = adopt_running(
             cli.aws.ledger,
             cli.aws.ecs_gateway,
+            cli.aws.image_registry,
             service_id,
             cli.runtime.now(),
             cli.aws.identity["arn"],

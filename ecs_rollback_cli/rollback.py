@@ -22,7 +22,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ecs_rollback.domain.errors import InvalidRequest
-from ecs_rollback.domain.model import Deployment, Outcome, ServiceId, ServiceState
+from ecs_rollback.domain.model import Deployment, Outcome, ServiceId
+from ecs_rollback.domain.state import ServiceState
 from ecs_rollback.domain.targets import TargetSpec, parse_target
 from ecs_rollback_cli.context import Cli
 from ecs_rollback_cli.errors import (
@@ -403,26 +404,30 @@ def _choose_revision(cli: Cli, prompter: Prompter, state: ServiceState, force: b
         if deployment.task_definition_arn not in seen:
             seen.add(deployment.task_definition_arn)
             revisions.append(deployment)
+    # Revisions of the release that runs now (its pinned copy, say) are what runs, not a way back.
+    running = state.current.release if state.current else None
     current_arn = state.current.task_definition_arn if state.current else None
-    if not [d for d in revisions if d.task_definition_arn != current_arn]:
-        cli.err.print(f"[yellow]{state.service}: the ledger holds no other revision; skipped[/yellow]")
+    if not [d for d in revisions if d.release != running]:
+        cli.err.print(f"[yellow]{state.service}: the ledger holds no other release; skipped[/yellow]")
         return None
-    # A rollback runs a pinned copy of its target: that target is what runs, not a way back.
-    running_source = state.current.source_task_definition_arn if state.current else None
     choices = [
         Choice(
             _revision_label(deployment, now)
-            + ("  (runs now as a pinned copy)" if deployment.task_definition_arn == running_source else ""),
+            + (
+                "  (its release runs now)"
+                if deployment.release == running and deployment.task_definition_arn != current_arn
+                else ""
+            ),
             str(index),
-            disabled="running now" if deployment.task_definition_arn == current_arn else None,
+            disabled="running now" if deployment.release == running else None,
         )
         for index, deployment in enumerate(revisions)
     ]
-    enabled = [str(i) for i, d in enumerate(revisions) if d.task_definition_arn != current_arn]
+    enabled = [str(i) for i, d in enumerate(revisions) if d.release != running]
     preferences = (
-        lambda d: d.status.value == "GOOD" and d.task_definition_arn != running_source,
-        lambda d: not d.status.is_bad and d.task_definition_arn != running_source,
+        lambda d: d.status.value == "GOOD",
         lambda d: not d.status.is_bad,
+        lambda d: True,
     )
     default = next(
         (index for prefer in preferences for index in enabled if prefer(revisions[int(index)])), enabled[0]

@@ -12,8 +12,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ecs_rollback.domain.model import Deployment, ServiceState, Status, iso
-from ecs_rollback.services.notifications import revision_view
+from ecs_rollback.domain.model import Deployment, Status, iso
+from ecs_rollback.domain.state import ServiceState
+from ecs_rollback.services.notifications import release_view, revision_view
 
 NONE = "-"
 STATUS_STYLE = {
@@ -164,7 +165,7 @@ def bake_json(
 
 
 def state_json(state: ServiceState, now: datetime, bake_time_seconds: int | None = None) -> dict[str, Any]:
-    current_arn = state.current.task_definition_arn if state.current else None
+    running = state.current.release if state.current else None
     in_flight = state.in_flight
     current = deployment_json(state.current)
     if current is not None:
@@ -176,8 +177,8 @@ def state_json(state: ServiceState, now: datetime, bake_time_seconds: int | None
         "name": state.service.name,
         "version": state.version,
         "current": current,
-        "last_good": deployment_json(state.newest_good_except(current_arn)),
-        "good": [str(deployment.revision) for deployment in state.good],
+        "last_good": release_view(state.newest_good_except(running)),
+        "good": [str(entry.revision) for entry in state.good],
         "rollback_in_flight": None
         if in_flight is None
         else {
@@ -214,8 +215,7 @@ def status_table(
         table.add_column(column, overflow="fold")
     for state in states:
         current = state.current
-        current_arn = current.task_definition_arn if current else None
-        last_good = state.newest_good_except(current_arn)
+        last_good = state.newest_good_except(current.release if current else None)
         notes = Text()
         if state.in_flight is not None and state.in_flight.active(now):
             kind = "automatic" if state.in_flight.automatic else "manual"
@@ -237,7 +237,7 @@ def status_table(
             status,
             image_tags(current) if current else NONE,
             short_sha(current.git_sha) if current else NONE,
-            f"{last_good.revision} ({short_sha(last_good.git_sha)}, {ago(now, last_good.good_at or last_good.deployed_at)})"
+            f"{last_good.revision} ({short_sha(last_good.git_sha)}, {ago(now, last_good.good_at or last_good.deployed_at or now)})"
             if last_good
             else Text("none recorded", style="yellow"),
             notes or NONE,

@@ -11,6 +11,9 @@ harness corrects the emulator (in this process) rather than the code.
   harness runs the emulator's DynamoDB requests one at a time: one re-entrant lock around
   ``DynamoHandler.call_action``, which runs once the request is parsed and spans the backend
   call and the serialization of its answer (so reads see no half-done transaction either).
+- ``UpdateService`` to an INACTIVE task definition: ECS refuses it ("you can't update an existing
+  service to reference an INACTIVE task definition revision", DeregisterTaskDefinition's
+  reference); moto deploys it. The harness refuses it with ECS's ``ClientException``.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ def apply() -> None:
     """Idempotent; the emulator's backends are process-wide, so are the fixes."""
     from moto.cloudwatch.responses import CloudWatchResponse
     from moto.dynamodb.responses import DynamoHandler
+    from moto.ecs.models import EC2ContainerServiceBackend
 
     _replace(CloudWatchResponse, "describe_alarms", _filter_alarms_by_state)
     _replace(DynamoHandler, "call_action", _one_request_at_a_time)
+    _replace(EC2ContainerServiceBackend, "update_service", _refuse_inactive_task_definitions)
 
 
 def _replace(owner: type, name: str, fix: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
@@ -68,3 +73,17 @@ def _one_request_at_a_time(original: Callable[[Any], Any]) -> Callable[[Any], An
             return original(self)
 
     return call_action
+
+
+def _refuse_inactive_task_definitions(original: Callable[..., Any]) -> Callable[..., Any]:
+    from moto.ecs.exceptions import EcsClientException
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        requested = service_properties.get("task_definition")
+        if requested:
+            definition = self.describe_task_definition(requested)
+            if getattr(definition, "status", "ACTIVE") != "ACTIVE":
+                raise EcsClientException("TaskDefinition is inactive")
+        return original(self, service_properties)
+
+    return update_service

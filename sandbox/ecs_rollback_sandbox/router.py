@@ -29,6 +29,7 @@ _LOGICAL_SUFFIX = re.compile(r"[0-9A-F]{8}$")
 _BY_DETAIL_TYPE = {
     "ECS Deployment State Change": "deployment_events",
     "CloudWatch Alarm State Change": "alarm_events",
+    "ECR Image Action": "image_events",
 }
 
 

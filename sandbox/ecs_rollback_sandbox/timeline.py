@@ -264,7 +264,7 @@ def rollback_row(record: RollbackRecord) -> dict[str, Any]:
         "outcome": record.outcome.value,
         "code": record.code,
         "from": str(record.from_deployment.revision) if record.from_deployment else None,
-        "to": str(record.to_deployment.revision) if record.to_deployment else None,
+        "to": str(record.to_release.revision) if record.to_release else None,
         "deployed_as": record.deployed_task_definition_arn.rsplit("/", 1)[-1]
         if record.deployed_task_definition_arn
         else None,

@@ -29,18 +29,20 @@ from ecs_rollback.contract import (
     DEFAULT_LOCK_TTL_SECONDS,
     DEFAULT_LOOP_GUARD_LIMIT,
     DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
+    DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
     DEFAULT_WATCH_WINDOW_SECONDS,
     from_environment,
     table_definition,
     to_environment,
 )
 from ecs_rollback.domain.model import ServiceId
-from ecs_rollback.handlers import alarm_events, bake_timer, deployment_events, manual_rollback
+from ecs_rollback.handlers import alarm_events, bake_timer, deployment_events, image_events, manual_rollback
 from ecs_rollback.ports import Dependencies
 from ecs_rollback_sandbox.clock import ManualClock
 from ecs_rollback_sandbox.cloudwatch_simulator import CloudWatchSimulator
 from ecs_rollback_sandbox.ecs_simulator import EcsSimulator
 from ecs_rollback_sandbox.emulator import ACCOUNT, Emulator
+from ecs_rollback_sandbox.eventbridge import EventSource
 from ecs_rollback_sandbox.router import Route, Target, due_schedules, route_by_detail_type
 
 
@@ -66,6 +68,7 @@ HANDLERS: dict[str, Handler] = {
     "alarm_events": lambda event, deps, _: alarm_events.handle(event, deps),
     "manual_rollback": _manual,
     "bake_timer": lambda event, deps, _: bake_timer.handle(event, deps),
+    "image_events": lambda event, deps, _: image_events.handle(event, deps),
 }
 
 
@@ -282,6 +285,24 @@ class World:
         response = ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
         return str(response["image"]["imageId"]["imageDigest"])
 
+    def delete_image(self, repository: str, digest: str) -> dict[str, Any]:
+        """Delete an image (as a lifecycle rule would) and deliver the event ECR emits for it."""
+        self.emulator.client("ecr").batch_delete_image(
+            repositoryName=repository, imageIds=[{"imageDigest": digest}]
+        )
+        event = EventSource("aws.ecr", ACCOUNT, self.emulator.region).event(
+            "ECR Image Action",
+            {
+                "result": "SUCCESS",
+                "repository-name": repository,
+                "image-digest": digest,
+                "action-type": "DELETE",
+            },
+            resources=[],
+            at=self.clock.now(),
+        )
+        return self.deliver(event)
+
     def _keep_image_tagged_by(self, repository: str, tag: str) -> None:
         """Real ECR keeps an image when its tag moves to another (it becomes untagged); the emulator
         deletes it. Give the old image a second tag first, so it survives as it would in ECR."""
@@ -330,6 +351,7 @@ def provision_direct(
     loop_guard_limit: int = DEFAULT_LOOP_GUARD_LIMIT,
     dry_run: bool = False,
     dry_run_services: list[str] | None = None,
+    rollback_known_bad_releases: bool = DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
     name: str = "ledger",
 ) -> Resources:
     """The ledger table, topic, inbox, schedule group and dead-letter queue created through the
@@ -358,6 +380,7 @@ def provision_direct(
             lock_ttl_seconds=DEFAULT_LOCK_TTL_SECONDS,
             dry_run=dry_run,
             dry_run_services=tuple(dry_run_services or ()),
+            rollback_known_bad_releases=rollback_known_bad_releases,
             bake_timer_function_arn=arn("bake_timer"),
             bake_timer_role_arn=f"arn:aws:iam::{ACCOUNT}:role/{name}-bake-timer-scheduler",
             bake_timer_dead_letter_arn=queue_arn(emulator, dead_letters),

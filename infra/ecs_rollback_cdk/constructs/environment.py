@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from aws_cdk import Token
 
 from ecs_rollback.config import Settings
-from ecs_rollback.contract import Env, from_environment, powertools_environment, to_environment
+from ecs_rollback.contract import (
+    DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
+    Env,
+    from_environment,
+    powertools_environment,
+    to_environment,
+)
 from ecs_rollback_cdk.config import ConfigError, RollbackConfig
 
 # Deploy-time values are tokens at synth; the ones the runtime model checks get a stand-in of
@@ -38,6 +44,7 @@ def function_environment(
         lock_ttl_seconds=config.lock_ttl_seconds,
         dry_run=config.dry_run,
         dry_run_services=config.dry_run_services,
+        rollback_known_bad_releases=DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,  # configurable: see wt-infra2
         bake_timer_function_arn=None,
         bake_timer_role_arn=None,
         bake_timer_dead_letter_arn=None,
