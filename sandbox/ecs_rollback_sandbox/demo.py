@@ -88,6 +88,16 @@ def run_story(world: World, timeline: Timeline) -> StoryResult:
     web.alarm(LINKED_ALARM, "OK")
     web.bake()
     notifications += web.show_inbox()
+    state = world.ledger.load(web.id)
+    good_v1 = web.recorded("v1").release
+    if state is None or state.current is None or state.current.release != good_v1:
+        raise SandboxError(f"the pinned copy {revision_of(rolled_back_to)} is not recognised as web:1's release")
+    timeline.say(
+        "check",
+        f"the ledger knows {revision_of(rolled_back_to)} as web:1's release ({good_v1[:16]}...), GOOD: "
+        "one release, not two revisions to choose between",
+        release_id=good_v1,
+    )
 
     history = world.ledger.history(web.id, limit=50).items
     rollbacks = world.ledger.rollbacks(web.id).items
