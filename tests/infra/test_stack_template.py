@@ -24,6 +24,7 @@ COMMON_ENVIRONMENT = {
     "LOCK_TTL_SECONDS",
     "DRY_RUN",
     "DRY_RUN_SERVICES",
+    "ROLLBACK_KNOWN_BAD_RELEASES",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -149,6 +150,7 @@ def test_each_function_environment_is_the_runtime_contract(template: dict[str, A
     assert environment["LOCK_TTL_SECONDS"] == "1800"
     assert environment["DRY_RUN"] == "false"
     assert environment["DRY_RUN_SERVICES"] == "[]"
+    assert environment["ROLLBACK_KNOWN_BAD_RELEASES"] == "true"
     assert environment["POWERTOOLS_SERVICE_NAME"] == "ecs-auto-rollback"
     assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "EcsAutoRollback"
     assert environment["POWERTOOLS_LOG_LEVEL"] == "INFO"
