@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from cdk_testkit import HANDLERS, Synthesized, load_event
 
-from ecs_rollback.contract import from_environment
+from ecs_rollback.contract import LEDGER_INDEXES, from_environment
 from ecs_rollback_sandbox.deploy import EMULATOR_SKIPS, DeployedStack, deploy_stack
 from ecs_rollback_sandbox.emulator import Emulator
 
@@ -57,12 +57,9 @@ def test_the_ledger_table_exists_with_its_indexes_and_stream(
     table = emulator.client("dynamodb").describe_table(TableName=deployed.outputs["LedgerTableName"])["Table"]
 
     assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == {
-        "by_git_sha",
-        "by_service_git_sha",
-        "by_service_revision",
-        "history",
-        "by_kind",
+        index.name for index in LEDGER_INDEXES
     }
+    assert "by_release" in {index["IndexName"] for index in table["GlobalSecondaryIndexes"]}
     assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert table["LatestStreamArn"] == deployed.outputs["LedgerTableStreamArn"]
 

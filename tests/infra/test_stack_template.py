@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from cdk_testkit import EXECUTORS, HANDLERS, Synthesized, functions_by_name, resources
 
-from ecs_rollback.contract import from_environment
+from ecs_rollback.contract import LEDGER_INDEXES, from_environment, table_definition
 
 POWERTOOLS_PARAMETER = "/aws/service/powertools/python/arm64/python3.13/3.37.0"
 COMMON_ENVIRONMENT = {
@@ -77,25 +77,29 @@ def test_ledger_table_has_the_documented_keys_and_settings(template: dict[str, A
     assert "TableName" not in properties, "no hard-coded physical name"
 
 
-def test_ledger_indexes_project_everything_on_the_documented_keys(template: dict[str, Any]) -> None:
+def test_ledger_keys_and_indexes_are_the_contracts_table_definition(template: dict[str, Any]) -> None:
+    # Given the table the construct declares and the one the contract defines (tests, sandbox)
     _, table = only(template, "AWS::DynamoDB::Table")
-    indexes = {
-        index["IndexName"]: (
-            [key["AttributeName"] for key in index["KeySchema"]],
-            index["Projection"]["ProjectionType"],
-        )
-        for index in table["Properties"]["GlobalSecondaryIndexes"]
-    }
+    properties = table["Properties"]
+    definition = table_definition("ledger")
 
-    assert indexes == {
-        "by_git_sha": (["gsi1pk", "gsi1sk"], "ALL"),
-        "by_service_git_sha": (["pk", "git_sort"], "ALL"),
-        "by_service_revision": (["pk", "rev_sort"], "ALL"),
-        "history": (["pk", "hist_sort"], "ALL"),
-        "by_kind": (["kind", "pk"], "ALL"),
-    }
-    attributes = {a["AttributeName"]: a["AttributeType"] for a in table["Properties"]["AttributeDefinitions"]}
-    assert set(attributes.values()) == {"S"}
+    def indexes(found: list[dict[str, Any]]) -> dict[str, tuple[list[Any], Any]]:
+        return {index["IndexName"]: (index["KeySchema"], index["Projection"]) for index in found}
+
+    # Then keys, attributes and every index (by_release of schema version 2 too) are the same
+    assert properties["KeySchema"] == definition["KeySchema"]
+    assert sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == (
+        definition["AttributeDefinitions"]
+    )
+    assert indexes(properties["GlobalSecondaryIndexes"]) == indexes(definition["GlobalSecondaryIndexes"])
+    assert [index.name for index in LEDGER_INDEXES] == [
+        "history",
+        "by_service_revision",
+        "by_service_git_sha",
+        "by_git_sha",
+        "by_kind",
+        "by_release",
+    ]
 
 
 # ---------------------------------------------------------------------------------- functions
