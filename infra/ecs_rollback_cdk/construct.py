@@ -48,9 +48,9 @@ class EcsAutoRollback(Construct):
     the packaged ``ecs_rollback`` directory.
 
     Attributes for composition: ``table``, ``topic``, ``functions`` (by name) and one attribute
-    per function, ``deployment_events_rule``, ``alarm_events_rule``, ``dead_letter_queues``,
-    ``schedule_group``, ``scheduler_role``, ``bake_schedule_dead_letters``, ``alarms``,
-    ``dashboard`` and ``config``.
+    per function, ``deployment_events_rule``, ``alarm_events_rule``, ``image_events_rule``,
+    ``dead_letter_queues``, ``schedule_group``, ``scheduler_role``, ``bake_schedule_dead_letters``,
+    ``alarms``, ``dashboard`` and ``config``.
     """
 
     def __init__(
@@ -107,25 +107,33 @@ class EcsAutoRollback(Construct):
         )
         self.alarm_events_function = factory.function(functions.ALARM_EVENTS, environment())
         self.manual_rollback_function = factory.function(functions.MANUAL_ROLLBACK, environment())
+        self.image_events_function = factory.function(functions.IMAGE_EVENTS, environment())
         self.functions = factory.functions
 
         self._statements: dict[str, list[iam.PolicyStatement]] = {}
         self._grant_permissions(arns, bake)
-        self.deployment_events_rule, self.alarm_events_rule = rollback_rules(
+        self.deployment_events_rule, self.alarm_events_rule, self.image_events_rule = rollback_rules(
             self,
             config,
             monitoring,
             deployment_events=self.deployment_events_function,
             alarm_events=self.alarm_events_function,
+            image_events=self.image_events_function,
         )
         self.dashboard = monitoring.dashboard(self, self.functions)
-        nag.acknowledge_findings(self, statements=self._statements, purposes=monitoring.purposes)
+        nag.acknowledge_findings(
+            self,
+            statements=self._statements,
+            publishers=[name for name in self.functions if name != functions.IMAGE_EVENTS.name],
+            purposes=monitoring.purposes,
+        )
 
     def _grant_permissions(self, arns: permissions.Arns, bake: BakeScheduling) -> None:
         config = self.config
-        for function in self.functions.values():
+        for name, function in self.functions.items():
             self.table.grant_read_write_data(function)
-            self.topic.grant_publish(function)
+            if name != functions.IMAGE_EVENTS.name:  # it only reads and writes the ledger
+                self.topic.grant_publish(function)
         executor = permissions.rollback_executor(
             config.scope,
             arns,

@@ -8,7 +8,7 @@ hold for environment-agnostic and environment-specific stacks alike.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
@@ -67,10 +67,11 @@ def acknowledge_findings(
     rollback: EcsAutoRollback,
     *,
     statements: Mapping[str, Sequence[iam.PolicyStatement]],
+    publishers: Collection[str],
     purposes: Mapping[str, str],
 ) -> None:
-    """``statements``: what each function's role got beyond the grants; ``purposes``: what each
-    dead-letter queue holds."""
+    """``statements``: what each function's role got beyond the grants; ``publishers``: the
+    functions granted the topic; ``purposes``: what each dead-letter queue holds."""
     stack = Stack.of(rollback)
     table, topic = rollback.table, rollback.topic
 
@@ -87,7 +88,7 @@ def acknowledge_findings(
             "AwsSolutions-IAM5[Resource::*]": RESOURCE_STAR_REASON,
             resource_finding(f"{table.table_arn}/index/*"): LEDGER_INDEXES_REASON,
         }
-        if topic.master_key is not None:
+        if topic.master_key is not None and name in publishers:
             findings["AwsSolutions-IAM5[Action::kms:GenerateDataKey*]"] = TOPIC_KEY_REASON
         for statement in statements.get(name, []):
             for resource in statement.resources:

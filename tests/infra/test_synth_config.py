@@ -191,8 +191,16 @@ def test_the_construct_composes_in_another_app_and_exposes_its_parts() -> None:
     rollback = EcsAutoRollback(stack, "Rollback", config=config)
 
     # Then its table, topic and functions are there to compose with
-    assert set(rollback.functions) == {"DeploymentEvents", "AlarmEvents", "ManualRollback", "BakeTimer"}
+    assert set(rollback.functions) == {
+        "DeploymentEvents",
+        "AlarmEvents",
+        "ManualRollback",
+        "BakeTimer",
+        "ImageEvents",
+    }
     assert rollback.manual_rollback_function is rollback.functions["ManualRollback"]
+    assert rollback.image_events_function is rollback.functions["ImageEvents"]
+    assert rollback.image_events_rule.node.id == "ImageEventsRule"
     assert rollback.table.table_stream_arn is not None
     assert rollback.topic.topic_arn
     assert rollback.config is config
