@@ -53,7 +53,9 @@ IMAGE_EVENTS = FunctionSpec("ImageEvents", "image_events", memory_mb=256, timeou
 EXECUTORS = (DEPLOYMENT_EVENTS, ALARM_EVENTS, MANUAL_ROLLBACK)  # the functions that roll back
 DESCRIPTIONS = {
     "BakeTimer": "Promotes a COMPLETED revision to GOOD when its bake time passes with no alarm",
-    "DeploymentEvents": "Records ECS deployments in the ledger, schedules the bake, rolls back failed ones",
+    "DeploymentEvents": (
+        "Records ECS deployments in the ledger, schedules the bake, rolls back failed and known-BAD ones"
+    ),
     "AlarmEvents": "Rolls a service back to its last good revision when a linked alarm enters ALARM",
     "ManualRollback": "Operator-invoked rollback to the last good revision, a revision or a git SHA",
     "ImageEvents": "Marks the releases whose image ECR deleted as no longer restorable",
