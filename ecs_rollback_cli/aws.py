@@ -13,14 +13,17 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from ecs_rollback.adapters.ecr import EcrRegistry
 from ecs_rollback.adapters.ecs import EcsAdapter
 from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger
+from ecs_rollback.contract import Env
 from ecs_rollback.domain.model import ServiceId
-from ecs_rollback_cli.errors import EXIT_USAGE, CliError
+from ecs_rollback_cli.errors import EXIT_USAGE, CliError, explain, when_aws_says
 
 DEFAULT_STACK = "EcsAutoRollback"
+STACK_ENV = "ECS_ROLLBACK_STACK"
 TABLE_ENV = "ECS_ROLLBACK_TABLE"
 FUNCTION_ENV = "ECS_ROLLBACK_FUNCTION"
 TABLE_OUTPUT = "LedgerTableName"
@@ -38,6 +41,14 @@ class AwsOptions:
     stack: str = DEFAULT_STACK
     table_name: str | None = None
     function_name: str | None = None
+
+
+@dataclass(frozen=True)
+class BakeTime:
+    """How long a COMPLETED release bakes before it is GOOD; ``problem`` says why it is unknown."""
+
+    seconds: int | None
+    problem: str | None = None
 
 
 class Aws:
@@ -67,15 +78,12 @@ class Aws:
     @cached_property
     def stack_outputs(self) -> dict[str, str]:
         stack = self.options.stack
-        try:
+        with when_aws_says(
+            "ValidationError",
+            f"no CloudFormation stack {stack!r} in {self.region}; deploy it, pass --stack NAME or "
+            f"--region, or name the resources with --table-name and --function-name",
+        ):
             response = self.client("cloudformation").describe_stacks(StackName=stack)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ValidationError":
-                raise CliError(
-                    f"no CloudFormation stack {stack!r} in {self.region}; deploy it, pass --stack NAME or "
-                    f"--region, or name the resources with --table-name and --function-name"
-                ) from error
-            raise
         stacks = response.get("Stacks", [])
         if not stacks:
             raise CliError(f"no CloudFormation stack {stack!r} in {self.region}; pass --stack NAME")
@@ -101,6 +109,18 @@ class Aws:
     @cached_property
     def function_name(self) -> str:
         return self.options.function_name or self._output(FUNCTION_OUTPUT, "--function-name")
+
+    @cached_property
+    def bake_time(self) -> BakeTime:
+        """The bake time the functions run with, read from the manual function's environment."""
+        try:
+            configuration = self.client("lambda").get_function_configuration(FunctionName=self.function_name)
+        except (CliError, ClientError, BotoCoreError) as error:
+            return BakeTime(None, (explain(error) or CliError(str(error))).message)
+        value = str(configuration.get("Environment", {}).get("Variables", {}).get(Env.BAKE_TIME_SECONDS, ""))
+        if not value.isdigit():
+            return BakeTime(None, f"{self.function_name} has no {Env.BAKE_TIME_SECONDS} in its environment")
+        return BakeTime(int(value))
 
     # -- identity and services -------------------------------------------------------------
 
@@ -134,16 +154,17 @@ class Aws:
     def ecs_gateway(self) -> EcsAdapter:
         return EcsAdapter(self.ecs)
 
+    @cached_property
+    def image_registry(self) -> EcrRegistry:
+        return EcrRegistry(self.client("ecr"))
+
     def describe_service(self, cluster: str, service: str) -> dict[str, Any]:
         """The raw ECS service, or a clear error when ECS has no such active service."""
-        try:
+        with when_aws_says(
+            "ClusterNotFoundException",
+            f"ECS has no cluster {cluster!r} in {self.region}; check the name, --region and --profile",
+        ):
             response = self.ecs.describe_services(cluster=cluster, services=[service])
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ClusterNotFoundException":
-                raise CliError(
-                    f"ECS has no cluster {cluster!r} in {self.region}; check the name, --region and --profile"
-                ) from error
-            raise
         for found in response.get("services", []):
             if found.get("status") != "INACTIVE":
                 return dict(found)

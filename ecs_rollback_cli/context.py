@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rich.console import Console
 
-from ecs_rollback.domain.model import ServiceState
+from ecs_rollback.domain.model import ServiceId
+from ecs_rollback.domain.state import ServiceState
 from ecs_rollback_cli.aws import Aws
 from ecs_rollback_cli.runtime import Runtime
 
@@ -19,12 +20,24 @@ class Cli:
     err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
 
     def all_services(self) -> list[ServiceState]:
-        """Every service in the ledger: one Query per hundred services, never a scan."""
+        """Every service in the ledger: one Query per hundred services, never a scan, and what each
+        runs read whole from its deployment record (the state keeps it compact)."""
         states: list[ServiceState] = []
         cursor: str | None = None
         while True:
             page = self.aws.ledger.services(limit=100, cursor=cursor)
-            states.extend(page.items)
+            states.extend(self.with_current_record(state) for state in page.items)
             cursor = page.cursor
             if not cursor:
                 return sorted(states, key=lambda state: (state.service.cluster, state.service.name))
+
+    def state_of(self, service: ServiceId) -> ServiceState | None:
+        state = self.aws.ledger.load(service)
+        return self.with_current_record(state) if state is not None else None
+
+    def with_current_record(self, state: ServiceState) -> ServiceState:
+        """The state with ``current`` replaced by its deployment record (images, commit message)."""
+        if state.current is None:
+            return state
+        record = self.aws.ledger.get_deployment(state.service, state.current.deployment_id)
+        return replace(state, current=record.summary()) if record is not None else state

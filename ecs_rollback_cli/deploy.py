@@ -8,8 +8,6 @@ deployment, so the ledger records the commit without the CLI writing to it.
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -21,6 +19,7 @@ from ecs_rollback.domain.pinning import registration_input
 from ecs_rollback_cli import gitinfo
 from ecs_rollback_cli.context import Cli
 from ecs_rollback_cli.errors import EXIT_USAGE, CliError
+from ecs_rollback_cli.follow import Follower, Wait
 from ecs_rollback_cli.gitinfo import Commit
 
 _OWN_TAG_PREFIXES = ("aws:", "ecs-rollback:")
@@ -91,9 +90,7 @@ def deploy(
     tag: str | None,
     container: str | None,
     yes: bool,
-    wait: bool,
-    timeout: float,
-    poll_interval: float,
+    wait: Wait,
 ) -> int:
     reference = ImageReference.parse(image)
     if reference.tag or reference.digest:
@@ -151,57 +148,7 @@ def deploy(
         summary.append(f'  "{message}"', style="italic")
     summary.append("\n  the ledger records the commit when ECS reports the deployment")
     cli.out.print(summary)
-    if not wait:
+    if not wait.wanted:
         cli.out.print(f"Follow it with: ecs-rollback history {cluster} {service}", markup=False)
         return 0
-    return wait_for_steady_state(cli, cluster, service, arn, revision, timeout, poll_interval)
-
-
-def wait_for_steady_state(
-    cli: Cli, cluster: str, service: str, arn: str, revision: str, timeout: float, poll_interval: float
-) -> int:
-    """Poll DescribeServices until the deployment of ``arn`` completes or fails, bounded by ``timeout``."""
-    deadline = time.monotonic() + timeout
-    polls = max(1, math.ceil(timeout / max(poll_interval, 0.001))) + 1
-    last_line = ""
-    with cli.err.status(f"waiting for {cluster}/{service} to reach steady state ...") as status:
-        for poll in range(polls):
-            raw = cli.aws.describe_service(cluster, service)
-            ours = next((d for d in raw.get("deployments", []) if d.get("taskDefinition") == arn), None)
-            elapsed = int(poll * poll_interval)
-            if ours is not None:
-                state = ours.get("rolloutState") or "IN_PROGRESS"
-                line = (
-                    f"{revision} {state}: {ours.get('runningCount', 0)}/{ours.get('desiredCount', 0)} running, "
-                    f"{ours.get('pendingCount', 0)} pending, {ours.get('failedTasks', 0)} failed"
-                )
-                if state == "FAILED":
-                    raise CliError(
-                        f"the deployment of {revision} FAILED: {ours.get('rolloutStateReason', 'no reason given')}; "
-                        f"see `ecs-rollback history {cluster} {service}`"
-                    )
-                if state == "COMPLETED" and ours.get("status") == "PRIMARY":
-                    cli.out.print(f"[{elapsed:>4}s] {line}", markup=False)
-                    cli.out.print(
-                        f"{cluster}/{service} reached steady state on {revision}", style="bold green"
-                    )
-                    return 0
-            else:
-                line = f"{revision}: waiting for ECS to start the deployment"
-            if raw.get("taskDefinition") != arn:
-                moved = str(raw.get("taskDefinition")).rsplit("/", 1)[-1]
-                raise CliError(
-                    f"{cluster}/{service} moved to {moved} while waiting (rolled back, or deployed again); "
-                    f"see `ecs-rollback history {cluster} {service}`"
-                )
-            if line != last_line:
-                cli.out.print(f"[{elapsed:>4}s] {line}", markup=False)
-                last_line = line
-            status.update(f"{line} ({elapsed}s)")
-            if time.monotonic() >= deadline or poll == polls - 1:
-                break
-            cli.runtime.sleep(poll_interval)
-    raise CliError(
-        f"timed out after {timeout:g}s waiting for {revision} on {cluster}/{service}; ECS goes on deploying, "
-        f"follow it with `ecs-rollback history {cluster} {service}`"
-    )
+    return Follower(cli, cluster, service, arn, wait).run()

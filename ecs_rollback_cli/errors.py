@@ -1,11 +1,15 @@
 """Expected failures become one line on stderr and an exit code, never a traceback.
 
 Exit codes: 0 done (ROLLED_BACK, DRY_RUN, or SKIPPED because the service already runs the
-target), 1 error, 2 usage error, 3 the rollback function REFUSED, 130 cancelled at a prompt.
+target), 1 error, 2 usage error, 3 the rollback function REFUSED, 4 under ``--wait`` the
+deployment FAILED or was rolled back (by ECS or by this service), 5 ``--wait`` timed out,
+130 cancelled at a prompt.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import botocore.exceptions
@@ -15,7 +19,34 @@ from typer.core import TyperGroup
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_REFUSED = 3
+EXIT_ROLLED_BACK = 4
+EXIT_TIMEOUT = 5
 EXIT_CANCELLED = 130
+
+EXIT_CODES = (
+    (0, "done"),
+    (EXIT_ERROR, "error"),
+    (EXIT_USAGE, "usage error"),
+    (EXIT_REFUSED, "the rollback was REFUSED"),
+    (EXIT_ROLLED_BACK, "a deployment --wait followed FAILED or was rolled back"),
+    (EXIT_TIMEOUT, "--wait timed out"),
+    (EXIT_CANCELLED, "cancelled"),
+)
+
+# The function's answers name its request fields (force=true); an operator types flags. The
+# answer's code, never its text, says which flag helps.
+FLAG_HINTS = {
+    "target_is_bad": "from this CLI: --force",
+    "running_revision_is_bad": "pass --force to adopt it anyway",
+    "no_known_good": "from this CLI: --to REVISION or --to GIT_SHA",
+}
+
+
+def with_hint(message: str, code: str | None) -> str:
+    """The message, and the CLI flag that answers it when the code has one."""
+    hint = FLAG_HINTS.get(code or "")
+    return f"{message}; {hint}" if hint else message
+
 
 _CREDENTIAL_CODES = frozenset(
     {
@@ -37,6 +68,22 @@ class CliError(Exception):
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+
+
+def aws_code(error: botocore.exceptions.ClientError) -> str:
+    details: Any = error.response.get("Error", {})
+    return str(details.get("Code", "Unknown"))
+
+
+@contextmanager
+def when_aws_says(code: str, message: str) -> Iterator[None]:
+    """Turn one AWS error code into the operator's one-line error; any other error goes on."""
+    try:
+        yield
+    except botocore.exceptions.ClientError as error:
+        if aws_code(error) == code:
+            raise CliError(message) from error
+        raise
 
 
 def explain(error: BaseException) -> CliError | None:
@@ -64,7 +111,7 @@ def explain(error: BaseException) -> CliError | None:
 
 def _client_error(error: botocore.exceptions.ClientError) -> CliError:
     details: Any = error.response.get("Error", {})
-    code = str(details.get("Code", "Unknown"))
+    code = aws_code(error)
     message = str(details.get("Message", "")).rstrip(".")
     what = f"{error.operation_name} failed: {code}" + (f": {message}" if message else "")
     if code in _CREDENTIAL_CODES:
@@ -76,18 +123,23 @@ def _client_error(error: botocore.exceptions.ClientError) -> CliError:
     return CliError(what)
 
 
+def print_error(error: CliError) -> None:
+    typer.echo(f"error: {' '.join(error.message.split())}", err=True)
+
+
 def fail(error: CliError) -> typer.Exit:
     """Print the line and give the exit to raise."""
-    typer.echo(f"error: {' '.join(error.message.split())}", err=True)
+    print_error(error)
     return typer.Exit(error.exit_code)
 
 
 class GuardedGroup(TyperGroup):
-    """Every command's expected errors are turned into one line here, in one place."""
+    """Every command's expected errors are turned into one line here, in one place; a command
+    that returns a non-zero int exits with it."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except (typer.Exit, typer.Abort):
             raise
         except Exception as error:
@@ -95,3 +147,6 @@ class GuardedGroup(TyperGroup):
             if explained is None:
                 raise
             raise fail(explained) from error
+        if isinstance(result, int) and not isinstance(result, bool) and result:
+            raise typer.Exit(result)
+        return result

@@ -8,18 +8,21 @@ Works against any AWS account through the standard credential chain (``--profile
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
 
 from ecs_rollback.domain.errors import InvalidRequest
+from ecs_rollback.domain.model import Status
 from ecs_rollback.services.adoption import adopt_running
 from ecs_rollback_cli import deploy as deploying
 from ecs_rollback_cli import rollback as rolling_back
-from ecs_rollback_cli.aws import DEFAULT_STACK, FUNCTION_ENV, TABLE_ENV, Aws, AwsOptions
+from ecs_rollback_cli.aws import DEFAULT_STACK, FUNCTION_ENV, STACK_ENV, TABLE_ENV, Aws, AwsOptions
 from ecs_rollback_cli.context import Cli
-from ecs_rollback_cli.errors import EXIT_USAGE, CliError, GuardedGroup
+from ecs_rollback_cli.errors import EXIT_CODES, EXIT_USAGE, CliError, GuardedGroup, with_hint
+from ecs_rollback_cli.follow import DEFAULT_POLL_SECONDS, DEFAULT_TIMEOUT_SECONDS, Wait
 from ecs_rollback_cli.runtime import Runtime
 from ecs_rollback_cli.views import (
     deployment_json,
@@ -38,19 +41,106 @@ app = typer.Typer(
         "Operate the ECS auto-rollback service: see what runs where, read the deploy ledger, roll back "
         "by hand through the rollback Lambda, deploy with immutable git-SHA tags, and adopt a baseline."
     ),
-    epilog="Exit codes: 0 done, 1 error, 2 usage error, 3 the rollback was REFUSED, 130 cancelled.",
+    epilog="Exit codes: " + ", ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES) + ".",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _value(flag: str, metavar: str, help: str, *short: str, **more: Any) -> Any:
+    """An option that takes a value, shown in --help with the metavar that says what to give."""
+    return typer.Option(flag, *short, metavar=metavar, help=help, **more)
+
+
+PACKAGE = "ecs-auto-rollback"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        try:
+            installed = version(PACKAGE)
+        except PackageNotFoundError:
+            installed = "unknown (the package is not installed)"
+        typer.echo(f"ecs-rollback {installed}")
+        raise typer.Exit()
+
 
 ClusterArg = Annotated[
     str, typer.Argument(metavar="CLUSTER", help="ECS cluster name (or ARN).", show_default=False)
 ]
 ServiceArg = Annotated[str, typer.Argument(metavar="SERVICE", help="ECS service name.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print plain JSON on stdout, for scripts.")]
+WaitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="Follow the deployment to steady state, progress on stderr; exit 4 if it FAILED or is rolled "
+        "back (by ECS or by this service), 5 on timeout.",
+    ),
+]
+UntilGoodOpt = Annotated[
+    bool,
+    typer.Option(
+        "--until-good",
+        help="With --wait, also wait for the ledger to mark the release GOOD (its bake time passed with no "
+        "alarm); implies --wait.",
+    ),
+]
+TimeoutOpt = Annotated[
+    float, _value("--timeout", "SECONDS", "Seconds --wait waits at most, bake included.", min=1)
+]
+PollOpt = Annotated[
+    float, _value("--poll-interval", "SECONDS", "Seconds between checks with --wait.", min=0.1)
+]
+ProfileOpt = Annotated[
+    str | None, _value("--profile", "NAME", "AWS profile (default: the credential chain's).")
+]
+RegionOpt = Annotated[
+    str | None, _value("--region", "REGION", "AWS region (default: the profile's or AWS_REGION).")
+]
+StackOpt = Annotated[
+    str,
+    _value(
+        "--stack",
+        "NAME",
+        "CloudFormation stack whose outputs name the ledger table and the function.",
+        envvar=STACK_ENV,
+    ),
+]
+TableOpt = Annotated[
+    str | None,
+    _value("--table-name", "NAME", "Ledger table name; skips the stack lookup.", envvar=TABLE_ENV),
+]
+FunctionOpt = Annotated[
+    str | None,
+    _value(
+        "--function-name",
+        "NAME",
+        "Manual rollback function name or ARN; skips the stack lookup.",
+        envvar=FUNCTION_ENV,
+    ),
+]
+VersionOpt = Annotated[
+    bool,
+    typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+]
+ImageOpt = Annotated[
+    str,
+    _value(
+        "--image",
+        "REPO",
+        "Image repository without a tag, e.g. ACCOUNT.dkr.ecr.REGION.amazonaws.com/web.",
+    ),
+]
+TagOpt = Annotated[
+    str | None, _value("--tag", "TAG", "Immutable image tag (default: the short SHA of the git HEAD).")
+]
+ContainerOpt = Annotated[
+    str | None, _value("--container", "NAME", "Container to update when the task definition has several.")
+]
 
 
 def _cli(ctx: typer.Context) -> Cli:
@@ -62,42 +152,12 @@ def _cli(ctx: typer.Context) -> Cli:
 @app.callback()
 def main(
     ctx: typer.Context,
-    profile: Annotated[
-        str | None,
-        typer.Option(
-            "--profile", metavar="NAME", help="AWS profile to use (default: the standard credential chain)."
-        ),
-    ] = None,
-    region: Annotated[
-        str | None,
-        typer.Option("--region", metavar="REGION", help="AWS region (default: the profile's or AWS_REGION)."),
-    ] = None,
-    stack: Annotated[
-        str,
-        typer.Option(
-            "--stack",
-            metavar="NAME",
-            help="CloudFormation stack whose outputs name the ledger table and the function.",
-        ),
-    ] = DEFAULT_STACK,
-    table_name: Annotated[
-        str | None,
-        typer.Option(
-            "--table-name",
-            envvar=TABLE_ENV,
-            metavar="NAME",
-            help="Ledger table name; skips the stack lookup.",
-        ),
-    ] = None,
-    function_name: Annotated[
-        str | None,
-        typer.Option(
-            "--function-name",
-            envvar=FUNCTION_ENV,
-            metavar="NAME",
-            help="Manual rollback function name or ARN; skips the stack lookup.",
-        ),
-    ] = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    stack: StackOpt = DEFAULT_STACK,
+    table_name: TableOpt = None,
+    function_name: FunctionOpt = None,
+    _version: VersionOpt = False,
 ) -> None:
     """Operate the ECS auto-rollback service."""
     runtime = ctx.obj if isinstance(ctx.obj, Runtime) else Runtime()
@@ -109,19 +169,30 @@ def main(
 
 @app.command()
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Every service in the ledger: current and last-good revision, image tag, git SHA, rollback in flight."""
+    """Every service in the ledger: current and last-good revision, commit, rollback in flight, bake left.
+
+    A COMPLETED release shows how long it still bakes before it is GOOD (the bake time is read from
+    the manual rollback function's configuration).
+    """
     cli = _cli(ctx)
     states = cli.all_services()
     now = cli.runtime.now()
+    bake_time_seconds = None
+    if any(state.current and state.current.status == Status.COMPLETED for state in states):
+        bake = cli.aws.bake_time
+        bake_time_seconds = bake.seconds
+        if bake.seconds is None:
+            cli.err.print(f"warning: no bake countdown: {bake.problem}", markup=False, soft_wrap=True)
     if as_json:
-        typer.echo(json.dumps({"services": [state_json(state, now) for state in states]}, indent=2))
+        services = [state_json(state, now, bake_time_seconds) for state in states]
+        typer.echo(json.dumps({"services": services}, indent=2))
         return
     if not states:
         cli.out.print(
             f"The ledger {cli.aws.table_name} holds no service yet: deploy one, or run `ecs-rollback adopt`."
         )
         return
-    cli.out.print(status_table(states, now))
+    cli.out.print(status_table(states, now, bake_time_seconds))
 
 
 @app.command()
@@ -129,12 +200,9 @@ def history(
     ctx: typer.Context,
     cluster: ClusterArg,
     service: ServiceArg,
-    limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, max=1000, metavar="N", help="Deployments per page.")
-    ] = 20,
+    limit: Annotated[int, _value("--limit", "N", "Deployments per page.", "-n", min=1, max=1000)] = 20,
     cursor: Annotated[
-        str | None,
-        typer.Option("--cursor", metavar="TOKEN", help="Page token printed at the end of the previous page."),
+        str | None, _value("--cursor", "TOKEN", "Page token printed at the end of the previous page.")
     ] = None,
     all_pages: Annotated[bool, typer.Option("--all", help="Read every page, not just one.")] = False,
     as_json: JsonOpt = False,
@@ -196,19 +264,19 @@ def rollback(
     ] = None,
     to: Annotated[
         str,
-        typer.Option(
+        _value(
             "--to",
-            metavar="TARGET",
-            help="Target: last-good, a revision (web:42), a task definition ARN, or a git SHA (7+ hex characters).",
+            "TARGET",
+            "Target: last-good, a revision (web:42), a task definition ARN, or a git SHA (7+ hex characters).",
         ),
     ] = "last-good",
     reason: Annotated[
         str | None,
-        typer.Option(
+        _value(
             "--reason",
+            "TEXT",
+            "Why you roll back; required without the dialog, recorded in the ledger.",
             "-r",
-            metavar="TEXT",
-            help="Why you roll back; required without the dialog, recorded in the ledger.",
         ),
     ] = None,
     dry_run: Annotated[
@@ -220,53 +288,43 @@ def rollback(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     requested_by: Annotated[
         str | None,
-        typer.Option(
-            "--requested-by",
-            metavar="WHO",
-            help="Who asks (default: your identity's ARN from sts:GetCallerIdentity).",
+        _value(
+            "--requested-by", "WHO", "Who asks (default: your identity's ARN from sts:GetCallerIdentity)."
         ),
     ] = None,
+    wait: WaitOpt = False,
+    until_good: UntilGoodOpt = False,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT_SECONDS,
+    poll_interval: PollOpt = DEFAULT_POLL_SECONDS,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the function's raw JSON answer on stdout.")
     ] = False,
-) -> None:
+) -> int:
     """Roll back through the manual rollback Lambda and print its answer; no arguments opens a dialog.
 
-    Exits 3 when the function REFUSED (for example a BAD target without --force), 1 on errors.
+    Before asking, the function's own dry run of the same request is shown: what you confirm is
+    what the function decided. Exits 3 when the function REFUSED (for example a BAD target without
+    --force), 1 on errors; with --wait, 4 if the rollback's deployment FAILED, 5 on timeout.
     """
     cli = _cli(ctx)
-    if service is None:
-        if yes:
-            raise CliError(
-                "--yes needs CLUSTER and SERVICE: the dialog always asks before it acts", EXIT_USAGE
-            )
-        if to != "last-good":
-            raise CliError("--to needs CLUSTER and SERVICE; the dialog asks for the revision", EXIT_USAGE)
-        code = rolling_back.dialog(
-            cli,
-            cluster,
-            reason=reason,
-            dry_run=dry_run,
-            force=force,
-            requested_by=requested_by,
-            as_json=as_json,
-        )
-    else:
+    options = rolling_back.RollbackOptions(
+        to=to,
+        reason=reason,
+        dry_run=dry_run,
+        force=force,
+        yes=yes,
+        requested_by=requested_by,
+        as_json=as_json,
+        wait=Wait(wait, until_good, timeout, poll_interval),
+    )
+    if service is not None:
         assert cluster is not None
-        code = rolling_back.direct(
-            cli,
-            cluster,
-            service,
-            to=to,
-            reason=reason,
-            dry_run=dry_run,
-            force=force,
-            yes=yes,
-            requested_by=requested_by,
-            as_json=as_json,
-        )
-    if code:
-        raise typer.Exit(code)
+        return rolling_back.direct(cli, cluster, service, options)
+    if yes:
+        raise CliError("--yes needs CLUSTER and SERVICE: the dialog always asks before it acts", EXIT_USAGE)
+    if to != "last-good":
+        raise CliError("--to needs CLUSTER and SERVICE; the dialog asks for the revision", EXIT_USAGE)
+    return rolling_back.dialog(cli, cluster, options)
 
 
 @app.command()
@@ -274,57 +332,26 @@ def deploy(
     ctx: typer.Context,
     cluster: ClusterArg,
     service: ServiceArg,
-    image: Annotated[
-        str,
-        typer.Option(
-            "--image",
-            metavar="REPO",
-            help="Image repository without a tag, e.g. ACCOUNT.dkr.ecr.REGION.amazonaws.com/web.",
-        ),
-    ],
-    tag: Annotated[
-        str | None,
-        typer.Option(
-            "--tag", metavar="TAG", help="Immutable image tag (default: the short SHA of the git HEAD)."
-        ),
-    ] = None,
-    container: Annotated[
-        str | None,
-        typer.Option(
-            "--container", metavar="NAME", help="Container to update when the task definition has several."
-        ),
-    ] = None,
+    image: ImageOpt,
+    tag: TagOpt = None,
+    container: ContainerOpt = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask before deploying an image that is already live.")
     ] = False,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Show progress until steady state; exit 1 if the deployment fails.")
-    ] = False,
-    timeout: Annotated[
-        float, typer.Option("--timeout", min=1, metavar="SECONDS", help="Seconds --wait waits at most.")
-    ] = 900,
-    poll_interval: Annotated[
-        float,
-        typer.Option(
-            "--poll-interval", min=0.1, metavar="SECONDS", help="Seconds between checks with --wait."
-        ),
-    ] = 5,
-) -> None:
-    """Register a copy of the service's task definition with REPO:TAG, tag it with the commit, update the service."""
-    code = deploying.deploy(
-        _cli(ctx),
-        cluster,
-        service,
-        image=image,
-        tag=tag,
-        container=container,
-        yes=yes,
-        wait=wait,
-        timeout=timeout,
-        poll_interval=poll_interval,
+    wait: WaitOpt = False,
+    until_good: UntilGoodOpt = False,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT_SECONDS,
+    poll_interval: PollOpt = DEFAULT_POLL_SECONDS,
+) -> int:
+    """Register a copy of the service's task definition with REPO:TAG, tag it with the commit, update the service.
+
+    With --wait, exits 4 when the deployment FAILED or was rolled back (by ECS's circuit breaker
+    or by this service), so a CI pipeline fails; 5 on timeout.
+    """
+    wanted = Wait(wait, until_good, timeout, poll_interval)
+    return deploying.deploy(
+        _cli(ctx), cluster, service, image=image, tag=tag, container=container, yes=yes, wait=wanted
     )
-    if code:
-        raise typer.Exit(code)
 
 
 @app.command()
@@ -345,14 +372,14 @@ def adopt(
         adopted = adopt_running(
             cli.aws.ledger,
             cli.aws.ecs_gateway,
+            cli.aws.image_registry,
             service_id,
             cli.runtime.now(),
             cli.aws.identity["arn"],
             force=force,
         )
     except InvalidRequest as error:
-        hint = "; pass --force to adopt it anyway" if error.code == "running_revision_is_bad" else ""
-        raise CliError(error.message + hint) from error
+        raise CliError(with_hint(error.message, error.code)) from error
     if as_json:
         typer.echo(json.dumps(deployment_json(adopted), indent=2))
         return

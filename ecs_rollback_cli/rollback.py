@@ -2,54 +2,80 @@
 
 The CLI never calls UpdateService itself: the function takes the service's lock, pins images to
 their recorded digests, writes the ledger and notifies, exactly as for an automatic rollback.
-The CLI builds the contract's request, shows what it is about to ask, and prints the answer.
+Nor does it choose the target: before asking, it sends the function the same request with
+``"dry_run": true`` and shows that answer's from and to, so what the operator confirms is what
+the function decided. Then, if confirmed, the same request again, with ``dry_run`` as asked.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import typer
-from botocore.exceptions import ClientError
 from questionary import Choice
 from rich import box
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from ecs_rollback.domain.errors import InvalidRequest
-from ecs_rollback.domain.model import Deployment, ServiceId, ServiceState
-from ecs_rollback.domain.targets import GitShaTarget, LastGood, RevisionTarget, TargetSpec, parse_target
+from ecs_rollback.domain.model import Deployment, Outcome, ServiceId
+from ecs_rollback.domain.state import ServiceState
+from ecs_rollback.domain.targets import TargetSpec, parse_target
 from ecs_rollback_cli.context import Cli
-from ecs_rollback_cli.errors import EXIT_ERROR, EXIT_REFUSED, EXIT_USAGE, CliError
+from ecs_rollback_cli.errors import (
+    EXIT_ERROR,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    CliError,
+    print_error,
+    when_aws_says,
+    with_hint,
+)
+from ecs_rollback_cli.follow import Follower, Wait
 from ecs_rollback_cli.runtime import Prompter
 from ecs_rollback_cli.views import (
-    NONE,
     REMINDER,
     ago,
     answer_renderable,
     first_line,
     image_tags,
+    revision_lines,
     short_sha,
-    status_text,
 )
 
 HISTORY_CHOICES = 25
 REASON_QUESTION = "Why roll back? (recorded in the ledger and the notification)"
 REASON_REQUIRED = "a reason is required"
 
+Answer = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RollbackOptions:
+    """The ``rollback`` command's options, as the operator gave them."""
+
+    to: str = "last-good"
+    reason: str | None = None
+    dry_run: bool = False
+    force: bool = False
+    yes: bool = False
+    requested_by: str | None = None
+    as_json: bool = False
+    wait: Wait = field(default_factory=Wait)
+
 
 @dataclass(frozen=True)
 class Plan:
-    """One service's rollback as the operator asked for it, with what the ledger says about it."""
+    """One service's rollback request; ``cluster`` is as the operator named it (name or ARN)."""
 
+    cluster: str
     service: ServiceId
     target: str  # as the contract takes it: last-good, family:revision, ARN or git SHA
     force: bool
-    current: Deployment | None
-    to: Deployment | None
 
     def request(self, reason: str, dry_run: bool, requested_by: str) -> dict[str, Any]:
         return {
@@ -70,28 +96,30 @@ def parse_to(text: str) -> TargetSpec:
         raise CliError(f"--to: {error.message}", EXIT_USAGE) from error
 
 
-def exit_code(answer: dict[str, Any]) -> int:
-    if "error" in answer or answer.get("outcome") == "FAILED":
+def exit_code(answer: Answer) -> int:
+    if "error" in answer or answer.get("outcome") == Outcome.FAILED:
         return EXIT_ERROR
-    if answer.get("outcome") == "REFUSED":
+    if answer.get("outcome") == Outcome.REFUSED:
         return EXIT_REFUSED
     return 0
 
 
-def invoke(cli: Cli, request: dict[str, Any]) -> dict[str, Any]:
+def worst(codes: Sequence[int]) -> int:
+    """Any error wins; else the highest code (a refusal, a failed wait) over success."""
+    return EXIT_ERROR if EXIT_ERROR in codes else max(codes, default=0)
+
+
+def invoke(cli: Cli, request: dict[str, Any]) -> Answer:
     """One synchronous Invoke of the manual rollback function; its answer, or a clear error."""
     name = cli.aws.function_name
     client = cli.aws.client("lambda", invoke=True)
-    try:
+    with when_aws_says(
+        "ResourceNotFoundException",
+        f"Lambda function {name!r} not found in {cli.aws.region}; check --function-name or --stack",
+    ):
         response = client.invoke(
             FunctionName=name, InvocationType="RequestResponse", Payload=json.dumps(request).encode()
         )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            raise CliError(
-                f"Lambda function {name!r} not found in {cli.aws.region}; check --function-name or --stack"
-            ) from error
-        raise
     raw = response["Payload"].read()
     try:
         answer = json.loads(raw) if raw else None
@@ -110,32 +138,50 @@ def invoke(cli: Cli, request: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def resolve(cli: Cli, service: ServiceId, state: ServiceState | None, spec: TargetSpec) -> Deployment | None:
-    """What the target names in the ledger now, for the confirmation (the function decides)."""
-    current_arn = state.current.task_definition_arn if state and state.current else None
-    if isinstance(spec, LastGood):
-        return state.newest_good_except(current_arn) if state else None
-    if isinstance(spec, RevisionTarget):
-        return cli.aws.ledger.find_revision(service, spec.revision)
-    if isinstance(spec, GitShaTarget):
-        found = cli.aws.ledger.find_git_sha(service, spec.prefix)
-        return max(found, key=lambda deployment: deployment.started_at) if found else None
-    return None
+def invoke_each(
+    cli: Cli, plans: Sequence[Plan], reason: str, dry_run: bool, requested_by: str, *, keep_going: bool
+) -> list[Answer]:
+    """One Invoke per plan, a spinner on stderr meanwhile; with ``keep_going`` a failed Invoke
+    becomes an ``invoke_failed`` answer instead of stopping the others."""
+    answers: list[Answer] = []
+    verb = "dry run" if dry_run else "rolling back"
+    for number, plan in enumerate(plans, start=1):
+        counter = f"[{number}/{len(plans)}] " if len(plans) > 1 else ""
+        with cli.err.status(
+            f"{counter}{plan.service}: {verb} to {plan.target} ({cli.aws.function_name}) ..."
+        ):
+            try:
+                answers.append(invoke(cli, plan.request(reason, dry_run, requested_by)))
+            except CliError as error:
+                if not keep_going:
+                    raise
+                answers.append(
+                    {"error": "invoke_failed", "message": error.message, "service": str(plan.service)}
+                )
+    return answers
 
 
-def _describe(deployment: Deployment | None, now: Any) -> Text:
-    if deployment is None:
-        return Text(NONE)
-    text = Text(f"{deployment.revision} ")
-    text.append_text(status_text(deployment.status, spell_bad=True))
-    text.append(f"  {image_tags(deployment)}  git {short_sha(deployment.git_sha)}")
-    if deployment.commit_message:
-        text.append(f'  "{first_line(deployment.commit_message, 40)}"', style="italic")
-    text.append(f"  {ago(now, deployment.deployed_at)}", style="dim")
-    return text
+def say_refused(cli: Cli, answer: Answer) -> None:
+    """A refusal as one line on stderr, with the CLI flag that answers it when there is one."""
+    if answer.get("outcome") == Outcome.REFUSED:
+        cli.err.print(
+            with_hint(f"refused ({answer.get('code')}): {answer.get('message')}", answer.get("code")),
+            markup=False,
+            soft_wrap=True,
+        )
 
 
-def summary_table(cli: Cli, plans: list[Plan], reason: str) -> Table:
+def show(cli: Cli, console: Console, answer: Answer) -> None:
+    console.print(answer_renderable(answer))
+    say_refused(cli, answer)
+
+
+def print_json(answers: Sequence[Answer]) -> None:
+    typer.echo(json.dumps(answers[0] if len(answers) == 1 else list(answers), indent=2))
+
+
+def plan_table(previews: Sequence[tuple[Plan, Answer]], reason: str) -> Table:
+    """From and to as the function's dry run answered them: revision, status, commit, images."""
     table = Table(
         title=f"Rollback plan (reason: {reason})",
         title_justify="left",
@@ -144,115 +190,110 @@ def summary_table(cli: Cli, plans: list[Plan], reason: str) -> Table:
     )
     for column in ("SERVICE", "FROM", "TO", "FORCE"):
         table.add_column(column, overflow="fold")
-    now = cli.runtime.now()
-    for plan in plans:
-        to = _describe(plan.to, now) if plan.to else Text(f"{plan.target} (resolved by the function)")
-        table.add_row(str(plan.service), _describe(plan.current, now), to, "yes" if plan.force else "no")
+    for plan, preview in previews:
+        table.add_row(
+            str(plan.service),
+            *(
+                revision_lines(preview.get(side) or {}, spell_bad=True, registry=False)
+                for side in ("from", "to")
+            ),
+            "yes" if plan.force else "no",
+        )
     return table
 
 
-def run(cli: Cli, plans: list[Plan], reason: str, dry_run: bool, requested_by: str, as_json: bool) -> int:
-    """Invoke once per service, showing progress; the exit code is the worst outcome's."""
-    answers: list[dict[str, Any]] = []
-    console = cli.err if as_json else cli.out
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("rolling back", total=len(plans))
-        for plan in plans:
-            verb = "dry run" if dry_run else "rolling back"
-            progress.update(task, description=f"{plan.service}: {verb} to {plan.target} ...")
-            try:
-                answer = invoke(cli, plan.request(reason, dry_run, requested_by))
-            except CliError as error:
-                answer = {"error": "invoke_failed", "message": error.message, "service": str(plan.service)}
-            answers.append(answer)
-            if not as_json:
-                progress.console.print(answer_renderable(answer))
-            progress.advance(task)
-    if as_json:
-        typer.echo(json.dumps(answers if len(answers) > 1 else answers[0], indent=2))
-    codes = [exit_code(answer) for answer in answers]
-    return EXIT_ERROR if EXIT_ERROR in codes else max(codes)
+def confirm_plan(
+    cli: Cli, console: Console, prompter: Prompter, previews: Sequence[tuple[Plan, Answer]], reason: str
+) -> None:
+    console.print(plan_table(previews, reason))
+    console.print(Text(REMINDER, style="bold yellow"))
+    if not prompter.confirm("Roll back now?", default=False):
+        raise CliError("cancelled; nothing was changed")
+
+
+def warn_if_retargeted(cli: Cli, preview: Answer, answer: Answer) -> None:
+    """The function decides again on the second call; say so if the ledger moved in between."""
+    confirmed, done = (preview.get("to") or {}), (answer.get("to") or {})
+    if answer.get("outcome") == Outcome.ROLLED_BACK and confirmed.get("task_definition_arn") != done.get(
+        "task_definition_arn"
+    ):
+        cli.err.print(
+            f"warning: {answer.get('service')}: the function rolled back to {done.get('revision')}, not to "
+            f"{confirmed.get('revision')} as confirmed: the ledger changed between the dry run and the rollback",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+def follow(cli: Cli, done: Sequence[tuple[Plan, Answer]], wait: Wait) -> int:
+    """``--wait``: each rollback's own deployment to steady state (and GOOD); the worst exit."""
+    codes = [0]
+    for plan, answer in done:
+        deployed = answer.get("deployed_task_definition_arn")
+        if not wait.wanted or answer.get("outcome") != Outcome.ROLLED_BACK or not deployed:
+            continue
+        try:
+            codes.append(Follower(cli, plan.cluster, plan.service.name, str(deployed), wait).run())
+        except CliError as error:
+            print_error(error)
+            codes.append(error.exit_code)
+    return worst(codes)
 
 
 # -- rollback CLUSTER SERVICE ---------------------------------------------------------------
 
 
-def direct(
-    cli: Cli,
-    cluster: str,
-    service_name: str,
-    *,
-    to: str,
-    reason: str | None,
-    dry_run: bool,
-    force: bool,
-    yes: bool,
-    requested_by: str | None,
-    as_json: bool,
-) -> int:
-    spec = parse_to(to)
+def direct(cli: Cli, cluster: str, service_name: str, options: RollbackOptions) -> int:
+    parse_to(options.to)
+    if options.dry_run and options.wait.wanted:
+        raise CliError(
+            "--wait and --until-good follow a rollback's deployment; a --dry-run starts none", EXIT_USAGE
+        )
+    reason = options.reason
     if not reason:
-        if yes or not cli.runtime.can_prompt:
+        if options.yes or not cli.runtime.can_prompt:
             raise CliError(
                 "--reason is required: say why you roll back (it goes to the ledger and the notification)",
                 EXIT_USAGE,
             )
         reason = cli.runtime.prompts("pass --reason").text(REASON_QUESTION, required=REASON_REQUIRED)
-    service = cli.aws.service_id(cluster, service_name)
-    plan = Plan(service, to.strip(), force, None, None)
-    who = requested_by or cli.aws.identity["arn"]
-    if not (dry_run or yes):
+    plan = Plan(cluster, cli.aws.service_id(cluster, service_name), options.to.strip(), options.force)
+    who = options.requested_by or cli.aws.identity["arn"]
+    console = cli.err if options.as_json else cli.out
+    preview: Answer | None = None
+    if not (options.dry_run or options.yes):
         prompter = cli.runtime.prompts(
             "pass --yes to roll back without confirming (or --dry-run to see what would happen)"
         )
-        state = cli.aws.ledger.load(service)
-        if state is None:
-            raise CliError(
-                f"{service} is not in the ledger (table {cli.aws.table_name}); run `ecs-rollback adopt {cluster} {service_name}` "
-                "to record its running revision as good, or check --region/--profile"
-            )
-        plan = Plan(service, plan.target, force, state.current, resolve(cli, service, state, spec))
-        _confirm(cli, prompter, [plan], reason)
-    with cli.err.status(f"invoking {cli.aws.function_name} for {service} ..."):
-        answer = invoke(cli, plan.request(reason, dry_run, who))
-    if as_json:
-        typer.echo(json.dumps(answer, indent=2))
-    elif "error" not in answer:
-        cli.out.print(answer_renderable(answer))
+        [preview] = invoke_each(cli, [plan], reason, True, who, keep_going=False)
+        if preview.get("outcome") == Outcome.DRY_RUN:
+            confirm_plan(cli, console, prompter, [(plan, preview)], reason)
+    if preview is not None and preview.get("outcome") != Outcome.DRY_RUN:
+        answer = preview  # refused, skipped or an error: nothing to confirm, nothing to call again
+    else:
+        [answer] = invoke_each(cli, [plan], reason, options.dry_run, who, keep_going=False)
+    if options.as_json:
+        print_json([answer])
     if "error" in answer:
         raise CliError(
             f"the rollback function rejected the request ({answer['error']}): {answer.get('message')}"
         )
-    if answer.get("outcome") == "REFUSED":
-        cli.err.print(
-            f"refused ({answer.get('code')}): {answer.get('message')}", markup=False, soft_wrap=True
-        )
-    return exit_code(answer)
-
-
-def _confirm(cli: Cli, prompter: Prompter, plans: list[Plan], reason: str) -> None:
-    cli.out.print(summary_table(cli, plans, reason))
-    cli.out.print(Text(REMINDER, style="bold yellow"))
-    if not prompter.confirm("Roll back now?", default=False):
-        raise CliError("cancelled; nothing was changed")
+    if options.as_json:
+        say_refused(cli, answer)
+    else:
+        show(cli, console, answer)
+    if preview is not None and answer is not preview:
+        warn_if_retargeted(cli, preview, answer)
+    return worst([exit_code(answer), follow(cli, [(plan, answer)], options.wait)])
 
 
 # -- rollback (the dialog) ------------------------------------------------------------------
 
 
-def dialog(
-    cli: Cli,
-    cluster: str | None,
-    *,
-    reason: str | None,
-    dry_run: bool,
-    force: bool,
-    requested_by: str | None,
-    as_json: bool,
-) -> int:
-    """Cluster, services, a revision for each, a reason, the plan, then run with progress."""
+def dialog(cli: Cli, cluster: str | None, options: RollbackOptions) -> int:
+    """Cluster, services, a revision for each, a reason; the function's dry run as the plan; then run."""
     prompter = cli.runtime.prompts("give CLUSTER SERVICE, --reason and --yes to roll back without a dialog")
+    console = cli.err if options.as_json else cli.out
     states = cli.all_services()
     if not states:
         raise CliError(
@@ -262,7 +303,7 @@ def dialog(
     if cluster is None:
         if len(clusters) == 1:
             cluster = clusters[0]
-            cli.out.print(f"Cluster: [bold]{cluster}[/bold] (the only one in the ledger)")
+            console.print(f"Cluster: [bold]{cluster}[/bold] (the only one in the ledger)")
         else:
             cluster = prompter.select(
                 "Which cluster?",
@@ -279,25 +320,53 @@ def dialog(
         [Choice(_service_label(state, now), str(index)) for index, state in enumerate(in_cluster)],
         at_least_one="select at least one service with the space bar",
     )
-    chosen = [_choose_revision(cli, prompter, in_cluster[int(index)], force) for index in picked]
+    chosen = [_choose_revision(cli, prompter, in_cluster[int(index)], options.force) for index in picked]
     plans = [plan for plan in chosen if plan is not None]
     if not plans:
         raise CliError("none of the selected services has a revision to roll back to; nothing was changed")
-    reason = reason or prompter.text(REASON_QUESTION, required=REASON_REQUIRED)
-    cli.out.print(summary_table(cli, plans, reason))
-    cli.out.print(Text(REMINDER, style="bold yellow"))
-    action = prompter.select(
-        "Go ahead?",
-        [
-            Choice(f"Roll back {len(plans)} service(s) now", "run"),
-            Choice("Dry run only: show what would happen, change nothing", "dry-run"),
-            Choice("Cancel", "cancel"),
-        ],
-        default="dry-run" if dry_run else "run",
-    )
-    if action == "cancel":
-        raise CliError("cancelled; nothing was changed")
-    return run(cli, plans, reason, action == "dry-run", requested_by or cli.aws.identity["arn"], as_json)
+    reason = options.reason or prompter.text(REASON_QUESTION, required=REASON_REQUIRED)
+    who = options.requested_by or cli.aws.identity["arn"]
+
+    previews = invoke_each(cli, plans, reason, True, who, keep_going=True)
+    ready = [
+        (plan, preview) for plan, preview in zip(plans, previews, strict=True) if _would_roll_back(preview)
+    ]
+    settled = [preview for preview in previews if not _would_roll_back(preview)]
+    for answer in settled:  # refused, skipped or failed: shown, never called again
+        show(cli, console, answer)
+    answers = list(settled)
+    done: list[tuple[Plan, Answer]] = []
+    if ready:
+        console.print(plan_table(ready, reason))
+        console.print(Text(REMINDER, style="bold yellow"))
+        action = prompter.select(
+            "Go ahead?",
+            [
+                Choice(f"Roll back {len(ready)} service(s) now", "run"),
+                Choice("Dry run only: show what would happen, change nothing", "dry-run"),
+                Choice("Cancel", "cancel"),
+            ],
+            default="dry-run" if options.dry_run else "run",
+        )
+        if action == "cancel":
+            raise CliError("cancelled; nothing was changed")
+        if action == "dry-run":  # the dry run has run: its answers are the result
+            done = ready
+        else:
+            finals = invoke_each(cli, [plan for plan, _ in ready], reason, False, who, keep_going=True)
+            done = list(zip([plan for plan, _ in ready], finals, strict=True))
+            for (_, preview), answer in zip(ready, finals, strict=True):
+                warn_if_retargeted(cli, preview, answer)
+        for _, answer in done:
+            show(cli, console, answer)
+        answers += [answer for _, answer in done]
+    if options.as_json:
+        print_json(answers)
+    return worst([*(exit_code(answer) for answer in answers), follow(cli, done, options.wait)])
+
+
+def _would_roll_back(preview: Answer) -> bool:
+    return preview.get("outcome") == Outcome.DRY_RUN
 
 
 def _count(states: list[ServiceState], cluster: str) -> str:
@@ -335,26 +404,30 @@ def _choose_revision(cli: Cli, prompter: Prompter, state: ServiceState, force: b
         if deployment.task_definition_arn not in seen:
             seen.add(deployment.task_definition_arn)
             revisions.append(deployment)
+    # Revisions of the release that runs now (its pinned copy, say) are what runs, not a way back.
+    running = state.current.release if state.current else None
     current_arn = state.current.task_definition_arn if state.current else None
-    if not [d for d in revisions if d.task_definition_arn != current_arn]:
-        cli.out.print(f"[yellow]{state.service}: the ledger holds no other revision; skipped[/yellow]")
+    if not [d for d in revisions if d.release != running]:
+        cli.err.print(f"[yellow]{state.service}: the ledger holds no other release; skipped[/yellow]")
         return None
-    # A rollback runs a pinned copy of its target: that target is what runs, not a way back.
-    running_source = state.current.source_task_definition_arn if state.current else None
     choices = [
         Choice(
             _revision_label(deployment, now)
-            + ("  (runs now as a pinned copy)" if deployment.task_definition_arn == running_source else ""),
+            + (
+                "  (its release runs now)"
+                if deployment.release == running and deployment.task_definition_arn != current_arn
+                else ""
+            ),
             str(index),
-            disabled="running now" if deployment.task_definition_arn == current_arn else None,
+            disabled="running now" if deployment.release == running else None,
         )
         for index, deployment in enumerate(revisions)
     ]
-    enabled = [str(i) for i, d in enumerate(revisions) if d.task_definition_arn != current_arn]
+    enabled = [str(i) for i, d in enumerate(revisions) if d.release != running]
     preferences = (
-        lambda d: d.status.value == "GOOD" and d.task_definition_arn != running_source,
-        lambda d: not d.status.is_bad and d.task_definition_arn != running_source,
+        lambda d: d.status.value == "GOOD",
         lambda d: not d.status.is_bad,
+        lambda d: True,
     )
     default = next(
         (index for prefer in preferences for index in enabled if prefer(revisions[int(index)])), enabled[0]
@@ -363,9 +436,9 @@ def _choose_revision(cli: Cli, prompter: Prompter, state: ServiceState, force: b
         index = prompter.select(f"{state.service}: roll back to which revision?", choices, default=default)
         chosen = revisions[int(index)]
         if not chosen.status.is_bad or force:
-            return Plan(state.service, str(chosen.revision), force, state.current, chosen)
+            return Plan(state.service.cluster, state.service, str(chosen.revision), force)
         if prompter.confirm(
             f"{chosen.revision} is recorded as {chosen.status.value} (BAD). Roll back to it anyway (force)?",
             default=False,
         ):
-            return Plan(state.service, str(chosen.revision), True, state.current, chosen)
+            return Plan(state.service.cluster, state.service, str(chosen.revision), True)

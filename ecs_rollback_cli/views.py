@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich import box
@@ -12,8 +12,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ecs_rollback.domain.model import Deployment, ServiceState, Status, iso
-from ecs_rollback.services.notifications import revision_view
+from ecs_rollback.domain.model import Deployment, Status, iso
+from ecs_rollback.domain.state import ServiceState
+from ecs_rollback.services.notifications import release_view, revision_view
 
 NONE = "-"
 STATUS_STYLE = {
@@ -42,16 +43,35 @@ def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else NONE
 
 
+def span(seconds: float) -> str:
+    """A duration in its largest whole unit: ``3 h``, ``7 min``, ``40 s``."""
+    whole = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if whole >= size:
+            return f"{whole // size} {unit}"
+    return f"{whole} s"
+
+
 def ago(now: datetime, moment: datetime | None) -> str:
     if moment is None:
         return NONE
-    seconds = int((now - moment).total_seconds())
-    if seconds < 0:
-        return "just now"
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit} ago"
-    return f"{seconds} s ago"
+    seconds = (now - moment).total_seconds()
+    return "just now" if seconds < 0 else f"{span(seconds)} ago"
+
+
+def good_expected_at(deployment: Deployment, bake_time_seconds: int | None) -> datetime | None:
+    """When a COMPLETED release is due to become GOOD: completion plus the bake time.
+
+    The earliest moment: the bake timer waits out any alarm still in ALARM then.
+    """
+    if deployment.status != Status.COMPLETED or deployment.completed_at is None or bake_time_seconds is None:
+        return None
+    return deployment.completed_at + timedelta(seconds=bake_time_seconds)
+
+
+def bake_left(now: datetime, due: datetime) -> str:
+    remaining = (due - now).total_seconds()
+    return f"GOOD in {span(remaining)}" if remaining > 0 else "bake time over, GOOD at the next check"
 
 
 def short_sha(sha: str | None) -> str:
@@ -131,18 +151,34 @@ def deployment_json(deployment: Deployment | None) -> dict[str, Any] | None:
     return view
 
 
-def state_json(state: ServiceState, now: datetime) -> dict[str, Any]:
-    current_arn = state.current.task_definition_arn if state.current else None
+def bake_json(
+    deployment: Deployment | None, bake_time_seconds: int | None, now: datetime
+) -> dict[str, Any] | None:
+    due = good_expected_at(deployment, bake_time_seconds) if deployment else None
+    if due is None:
+        return None
+    return {
+        "bake_time_seconds": bake_time_seconds,
+        "good_expected_at": iso(due),
+        "remaining_seconds": max(0, int((due - now).total_seconds())),
+    }
+
+
+def state_json(state: ServiceState, now: datetime, bake_time_seconds: int | None = None) -> dict[str, Any]:
+    running = state.current.release if state.current else None
     in_flight = state.in_flight
+    current = deployment_json(state.current)
+    if current is not None:
+        current["bake"] = bake_json(state.current, bake_time_seconds, now)
     return {
         "service": str(state.service),
         "service_arn": state.service.arn,
         "cluster": state.service.cluster,
         "name": state.service.name,
         "version": state.version,
-        "current": deployment_json(state.current),
-        "last_good": deployment_json(state.newest_good_except(current_arn)),
-        "good": [str(deployment.revision) for deployment in state.good],
+        "current": current,
+        "last_good": release_view(state.newest_good_except(running)),
+        "good": [str(entry.revision) for entry in state.good],
         "rollback_in_flight": None
         if in_flight is None
         else {
@@ -169,7 +205,9 @@ def state_json(state: ServiceState, now: datetime) -> dict[str, Any]:
 # -- tables ---------------------------------------------------------------------------------
 
 
-def status_table(states: Iterable[ServiceState], now: datetime) -> Table:
+def status_table(
+    states: Iterable[ServiceState], now: datetime, bake_time_seconds: int | None = None
+) -> Table:
     table = Table(
         title="Services in the ledger", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD
     )
@@ -177,8 +215,7 @@ def status_table(states: Iterable[ServiceState], now: datetime) -> Table:
         table.add_column(column, overflow="fold")
     for state in states:
         current = state.current
-        current_arn = current.task_definition_arn if current else None
-        last_good = state.newest_good_except(current_arn)
+        last_good = state.newest_good_except(current.release if current else None)
         notes = Text()
         if state.in_flight is not None and state.in_flight.active(now):
             kind = "automatic" if state.in_flight.automatic else "manual"
@@ -190,13 +227,17 @@ def status_table(states: Iterable[ServiceState], now: datetime) -> Table:
             notes.append(
                 ("\n" if notes else "") + f"automation halted: {first_line(state.halted.reason)}", "red"
             )
+        status = status_text(current.status) if current else Text(NONE)
+        due = good_expected_at(current, bake_time_seconds) if current else None
+        if due is not None:
+            status.append(f"\n{bake_left(now, due)}", style="dim")
         table.add_row(
             str(state.service),
             str(current.revision) if current else NONE,
-            status_text(current.status) if current else Text(NONE),
+            status,
             image_tags(current) if current else NONE,
             short_sha(current.git_sha) if current else NONE,
-            f"{last_good.revision} ({short_sha(last_good.git_sha)}, {ago(now, last_good.good_at or last_good.deployed_at)})"
+            f"{last_good.revision} ({short_sha(last_good.git_sha)}, {ago(now, last_good.good_at or last_good.deployed_at or now)})"
             if last_good
             else Text("none recorded", style="yellow"),
             notes or NONE,
@@ -259,19 +300,29 @@ def history_table(
 # -- the rollback function's answer ---------------------------------------------------------
 
 
-def _revision_lines(label: str, view: Mapping[str, Any]) -> Text:
-    text = Text(f"{label:<5}", style="bold")
-    text.append(f"{view.get('revision')}  ")
-    text.append_text(status_text(str(view.get("status") or "IN_PROGRESS")))
+def revision_lines(
+    view: Mapping[str, Any], *, indent: str = "", spell_bad: bool = False, registry: bool = True
+) -> Text:
+    """A revision as the function's answer gives it: revision, status, commit, then each image
+    (without its registry host when ``registry`` is false, for narrow table cells)."""
+    text = Text(f"{view.get('revision')}  ")
+    text.append_text(status_text(str(view.get("status") or "IN_PROGRESS"), spell_bad=spell_bad))
     text.append(f"  git {short_sha(view.get('git_sha'))}")
     if view.get("commit_message"):
         text.append(f' "{first_line(view["commit_message"])}"', style="italic")
     for image in view.get("images") or []:
         shown = str(image.get("image"))
-        text.append(f"\n      {image.get('container')}: {short_image(shown)}")
+        named = short_image(shown) if registry else short_image(shown).rsplit("/", 1)[-1]
+        text.append(f"\n{indent}{image.get('container')}: {named}")
         digest = image.get("digest")
         if digest and "@" not in shown:
             text.append(f"  ({short_digest(digest)})", style="dim")
+    return text
+
+
+def _revision_lines(label: str, view: Mapping[str, Any]) -> Text:
+    text = Text(f"{label:<5}", style="bold")
+    text.append_text(revision_lines(view, indent="      "))
     return text
 
 

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:  # the modules import boto3 and the handlers: not before _prepare_process
+    from ecs_rollback_sandbox.fleet import DemoService
+    from ecs_rollback_sandbox.stack import SandboxStack
+    from ecs_rollback_sandbox.timeline import Timeline
+    from ecs_rollback_sandbox.world import World
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
 
@@ -33,12 +40,14 @@ def _prepare_process() -> None:
 
     The handlers' structured logs go to stdout; set POWERTOOLS_LOG_LEVEL=INFO to see them.
     """
+    from ecs_rollback.contract import Env  # names only: imports neither boto3 nor Powertools
+
     os.environ.update(FAKE_ENVIRONMENT)
     for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(variable, None)
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "EcsAutoRollbackSandbox")
+    os.environ.setdefault(Env.POWERTOOLS_LOG_LEVEL, "ERROR")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # read by Powertools' Tracer; not in Env
+    os.environ.setdefault(Env.POWERTOOLS_METRICS_NAMESPACE, "EcsAutoRollbackSandbox")
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
@@ -101,17 +110,30 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail fast with a clear line: moto's threaded server waits forever if it cannot bind."""
+    from ecs_rollback_sandbox.demo import SandboxError
+
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise SandboxError(
+                f"port {port} on {host} is in use ({error.strerror}); pass another --port, or --port 0 for a free one"
+            ) from error
+
+
 def _run(progress: _Progress, *, keep: bool, port: int, quiet: bool, as_json: bool) -> None:
     started = time.monotonic()
     from ecs_rollback_sandbox.clock import ManualClock
-    from ecs_rollback_sandbox.demo import (
-        STORY_LENGTH,
-        build_world,
-        run_story,
-        running_emulator,
-        synthesized_app,
-    )
+    from ecs_rollback_sandbox.demo import STORY_LENGTH, run_story
+    from ecs_rollback_sandbox.emulator import Emulator
+    from ecs_rollback_sandbox.stack import provision_stack, synthesized_app
     from ecs_rollback_sandbox.timeline import Mode, Timeline, short_image
+    from ecs_rollback_sandbox.world import World
 
     # The story ends about now, so the CLI's "minutes ago" reads true against a kept sandbox.
     start = (datetime.now(UTC) - STORY_LENGTH).replace(second=0, microsecond=0)
@@ -119,7 +141,8 @@ def _run(progress: _Progress, *, keep: bool, port: int, quiet: bool, as_json: bo
     mode = Mode.JSON if as_json else Mode.QUIET if quiet else Mode.RICH
     timeline = Timeline(clock.now, mode=mode)
     progress.step = "starting the emulator"
-    with running_emulator(port) as emulator:
+    _check_port(Emulator.host, port)
+    with Emulator(port=port) as emulator:
         timeline.say("sandbox", f"AWS emulator (moto) on {emulator.endpoint}")
         progress.step = "synthesizing the stack"
         with synthesized_app() as synthesized:
@@ -128,7 +151,8 @@ def _run(progress: _Progress, *, keep: bool, port: int, quiet: bool, as_json: bo
                 f"synthesized {synthesized.stack_name} with cdk-nag ({time.monotonic() - started:.1f} s)",
             )
             progress.step = "deploying the stack into the emulator"
-            world, deployed = build_world(emulator, synthesized, clock, timeline)
+            deployed = provision_stack(emulator, synthesized)
+            world = World(emulator, clock, deployed, observers=[timeline.observe])
         timeline.say(
             "sandbox",
             f"CloudFormation CREATE_COMPLETE: {len(deployed.stack.functions)} functions, "
@@ -161,9 +185,18 @@ def _run(progress: _Progress, *, keep: bool, port: int, quiet: bool, as_json: bo
             _keep(world, deployed, timeline, result.service, quiet=quiet, as_json=as_json)
 
 
-def _keep(world: Any, deployed: Any, timeline: Any, service: Any, *, quiet: bool, as_json: bool) -> None:
+def _keep(
+    world: World,
+    deployed: SandboxStack,
+    timeline: Timeline,
+    service: DemoService,
+    *,
+    quiet: bool,
+    as_json: bool,
+) -> None:
     """Serve until SIGINT/SIGTERM; each ends the loop cleanly so the emulator and threads stop."""
-    from ecs_rollback_sandbox.demo import V1, prepare_for_operator, serving
+    from ecs_rollback_sandbox.demo import V1, prepare_for_operator
+    from ecs_rollback_sandbox.serve import serving
 
     prepare_for_operator(service)
 

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ecs_rollback_sandbox.clock import ManualClock
 from ecs_rollback_sandbox.emulator import ACCOUNT, Emulator
+from ecs_rollback_sandbox.eventbridge import EventSource, milliseconds
 
 
 @dataclass
@@ -20,32 +21,36 @@ class CloudWatchSimulator:
     def create_service_alarm(
         self, name: str, cluster: str, service: str, *, tags: dict[str, str] | None = None
     ) -> str:
-        cloudwatch = self.emulator.client("cloudwatch")
-        cloudwatch.put_metric_alarm(
-            AlarmName=name,
-            Namespace="AWS/ECS",
-            MetricName="CPUUtilization",
-            Dimensions=[{"Name": "ClusterName", "Value": cluster}, {"Name": "ServiceName", "Value": service}],
-            Statistic="Average",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=80.0,
-            ComparisonOperator="GreaterThanThreshold",
-            Tags=[{"Key": key, "Value": value} for key, value in (tags or {}).items()],
-        )
-        return self.arn(name)
+        """A CPU alarm on the service's ``ClusterName``/``ServiceName`` dimensions."""
+        dimensions = {"ClusterName": cluster, "ServiceName": service}
+        return self._put_alarm(name, "AWS/ECS", "CPUUtilization", dimensions, "Average", 80.0, tags)
 
     def create_plain_alarm(self, name: str, *, tags: dict[str, str] | None = None) -> str:
         """An alarm with no ECS dimensions (a load balancer's 5xx, say): linked by tags or configuration."""
+        dimensions = {"LoadBalancer": "app/prod/50dc6c495c0c9188"}
+        return self._put_alarm(
+            name, "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", dimensions, "Sum", 10.0, tags
+        )
+
+    def _put_alarm(
+        self,
+        name: str,
+        namespace: str,
+        metric: str,
+        dimensions: Mapping[str, str],
+        statistic: str,
+        threshold: float,
+        tags: Mapping[str, str] | None,
+    ) -> str:
         self.emulator.client("cloudwatch").put_metric_alarm(
             AlarmName=name,
-            Namespace="AWS/ApplicationELB",
-            MetricName="HTTPCode_Target_5XX_Count",
-            Dimensions=[{"Name": "LoadBalancer", "Value": "app/prod/50dc6c495c0c9188"}],
-            Statistic="Sum",
+            Namespace=namespace,
+            MetricName=metric,
+            Dimensions=[{"Name": key, "Value": value} for key, value in dimensions.items()],
+            Statistic=statistic,
             Period=60,
             EvaluationPeriods=1,
-            Threshold=10.0,
+            Threshold=threshold,
             ComparisonOperator="GreaterThanThreshold",
             Tags=[{"Key": key, "Value": value} for key, value in (tags or {}).items()],
         )
@@ -63,7 +68,7 @@ class CloudWatchSimulator:
             AlarmName=name, StateValue=state, StateReason=f"Threshold Crossed (simulated {state})"
         )
         now = self.clock.now()
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+        stamp = milliseconds(now) + "+0000"
         detail: dict[str, Any] = {
             "alarmName": name,
             "state": {"value": state, "reason": f"Threshold Crossed (simulated {state})", "timestamp": stamp},
@@ -91,14 +96,5 @@ class CloudWatchSimulator:
             tags = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
             detail["alarmTags"] = {tag["Key"]: tag["Value"] for tag in tags}
             detail["alarmTagsStatus"] = "SUCCESS"
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "CloudWatch Alarm State Change",
-            "source": "aws.cloudwatch",
-            "account": self.account,
-            "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": self.emulator.region,
-            "resources": [alarm["AlarmArn"]],
-            "detail": detail,
-        }
+        events = EventSource("aws.cloudwatch", self.account, self.emulator.region)
+        return events.event("CloudWatch Alarm State Change", detail, resources=[alarm["AlarmArn"]], at=now)

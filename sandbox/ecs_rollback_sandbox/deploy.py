@@ -83,7 +83,6 @@ class DeployedStack:
     outputs: dict[str, str]
     functions: dict[str, FunctionInfo]  # by logical id
     rules: list[RuleInfo]
-    resources: dict[str, tuple[str, str]]  # logical id -> (type, physical id)
     skipped: dict[str, str] = field(default_factory=dict)  # logical id -> type moto did not create
 
     def function_by_handler(self, handler: str) -> FunctionInfo:
@@ -359,6 +358,5 @@ def describe_deployed(
         outputs=outputs,
         functions=functions,
         rules=rules,
-        resources=resources,
         skipped=skipped,
     )

@@ -18,6 +18,7 @@ from moto.ecs.models import Container, Task
 from ecs_rollback.domain.model import ImageReference, ServiceId
 from ecs_rollback_sandbox.clock import ManualClock
 from ecs_rollback_sandbox.emulator import ACCOUNT, Emulator
+from ecs_rollback_sandbox.eventbridge import EventSource, milliseconds
 
 
 @dataclass
@@ -72,6 +73,28 @@ class EcsSimulator:
         return service_id
 
     # -- what ECS does on its own ---------------------------------------------------------
+
+    def pending_services(self) -> list[ServiceId]:
+        """Every active service whose task definition ``UpdateService`` changed, not yet deployed."""
+        services = [self.service_id(*key.split(":", 1)) for key in list(self._backend.services)]
+        return [
+            service
+            for service in services
+            if self._service(service).status == "ACTIVE" and self.pending_update(service)
+        ]
+
+    def first_deployment(self, service: ServiceId) -> dict[str, Any]:
+        """``CreateService`` starts a deployment too, and ECS reports it like any other: returns
+        its IN_PROGRESS event (``complete`` finishes it)."""
+        raw = self._service(service)
+        first = raw.deployments[0]
+        first.update(rolloutState="IN_PROGRESS", runningCount=0, pendingCount=raw.desired_count)
+        return self.deployment_event(
+            service,
+            "SERVICE_DEPLOYMENT_IN_PROGRESS",
+            first["id"],
+            f"ECS deployment {first['id']} in progress.",
+        )
 
     def pending_update(self, service: ServiceId) -> bool:
         """UpdateService changed the task definition and ECS has not started the deployment yet."""
@@ -209,20 +232,12 @@ class EcsSimulator:
         self, service: ServiceId, name: str, deployment_id: str, reason: str, *, event_type: str = "INFO"
     ) -> dict[str, Any]:
         now = self.clock.now()
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "ECS Deployment State Change",
-            "source": "aws.ecs",
-            "account": self.account,
-            "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": self.emulator.region,
-            "resources": [service.arn],
-            "detail": {
-                "eventType": event_type,
-                "eventName": name,
-                "deploymentId": deployment_id,
-                "updatedAt": now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-                "reason": reason,
-            },
+        detail = {
+            "eventType": event_type,
+            "eventName": name,
+            "deploymentId": deployment_id,
+            "updatedAt": milliseconds(now) + "Z",
+            "reason": reason,
         }
+        events = EventSource("aws.ecs", self.account, self.emulator.region)
+        return events.event("ECS Deployment State Change", detail, resources=[service.arn], at=now)

@@ -6,7 +6,6 @@ explicitly on every session, so nothing here can fall back to real credentials.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import urllib.request
@@ -93,9 +92,3 @@ class Emulator:
         request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", data=b"", method="POST")  # noqa: S310
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             response.read()
-
-    def set_alarm_state(self, name: str, state: str, reason: str = "test") -> None:
-        self.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
-
-    def to_json(self) -> str:
-        return json.dumps({"endpoint": self.endpoint, "region": self.region})

@@ -4,23 +4,53 @@ harness corrects the emulator (in this process) rather than the code.
 - ``DescribeAlarms`` with ``AlarmNames`` (or a prefix) *and* ``StateValue``: AWS applies both
   filters; moto 5.2 applies the first and ignores ``StateValue``, so an alarm back in OK still
   looks "in ALARM" to the bake timer and a revision is never promoted to GOOD.
+- DynamoDB isolation: moto's ``TransactWriteItems`` deep-copies every table it names, and when a
+  condition fails it puts the copies back, so under the threaded server a cancelled transaction
+  erases whatever another request committed to those tables meanwhile (a lock, a ledger record).
+  DynamoDB isolates each request (transactions are serializable with every other write), so the
+  harness runs the emulator's DynamoDB requests one at a time: one re-entrant lock around
+  ``DynamoHandler.call_action``, which runs once the request is parsed and spans the backend
+  call and the serialization of its answer (so reads see no half-done transaction either).
+- ``UpdateService`` to an INACTIVE task definition: ECS refuses it ("you can't update an existing
+  service to reference an INACTIVE task definition revision", DeregisterTaskDefinition's
+  reference); moto deploys it. The harness refuses it with ECS's ``ClientException``.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
 from typing import Any
 
-_APPLIED = "_ecs_rollback_sandbox_state_filter"
+_APPLIED = "_ecs_rollback_sandbox_fix"
+
+# Every DynamoDB request the emulator in this process answers holds this lock.
+DYNAMODB_LOCK = threading.RLock()
 
 
 def apply() -> None:
-    """Idempotent; the emulator's backends are process-wide, so is the fix."""
+    """Idempotent; the emulator's backends are process-wide, so are the fixes."""
     from moto.cloudwatch.responses import CloudWatchResponse
-    from moto.core.responses import ActionResult
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.ecs.models import EC2ContainerServiceBackend
 
-    original = CloudWatchResponse.describe_alarms
+    _replace(CloudWatchResponse, "describe_alarms", _filter_alarms_by_state)
+    _replace(DynamoHandler, "call_action", _one_request_at_a_time)
+    _replace(EC2ContainerServiceBackend, "update_service", _refuse_inactive_task_definitions)
+
+
+def _replace(owner: type, name: str, fix: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    original = getattr(owner, name)
     if getattr(original, _APPLIED, False):
         return
+    fixed = functools.wraps(original)(fix(original))
+    setattr(fixed, _APPLIED, True)
+    setattr(owner, name, fixed)
+
+
+def _filter_alarms_by_state(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    from moto.core.responses import ActionResult
 
     def describe_alarms(self: Any) -> Any:
         response = original(self)
@@ -34,5 +64,26 @@ def apply() -> None:
             }
         )
 
-    setattr(describe_alarms, _APPLIED, True)
-    CloudWatchResponse.describe_alarms = describe_alarms  # type: ignore[method-assign]
+    return describe_alarms
+
+
+def _one_request_at_a_time(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def call_action(self: Any) -> Any:
+        with DYNAMODB_LOCK:
+            return original(self)
+
+    return call_action
+
+
+def _refuse_inactive_task_definitions(original: Callable[..., Any]) -> Callable[..., Any]:
+    from moto.ecs.exceptions import EcsClientException
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        requested = service_properties.get("task_definition")
+        if requested:
+            definition = self.describe_task_definition(requested)
+            if getattr(definition, "status", "ACTIVE") != "ACTIVE":
+                raise EcsClientException("TaskDefinition is inactive")
+        return original(self, service_properties)
+
+    return update_service

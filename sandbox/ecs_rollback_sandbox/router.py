@@ -1,18 +1,20 @@
-"""EventBridge's and Scheduler's delivery, played from what the stack deployed.
+"""EventBridge's and Scheduler's delivery, played from what was provisioned.
 
 The emulator stores the stack's rules with their patterns but cannot deliver to a Lambda target
 (``PutEvents`` fails on such rules), and it cannot run functions at all. So the harness does what
 EventBridge would: it matches each event against every deployed rule's own pattern (moto's
-matcher, EventBridge's semantics) and hands the event to the handler of each target function.
-Bake timers go to the function their schedule's ``Target.Arn`` names, as Scheduler would. Nothing
-here restates a pattern or a function's configuration by hand.
+matcher, EventBridge's semantics) and hands the event to the handler of each target function
+(``StackRouter``). Worlds provisioned through the APIs have no rules; they route by
+``detail-type`` alone (``route_by_detail_type``). Bake timers go to the function their schedule's
+``Target.Arn`` names, as Scheduler would. Nothing here restates a pattern or a function's
+configuration by hand.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +25,12 @@ from ecs_rollback_sandbox.deploy import DeployedStack, FunctionInfo, RuleInfo
 _HANDLER = re.compile(r"^ecs_rollback\.handlers\.(?P<name>[a-z_]+)\.handler$")
 _AT = re.compile(r"^at\((?P<when>[0-9T:-]+)\)$")
 _LOGICAL_SUFFIX = re.compile(r"[0-9A-F]{8}$")
+# Without the stack's rules: which function each AWS service's events go to.
+_BY_DETAIL_TYPE = {
+    "ECS Deployment State Change": "deployment_events",
+    "CloudWatch Alarm State Change": "alarm_events",
+    "ECR Image Action": "image_events",
+}
 
 
 class RoutingError(RuntimeError):
@@ -46,9 +54,11 @@ def short_name(logical_id: str) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    rule: str  # the rule's logical id, without its hash
+    rule: str  # the rule's logical id without its hash, or the detail-type routed by
     function: str  # the handler module that runs (HANDLERS key)
-    function_name: str  # the deployed function's name
+
+
+Route = Callable[[Mapping[str, Any]], list[Target]]
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,13 @@ class DueSchedule:
     name: str
     target_arn: str
     payload: dict[str, Any]
+
+
+def route_by_detail_type(event: Mapping[str, Any]) -> list[Target]:
+    """One function per AWS service's events; the handlers check scope and alarm links themselves."""
+    detail_type = str(event.get("detail-type"))
+    function = _BY_DETAIL_TYPE.get(detail_type)
+    return [Target(detail_type, function)] if function else []
 
 
 class StackRouter:
@@ -83,23 +100,7 @@ class StackRouter:
             raise RoutingError(
                 f"rule {rule.name} targets {rule.target_arn}, which is not a deployed function"
             )
-        return Target(short_name(rule.logical_id), key, self.functions[key].name)
-
-    def function_for_arn(self, arn: str) -> str:
-        """The handler of the function an ARN (or a name, as Lambda accepts) names."""
-        name = arn.split(":function:", 1)[1].split(":", 1)[0] if ":function:" in arn else arn
-        key = self._by_arn.get(arn) or self._by_name.get(name)
-        if key is None:
-            raise RoutingError(f"{arn} is not a function of stack {self.stack.name}")
-        return key
-
-    def function_arn(self, key: str) -> str:
-        return self.functions[key].arn
-
-    def first_function(self, event: Mapping[str, Any]) -> str | None:
-        """``World.route``'s contract (one function or none), for code that only needs that."""
-        targets = self.targets(event)
-        return targets[0].function if targets else None
+        return Target(short_name(rule.logical_id), key)
 
 
 def due_schedules(scheduler: Any, group_name: str, now: datetime) -> list[DueSchedule]:

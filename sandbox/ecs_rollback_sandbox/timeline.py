@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ecs_rollback.domain.model import Deployment, ImageReference, RollbackRecord, iso
-from ecs_rollback_sandbox.stack import Delivery
+from ecs_rollback_sandbox.world import Delivery
 
 
 class Mode(StrEnum):
@@ -105,7 +105,7 @@ class Timeline:
             self.console.print(text, highlight=False)
 
     def observe(self, delivery: Delivery) -> None:
-        """A ``StackWorld`` observer: one line per function invocation, or per dropped event."""
+        """A ``World`` observer: one line per function invocation, or per dropped event."""
         if delivery.function is None:
             self.say("eventbridge", f"{describe_event(delivery.event)}: no rule matched, dropped")
             return
@@ -264,7 +264,7 @@ def rollback_row(record: RollbackRecord) -> dict[str, Any]:
         "outcome": record.outcome.value,
         "code": record.code,
         "from": str(record.from_deployment.revision) if record.from_deployment else None,
-        "to": str(record.to_deployment.revision) if record.to_deployment else None,
+        "to": str(record.to_release.revision) if record.to_release else None,
         "deployed_as": record.deployed_task_definition_arn.rsplit("/", 1)[-1]
         if record.deployed_task_definition_arn
         else None,

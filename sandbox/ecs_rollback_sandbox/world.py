@@ -1,9 +1,14 @@
 """One emulated AWS account with the rollback service in it: the harness the integration tests,
-the end-to-end scenarios and the sandbox demo share.
+the end-to-end scenarios and the sandbox share.
 
-``World.direct`` creates the ledger table, topic and schedule group straight through the APIs
-(fast, for integration tests); the sandbox builds a ``World`` from the deployed CloudFormation
-stack instead, with each function's own environment.
+A provisioner creates the service's resources in the emulator and says what it made
+(``Resources``): each function's name, ARN and environment, the inbox queue subscribed to the
+notification topic, the bake timers' schedule group, and how EventBridge routes an event.
+``provision_direct`` creates them straight through the APIs (fast, for integration tests;
+``World.direct``); ``stack.provision_stack`` deploys the synthesized CloudFormation stack (the
+sandbox and the end-to-end tests). The rest is one ``World`` for both: each handler run as Lambda
+would run it, with the settings it reads from its own environment; EventBridge's and
+Scheduler's delivery; ECS's and CloudWatch's parts.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,53 +29,78 @@ from ecs_rollback.contract import (
     DEFAULT_LOCK_TTL_SECONDS,
     DEFAULT_LOOP_GUARD_LIMIT,
     DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
+    DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
     DEFAULT_WATCH_WINDOW_SECONDS,
+    from_environment,
     table_definition,
+    to_environment,
 )
 from ecs_rollback.domain.model import ServiceId
-from ecs_rollback.handlers import alarm_events, bake_timer, deployment_events, manual_rollback
+from ecs_rollback.handlers import alarm_events, bake_timer, deployment_events, image_events, manual_rollback
 from ecs_rollback.ports import Dependencies
 from ecs_rollback_sandbox.clock import ManualClock
 from ecs_rollback_sandbox.cloudwatch_simulator import CloudWatchSimulator
 from ecs_rollback_sandbox.ecs_simulator import EcsSimulator
 from ecs_rollback_sandbox.emulator import ACCOUNT, Emulator
-from ecs_rollback_sandbox.scheduler_simulator import SchedulerSimulator
+from ecs_rollback_sandbox.eventbridge import EventSource
+from ecs_rollback_sandbox.router import Route, Target, due_schedules, route_by_detail_type
 
-Handler = Callable[[Any, Dependencies], dict[str, Any]]
+
+@dataclass(frozen=True)
+class Function:
+    """One of the service's functions, as Lambda knows it."""
+
+    name: str
+    arn: str
+    environment: Mapping[str, str]  # what the function reads its configuration from
 
 
-def _manual(event: Any, deps: Dependencies) -> dict[str, Any]:
-    return manual_rollback.handle(
-        event,
-        deps,
-        request_id=hashlib.sha256(json.dumps(event, sort_keys=True, default=str).encode()).hexdigest()[:32]
-        + str(deps.clock.now().timestamp()),
-        function_arn=f"arn:aws:lambda:{deps.settings.notification_topic_arn.split(':')[3]}:{ACCOUNT}:function:manual",
-    )
+Handler = Callable[[Any, Dependencies, Function], dict[str, Any]]
+
+
+def _manual(event: Any, deps: Dependencies, function: Function) -> dict[str, Any]:
+    # As Lambda calls it: a fresh request id per invocation, the function's own ARN.
+    return manual_rollback.handle(event, deps, request_id=str(uuid.uuid4()), function_arn=function.arn)
 
 
 HANDLERS: dict[str, Handler] = {
-    "deployment_events": deployment_events.handle,
-    "alarm_events": alarm_events.handle,
+    "deployment_events": lambda event, deps, _: deployment_events.handle(event, deps),
+    "alarm_events": lambda event, deps, _: alarm_events.handle(event, deps),
     "manual_rollback": _manual,
-    "bake_timer": bake_timer.handle,
+    "bake_timer": lambda event, deps, _: bake_timer.handle(event, deps),
+    "image_events": lambda event, deps, _: image_events.handle(event, deps),
 }
 
 
-def route_by_detail_type(event: Mapping[str, Any]) -> str | None:
-    return {
-        "ECS Deployment State Change": "deployment_events",
-        "CloudWatch Alarm State Change": "alarm_events",
-    }.get(str(event.get("detail-type")))
+@dataclass(frozen=True)
+class Resources:
+    """What a provisioner made in the emulator: everything the world needs to know of it."""
+
+    functions: Mapping[str, Function]  # by handler module (a HANDLERS key)
+    inbox_url: str  # an SQS queue subscribed to the notification topic
+    schedule_group: str  # where the functions create their bake timers
+    route: Route  # the (rule, function) pairs EventBridge invokes for an event
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One invocation of a function, as the timeline tells it."""
+
+    via: str  # "rule <name>", "schedule", "invoke", "lambda Invoke", or "no rule matched"
+    function: str | None  # handler module (HANDLERS key); None when nothing was invoked
+    event: Any
+    result: dict[str, Any]
+
+
+Observer = Callable[[Delivery], None]
 
 
 @dataclass
 class World:
     emulator: Emulator
     clock: ManualClock
-    settings: dict[str, Settings]  # per function name: each function's own configuration
-    queue_url: str
-    route: Callable[[Mapping[str, Any]], str | None] = route_by_detail_type
+    resources: Resources
+    observers: list[Observer] = field(default_factory=list)
     delivered: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     calls: list[str] = field(
         default_factory=list
@@ -77,65 +108,37 @@ class World:
     _deps: dict[str, Dependencies] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        functions = self.resources.functions
+        missing = set(HANDLERS) - set(functions)
+        if missing:
+            raise RuntimeError(f"no function was provisioned for {sorted(missing)}")
+        # Each function's configuration, read from its environment as the function reads it.
+        self.settings: dict[str, Settings] = {
+            key: from_environment(function.environment) for key, function in functions.items()
+        }
+        self._by_name = {function.name: key for key, function in functions.items()}
+        self._by_arn = {function.arn: key for key, function in functions.items()}
         self.ecs = EcsSimulator(self.emulator, self.clock)
         self.cloudwatch = CloudWatchSimulator(self.emulator, self.clock)
-        group = self.settings["deployment_events"].schedule_group_name or "ecs-rollback-bake"
-        self.scheduler = SchedulerSimulator(self.emulator, self.clock, group)
-
-    # -- construction ---------------------------------------------------------------------
 
     @classmethod
-    def direct(
-        cls,
-        emulator: Emulator,
-        clock: ManualClock,
-        *,
-        scope: Mapping[str, Any] | None = None,
-        alarm_links: list[dict[str, str]] | None = None,
-        bake_time_seconds: int = DEFAULT_BAKE_TIME_SECONDS,
-        watch_window_seconds: int = DEFAULT_WATCH_WINDOW_SECONDS,
-        loop_guard_limit: int = DEFAULT_LOOP_GUARD_LIMIT,
-        dry_run: bool = False,
-        dry_run_services: list[str] | None = None,
-        name: str = "ledger",
-    ) -> World:
-        """Resources created through the APIs, configured as the stack would configure them."""
-        dynamodb = emulator.client("dynamodb")
-        dynamodb.create_table(**table_definition(name))
-        topic_arn = emulator.client("sns").create_topic(Name=f"{name}-notifications")["TopicArn"]
-        sqs = emulator.client("sqs")
-        queue_url = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        emulator.client("sns").subscribe(
-            TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"}
-        )
-        emulator.client("scheduler").create_schedule_group(Name=f"{name}-bake")
-        bake_dead_letters = sqs.create_queue(QueueName=f"{name}-bake-dead-letters")["QueueUrl"]
-        bake_dead_letter_arn = sqs.get_queue_attributes(
-            QueueUrl=bake_dead_letters, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
-        settings = Settings(
-            ledger_table_name=name,
-            notification_topic_arn=topic_arn,
-            scope=Scope.model_validate(scope or {"clusters": ["prod"]}),
-            alarm_links=tuple(AlarmLink.model_validate(link) for link in alarm_links or []),
-            bake_time_seconds=bake_time_seconds,
-            watch_window_seconds=watch_window_seconds,
-            loop_guard_limit=loop_guard_limit,
-            loop_guard_period_seconds=DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
-            lock_ttl_seconds=DEFAULT_LOCK_TTL_SECONDS,
-            dry_run=dry_run,
-            dry_run_services=tuple(dry_run_services or ()),
-            bake_timer_function_arn=f"arn:aws:lambda:{emulator.region}:{ACCOUNT}:function:bake-timer",
-            bake_timer_role_arn=f"arn:aws:iam::{ACCOUNT}:role/bake-timer-scheduler",
-            bake_timer_dead_letter_arn=bake_dead_letter_arn,
-            schedule_group_name=f"{name}-bake",
-        )
-        return cls(emulator, clock, dict.fromkeys(HANDLERS, settings), queue_url)
+    def direct(cls, emulator: Emulator, clock: ManualClock, **options: Any) -> World:
+        """A world on resources created through the APIs (``provision_direct``'s options)."""
+        return cls(emulator, clock, provision_direct(emulator, **options))
 
-    # -- dependencies, as each function builds them ---------------------------------------
+    @property
+    def functions(self) -> Mapping[str, Function]:
+        return self.resources.functions
+
+    def function_for(self, arn_or_name: str) -> str:
+        """The handler of the function an ARN (or a name, as Lambda accepts) names."""
+        name = arn_or_name.split(":function:", 1)[-1].split(":", 1)[0]
+        key = self._by_arn.get(arn_or_name) or self._by_name.get(name)
+        if key is None:
+            raise LookupError(f"{arn_or_name} is not a provisioned function")
+        return key
+
+    # -- each function as Lambda would run it ---------------------------------------------
 
     def deps(self, function: str = "deployment_events") -> Dependencies:
         """Each function's dependencies, built once as a warm Lambda container keeps them."""
@@ -144,16 +147,15 @@ class World:
         return self._deps[function]
 
     def _build(self, function: str) -> Dependencies:
-        settings = self.settings[function]
         session = self.emulator.session()
         session.events.register("before-call.*.*", self._record_call)
         return build(
-            settings,
+            self.settings[function],
             session=session,
             endpoint_url=self.emulator.endpoint,
             clock=self.clock,
-            bake_timer_target_arn=settings.bake_timer_function_arn
-            or f"arn:aws:lambda:{self.emulator.region}:{ACCOUNT}:function:bake-timer",
+            # The bake timer re-schedules itself: Lambda gives it its own ARN (invoked_function_arn).
+            bake_timer_target_arn=self.functions[function].arn if function == "bake_timer" else None,
         )
 
     def _record_call(self, event_name: str, **_: Any) -> None:
@@ -163,23 +165,10 @@ class World:
     def count(self, call: str) -> int:
         return self.calls.count(call)
 
-    @property
-    def ledger(self) -> DynamoDBLedger:
-        settings = self.settings["deployment_events"]
-        return DynamoDBLedger(self.emulator.client("dynamodb"), settings.ledger_table_name)
-
-    # -- delivering events ----------------------------------------------------------------
-
-    def deliver(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """Hand an event to the function EventBridge would route it to, as Lambda would."""
-        function = self.route(event)
-        if function is None:
-            return {"status": "no rule matched"}
-        return self.invoke(function, dict(event))
-
-    def invoke(self, function: str, payload: Any) -> dict[str, Any]:
-        result = HANDLERS[function](payload, self.deps(function))
+    def invoke(self, function: str, payload: Any, *, via: str = "invoke") -> dict[str, Any]:
+        result = HANDLERS[function](payload, self.deps(function), self.functions[function])
         self.delivered.append((function, payload if isinstance(payload, dict) else {"raw": payload}, result))
+        self._tell(Delivery(via, function, payload, result))
         return result
 
     def manual(self, **request: Any) -> dict[str, Any]:
@@ -187,37 +176,80 @@ class World:
         request.setdefault("requested_by", "arn:aws:iam::123456789012:user/oncall")
         return self.invoke("manual_rollback", request)
 
+    def _tell(self, delivery: Delivery) -> None:
+        for observer in list(self.observers):
+            observer(delivery)
+
+    # -- EventBridge and Scheduler --------------------------------------------------------
+
+    def targets(self, event: Mapping[str, Any]) -> list[Target]:
+        return self.resources.route(event)
+
+    def deliver(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """What EventBridge does with ``event``: every matching rule invokes its target.
+
+        Returns the one function's answer (the rules never overlap), ``{"status": "no rule
+        matched"}`` when the event is dropped, or every answer under ``results``.
+        """
+        targets = self.targets(event)
+        if not targets:
+            dropped = {"status": "no rule matched"}
+            self._tell(Delivery("no rule matched", None, dict(event), dropped))
+            return dropped
+        results = [self.invoke(target.function, dict(event), via=f"rule {target.rule}") for target in targets]
+        return results[0] if len(results) == 1 else {"status": "delivered", "results": results}
+
+    def fire_timers(self) -> list[dict[str, Any]]:
+        """Scheduler fires every due bake timer at the function its schedule names."""
+        due = due_schedules(
+            self.emulator.client("scheduler"), self.resources.schedule_group, self.clock.now()
+        )
+        return [
+            self.invoke(self.function_for(schedule.target_arn), schedule.payload, via="schedule")
+            for schedule in due
+        ]
+
+    # -- ECS's part -------------------------------------------------------------------------
+
     def run_ecs(self, *, complete: bool = True) -> list[dict[str, Any]]:
         """Let ECS act on every service whose task definition was changed by UpdateService."""
         results = []
-        for key, raw in list(self.ecs._backend.services.items()):
-            cluster, name = key.split(":", 1)
-            service = self.ecs.service_id(cluster, name)
-            if raw.status != "ACTIVE" or not self.ecs.pending_update(service):
-                continue
+        for service in self.ecs.pending_services():
             results.append(self.deliver(self.ecs.start_deployment(service)))
             if complete:
                 results.append(self.deliver(self.ecs.complete(service)))
         return results
 
-    def fire_timers(self) -> list[dict[str, Any]]:
-        return [self.invoke("bake_timer", payload) for payload in self.scheduler.due()]
+    def deploy(
+        self, service: ServiceId, task_definition_arn: str, *, complete: bool = True
+    ) -> list[dict[str, Any]]:
+        """What a deploy tool does (UpdateService), then ECS's part."""
+        self.emulator.client("ecs").update_service(
+            cluster=service.cluster, service=service.name, taskDefinition=task_definition_arn
+        )
+        return self.run_ecs(complete=complete)
 
     # -- reading what happened --------------------------------------------------------------
+
+    @property
+    def ledger(self) -> DynamoDBLedger:
+        settings = self.settings["deployment_events"]
+        return DynamoDBLedger(self.emulator.client("dynamodb"), settings.ledger_table_name)
 
     def notifications(self) -> list[dict[str, Any]]:
         """Every SNS message published so far (drained from the subscribed queue)."""
         sqs = self.emulator.client("sqs")
+        inbox = self.resources.inbox_url
         messages: list[dict[str, Any]] = []
         while True:
-            response = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            response = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=0)
             batch = response.get("Messages", [])
             if not batch:
                 return messages
             for message in batch:
                 envelope = json.loads(message["Body"])
                 messages.append({"subject": envelope.get("Subject"), "body": json.loads(envelope["Message"])})
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
 
     def service_task_definition(self, service: ServiceId) -> str:
         response = self.emulator.client("ecs").describe_services(
@@ -253,6 +285,24 @@ class World:
         response = ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
         return str(response["image"]["imageId"]["imageDigest"])
 
+    def delete_image(self, repository: str, digest: str) -> dict[str, Any]:
+        """Delete an image (as a lifecycle rule would) and deliver the event ECR emits for it."""
+        self.emulator.client("ecr").batch_delete_image(
+            repositoryName=repository, imageIds=[{"imageDigest": digest}]
+        )
+        event = EventSource("aws.ecr", ACCOUNT, self.emulator.region).event(
+            "ECR Image Action",
+            {
+                "result": "SUCCESS",
+                "repository-name": repository,
+                "image-digest": digest,
+                "action-type": "DELETE",
+            },
+            resources=[],
+            at=self.clock.now(),
+        )
+        return self.deliver(event)
+
     def _keep_image_tagged_by(self, repository: str, tag: str) -> None:
         """Real ECR keeps an image when its tag moves to another (it becomes untagged); the emulator
         deletes it. Give the old image a second tag first, so it survives as it would in ECR."""
@@ -287,11 +337,69 @@ class World:
         )
         return str(response["taskDefinition"]["taskDefinitionArn"])
 
-    def deploy(
-        self, service: ServiceId, task_definition_arn: str, *, complete: bool = True
-    ) -> list[dict[str, Any]]:
-        """What a deploy tool does (UpdateService), then ECS's part."""
-        self.emulator.client("ecs").update_service(
-            cluster=service.cluster, service=service.name, taskDefinition=task_definition_arn
+
+# -- the direct provisioner -----------------------------------------------------------------------
+
+
+def provision_direct(
+    emulator: Emulator,
+    *,
+    scope: Mapping[str, Any] | None = None,
+    alarm_links: list[dict[str, str]] | None = None,
+    bake_time_seconds: int = DEFAULT_BAKE_TIME_SECONDS,
+    watch_window_seconds: int = DEFAULT_WATCH_WINDOW_SECONDS,
+    loop_guard_limit: int = DEFAULT_LOOP_GUARD_LIMIT,
+    dry_run: bool = False,
+    dry_run_services: list[str] | None = None,
+    rollback_known_bad_releases: bool = DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
+    name: str = "ledger",
+) -> Resources:
+    """The ledger table, topic, inbox, schedule group and dead-letter queue created through the
+    APIs, and every function's environment written by the contract as the construct writes it;
+    routing by ``detail-type`` (the stack's patterns are the end-to-end tests' business)."""
+    emulator.client("dynamodb").create_table(**table_definition(name))
+    topic_arn = emulator.client("sns").create_topic(Name=f"{name}-notifications")["TopicArn"]
+    inbox_url = subscribe_inbox(emulator, topic_arn, f"{name}-inbox")
+    emulator.client("scheduler").create_schedule_group(Name=f"{name}-bake")
+    sqs = emulator.client("sqs")
+    dead_letters = sqs.create_queue(QueueName=f"{name}-bake-dead-letters")["QueueUrl"]
+
+    def arn(key: str) -> str:
+        return f"arn:aws:lambda:{emulator.region}:{ACCOUNT}:function:{name}-{key.replace('_', '-')}"
+
+    environment = to_environment(
+        Settings(
+            ledger_table_name=name,
+            notification_topic_arn=topic_arn,
+            scope=Scope.model_validate(scope or {"clusters": ["prod"]}),
+            alarm_links=tuple(AlarmLink.model_validate(link) for link in alarm_links or []),
+            bake_time_seconds=bake_time_seconds,
+            watch_window_seconds=watch_window_seconds,
+            loop_guard_limit=loop_guard_limit,
+            loop_guard_period_seconds=DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
+            lock_ttl_seconds=DEFAULT_LOCK_TTL_SECONDS,
+            dry_run=dry_run,
+            dry_run_services=tuple(dry_run_services or ()),
+            rollback_known_bad_releases=rollback_known_bad_releases,
+            bake_timer_function_arn=arn("bake_timer"),
+            bake_timer_role_arn=f"arn:aws:iam::{ACCOUNT}:role/{name}-bake-timer-scheduler",
+            bake_timer_dead_letter_arn=queue_arn(emulator, dead_letters),
+            schedule_group_name=f"{name}-bake",
         )
-        return self.run_ecs(complete=complete)
+    )
+    functions = {key: Function(arn(key).rsplit(":", 1)[1], arn(key), environment) for key in HANDLERS}
+    return Resources(functions, inbox_url, f"{name}-bake", route_by_detail_type)
+
+
+def queue_arn(emulator: Emulator, queue_url: str) -> str:
+    attributes = emulator.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    return str(attributes["Attributes"]["QueueArn"])
+
+
+def subscribe_inbox(emulator: Emulator, topic_arn: str, queue_name: str) -> str:
+    """An SQS queue subscribed to the notification topic (SNS's JSON envelope kept); its URL."""
+    queue_url = str(emulator.client("sqs").create_queue(QueueName=queue_name)["QueueUrl"])
+    emulator.client("sns").subscribe(
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn(emulator, queue_url)
+    )
+    return queue_url

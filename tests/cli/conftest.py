@@ -3,22 +3,26 @@ loopback Lambda endpoint, and ``CliRunner`` with the environment an operator wou
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from typer.testing import CliRunner, Result
 
+from ecs_rollback.contract import to_environment
 from ecs_rollback.domain.gitsha import COMMIT_MESSAGE_TAG, GIT_SHA_TAG
 from ecs_rollback.domain.model import ServiceId
 from ecs_rollback_cli.main import app
 from ecs_rollback_cli.runtime import Prompter, Runtime
+from ecs_rollback_sandbox import lambda_endpoint
 from ecs_rollback_sandbox.lambda_endpoint import LambdaEndpoint
 
 FUNCTION = "ecs-rollback-manual"
@@ -97,30 +101,74 @@ class Fleet:
         return service, arns
 
 
+class _ConfigurationHandler(lambda_endpoint._InvokeHandler):
+    """The sandbox's endpoint answers Invoke only; the CLI also reads the bake time from
+    ``GetFunctionConfiguration`` (``GET .../functions/NAME/configuration``). Served here, with the
+    environment the stack gives the function, for the functions ``environments`` names."""
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        prefix, suffix = lambda_endpoint.INVOKE_PREFIX, "/configuration"
+        environments: dict[str, dict[str, str]] = getattr(self.owner, "environments", {})
+        found = (
+            self.owner.resolve(unquote(path[len(prefix) : -len(suffix)])) if path.endswith(suffix) else None
+        )
+        if path.startswith(prefix) and found is not None and found[0] in environments:
+            name = found[0]
+            body = {
+                "FunctionName": name,
+                "FunctionArn": self.owner.function_arn(name),
+                "Environment": {"Variables": environments[name]},
+            }
+            self._reply(200, json.dumps(body).encode(), {})
+            return
+        super().do_GET()
+
+
 @pytest.fixture
-def fleet(make_world: Callable[..., Any]) -> Iterator[Fleet]:
-    world = make_world(bake_time_seconds=0, scope={"clusters": ["prod", "staging"]})
-    repo = world.repository_uri("web")
-    world.push_image("web", "latest", content="v1")
-    v1 = world.register(
-        "web", {"app": f"{repo}:latest"}, tags={GIT_SHA_TAG: SHA_V1, COMMIT_MESSAGE_TAG: "Add checkout page"}
-    )
-    web = world.ecs.create_service("prod", "web", v1)
-    world.clock.advance(timedelta(minutes=30))
-    world.push_image("web", "latest", content="v2")
-    v2 = world.register(
-        "web",
-        {"app": f"{repo}:latest"},
-        tags={GIT_SHA_TAG: SHA_V2, COMMIT_MESSAGE_TAG: "Cache product pages"},
-    )
-    world.deploy(web, v2)
-    world.clock.advance(timedelta(minutes=10))
-    endpoint = LambdaEndpoint({FUNCTION: lambda payload: world.invoke("manual_rollback", payload)})
-    url = endpoint.start()
+def make_fleet(
+    make_world: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Fleet]]:
+    """Factory: the fleet below in a world configured as asked (bake time 0 unless given)."""
+    monkeypatch.setattr(lambda_endpoint, "_InvokeHandler", _ConfigurationHandler)
+    endpoints: list[LambdaEndpoint] = []
+
+    def make(**options: Any) -> Fleet:
+        world = make_world(**{"bake_time_seconds": 0, "scope": {"clusters": ["prod", "staging"]}, **options})
+        repo = world.repository_uri("web")
+        world.push_image("web", "latest", content="v1")
+        v1 = world.register(
+            "web",
+            {"app": f"{repo}:latest"},
+            tags={GIT_SHA_TAG: SHA_V1, COMMIT_MESSAGE_TAG: "Add checkout page"},
+        )
+        web = world.ecs.create_service("prod", "web", v1)
+        world.clock.advance(timedelta(minutes=30))
+        world.push_image("web", "latest", content="v2")
+        v2 = world.register(
+            "web",
+            {"app": f"{repo}:latest"},
+            tags={GIT_SHA_TAG: SHA_V2, COMMIT_MESSAGE_TAG: "Cache product pages"},
+        )
+        world.deploy(web, v2)
+        world.clock.advance(timedelta(minutes=10))
+        world.fire_timers()  # web:2 bakes to GOOD whatever the bake time
+        endpoint = LambdaEndpoint({FUNCTION: lambda payload: world.invoke("manual_rollback", payload)})
+        endpoint.environments = {FUNCTION: to_environment(world.settings["manual_rollback"])}  # type: ignore[attr-defined]
+        endpoints.append(endpoint)
+        url = endpoint.start()
+        return Fleet(world, web, repo, v1, v2, url, endpoint, Runtime(now=world.clock.now))
+
     try:
-        yield Fleet(world, web, repo, v1, v2, url, endpoint, Runtime(now=world.clock.now))
+        yield make
     finally:
-        endpoint.stop()
+        for endpoint in endpoints:
+            endpoint.stop()
+
+
+@pytest.fixture
+def fleet(make_fleet: Callable[..., Fleet]) -> Fleet:
+    return make_fleet()
 
 
 @pytest.fixture

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from typer.testing import Result
 
 from ecs_rollback.domain.model import RevisionId, Status
 from ecs_rollback_cli.runtime import Runtime
 from tests.cli.conftest import Fleet
 
 pytestmark = pytest.mark.emulator
+
+
+def _deploy_web(fleet: Fleet, tag: str, *flags: str, runtime: Runtime | None = None) -> Result:
+    return fleet.run("deploy", "prod", "web", "--image", fleet.repo, "--tag", tag, *flags, runtime=runtime)
 
 
 def _latest_revision(fleet: Fleet) -> dict[str, object]:
@@ -49,21 +56,20 @@ def test_deploy_wait_shows_progress_until_steady_state(fleet: Fleet) -> None:
     runtime = Runtime(now=fleet.world.clock.now, sleep=lambda _seconds: fleet.world.run_ecs())
     fleet.world.push_image("web", "c3c3c3c", content="v3")
     # When
-    result = fleet.run(
-        "deploy", "prod", "web", "--image", fleet.repo, "--tag", "c3c3c3c", "--wait", runtime=runtime
-    )
-    # Then
+    result = _deploy_web(fleet, "c3c3c3c", "--wait", runtime=runtime)
+    # Then progress is on stderr, the deploy's summary alone on stdout
     assert result.exit_code == 0, result.output
-    assert "web:3: waiting for ECS to start the deployment" in result.stdout
-    assert "web:3 COMPLETED: 2/2 running, 0 pending, 0 failed" in result.stdout
-    assert "prod/web reached steady state on web:3" in result.stdout
+    assert "web:3: waiting for ECS to start the deployment" in result.stderr
+    assert "web:3 COMPLETED: 2/2 running, 0 pending, 0 failed" in result.stderr
+    assert "prod/web reached steady state on web:3" in result.stderr
+    assert "waiting" not in result.stdout and result.stdout.startswith("Deploying web:3 to prod/web")
     assert "names no git commit" not in result.stderr
     assert _latest_revision(fleet)["tags"] == {"ecs-rollback:git-sha": "c3c3c3c"}
     assert fleet.world.ledger.load(fleet.web).current.status == Status.GOOD  # type: ignore[union-attr]
 
 
-def test_deploy_wait_fails_when_the_deployment_fails(fleet: Fleet) -> None:
-    # Given a deployment that ECS fails (and the rollback service then rolls back)
+def test_deploy_wait_exits_4_when_the_deployment_fails_and_this_service_rolls_it_back(fleet: Fleet) -> None:
+    # Given a deployment that ECS fails, and the rollback service then rolls back
     def ecs_fails(_seconds: float) -> None:
         fleet.world.deliver(fleet.world.ecs.start_deployment(fleet.web))
         fleet.world.deliver(fleet.world.ecs.fail(fleet.web))
@@ -71,13 +77,79 @@ def test_deploy_wait_fails_when_the_deployment_fails(fleet: Fleet) -> None:
     fleet.world.push_image("web", "d4d4d4d", content="v4")
     runtime = Runtime(now=fleet.world.clock.now, sleep=ecs_fails)
     # When
+    result = _deploy_web(fleet, "d4d4d4d", "--wait", runtime=runtime)
+    # Then a CI pipeline fails, with ECS's reason and the ledger's rollback in one line
+    assert result.exit_code == 4, result.output
+    error = result.stderr.splitlines()[-1]
+    assert error.startswith("error: the deployment of web:3 FAILED: ECS deployment circuit breaker")
+    record = fleet.world.ledger.rollbacks(fleet.web).items[0]
+    assert f"the auto-rollback service rolled it back to web:2 (rollback {record.rollback_id}" in error
+    assert "automatic, on deployment failed" in error
+
+
+def test_deploy_wait_exits_4_when_ecs_rolls_the_deployment_back(fleet: Fleet) -> None:
+    # Given a service whose circuit breaker rolls back by itself
+    api, revisions = fleet.add_service("prod", "api")
+    fleet.world.emulator.client("ecs").update_service(
+        cluster="prod",
+        service="api",
+        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+    )
+    fleet.world.push_image("api", "a3a3a3a", content="api-3")
+
+    def ecs_rolls_back(_seconds: float) -> None:
+        if fleet.world.ecs.pending_update(api):
+            fleet.world.deliver(fleet.world.ecs.start_deployment(api))
+            for event in fleet.world.ecs.fail_with_ecs_rollback(api):
+                fleet.world.deliver(event)
+
+    runtime = Runtime(now=fleet.world.clock.now, sleep=ecs_rolls_back)
+    # When
     result = fleet.run(
-        "deploy", "prod", "web", "--image", fleet.repo, "--tag", "d4d4d4d", "--wait", runtime=runtime
+        "deploy",
+        "prod",
+        "api",
+        "--image",
+        fleet.world.repository_uri("api"),
+        "--tag",
+        "a3a3a3a",
+        "--wait",
+        runtime=runtime,
     )
     # Then
-    assert result.exit_code == 1
-    assert result.stderr.startswith("error: the deployment of web:3 FAILED: ")
-    assert result.stderr.count("\n") == 1
+    assert result.exit_code == 4, result.output
+    assert result.stderr.splitlines()[-1] == (
+        "error: prod/api moved from api:3 to api:2 while waiting; ECS rolled it back to api:2 "
+        "(its circuit breaker or deployment alarms); see `ecs-rollback history prod api`"
+    )
+    assert fleet.world.service_task_definition(api) == revisions[1]
+
+
+def test_deploy_wait_until_good_exits_4_when_an_alarm_rolls_it_back_during_the_bake(
+    make_fleet: Callable[..., Fleet],
+) -> None:
+    # Given a 10-minute bake, and an alarm on the service that fires once the deployment completed
+    fleet = make_fleet(bake_time_seconds=600)
+    world = fleet.world
+    world.cloudwatch.create_service_alarm("web-cpu", "prod", "web")
+    world.push_image("web", "b4b4b4b", content="v4")
+    steps: Iterator[Callable[[], object]] = iter(
+        [
+            world.run_ecs,
+            lambda: world.clock.advance(timedelta(minutes=2)),
+            lambda: world.deliver(world.cloudwatch.set_state("web-cpu", "ALARM")),
+        ]
+    )
+    runtime = Runtime(now=world.clock.now, sleep=lambda _seconds: next(steps, lambda: None)())
+    # When
+    result = _deploy_web(fleet, "b4b4b4b", "--wait", "--until-good", runtime=runtime)
+    # Then the bake was shown counting down, then the rollback ends the wait with exit 4
+    assert result.exit_code == 4, result.output
+    assert "web:3 COMPLETED, baking: GOOD in 10 min" in result.stderr
+    assert "web:3 COMPLETED, baking: GOOD in 8 min" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(
+        "error: the ledger marks web:3 ROLLED_BACK (BAD); the auto-rollback service rolled it back to web:2"
+    )
 
 
 def test_deploy_wait_is_bounded_by_the_timeout(fleet: Fleet) -> None:
@@ -86,24 +158,14 @@ def test_deploy_wait_is_bounded_by_the_timeout(fleet: Fleet) -> None:
     runtime = Runtime(now=fleet.world.clock.now, sleep=polls.append)
     fleet.world.push_image("web", "e5e5e5e", content="v5")
     # When
-    result = fleet.run(
-        "deploy",
-        "prod",
-        "web",
-        "--image",
-        fleet.repo,
-        "--tag",
-        "e5e5e5e",
-        "--wait",
-        "--timeout",
-        "30",
-        "--poll-interval",
-        "10",
-        runtime=runtime,
+    result = _deploy_web(
+        fleet, "e5e5e5e", "--wait", "--timeout", "30", "--poll-interval", "10", runtime=runtime
     )
     # Then
-    assert result.exit_code == 1
-    assert result.stderr.startswith("error: timed out after 30s waiting for web:3 on prod/web")
+    assert result.exit_code == 5
+    assert result.stderr.splitlines()[-1].startswith(
+        "error: timed out after 30s waiting for web:3 on prod/web"
+    )
     assert polls == [10, 10, 10]
 
 

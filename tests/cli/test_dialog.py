@@ -80,12 +80,16 @@ def test_dialog_dry_run_for_a_given_cluster_changes_nothing(fleet: Fleet) -> Non
 
 
 def test_dialog_declined_bad_revision_asks_again_and_cancel_changes_nothing(fleet: Fleet) -> None:
-    # Given web:2 is ROLLED_BACK after an earlier rollback
+    # Given web:3 was deployed and rolled back: web:4 (a pinned copy of web:2) runs, web:3 is BAD
+    fleet.world.push_image("web", "c3c3c3c", content="v3")
+    fleet.world.deploy(fleet.web, fleet.world.register("web", {"app": f"{fleet.repo}:c3c3c3c"}))
     fleet.world.manual(cluster="prod", service="web")
     fleet.world.run_ecs()
+    web_before = fleet.world.service_task_definition(fleet.web)
     keys = (
         UP
-        + ENTER  # web:2 (BAD)
+        + UP
+        + ENTER  # web:3 (BAD), up from the default web:1
         + "n"  # not that one after all
         + ENTER  # the default, web:1
         + "x"
@@ -96,11 +100,14 @@ def test_dialog_declined_bad_revision_asks_again_and_cancel_changes_nothing(flee
     )
     # When (one cluster, one service: the checkbox still asks)
     result = fleet.dialog(SPACE + ENTER + keys, "rollback")
-    # Then
+    # Then the plan came from the function's dry run, and cancelling changed nothing
     assert result.exit_code == 1
     assert "Cluster: prod (the only one in the ledger)" in result.stdout
+    assert "Rollback plan (reason: x)" in result.stdout
     assert result.stderr == "error: cancelled; nothing was changed\n"
-    assert fleet.endpoint.invocations == []
+    requests = [request for _name, request in fleet.endpoint.invocations]
+    assert [(request["target"], request["dry_run"]) for request in requests] == [("web:1", True)]
+    assert fleet.world.service_task_definition(fleet.web) == web_before
 
 
 def test_dialog_without_a_terminal_says_what_to_pass(fleet: Fleet) -> None:

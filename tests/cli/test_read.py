@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 
@@ -32,7 +34,56 @@ def test_help_describes_every_command_and_option(fleet: Fleet) -> None:
         assert help_text.exit_code == 0, help_text.output
         assert "Usage: ecs-rollback " + command in " ".join(help_text.stdout.split())
     assert "--requested-by" in fleet.run("rollback", "--help").stdout
-    assert "--wait" in fleet.run("deploy", "--help").stdout
+    for command in ("rollback", "deploy"):
+        options = fleet.run(command, "--help").stdout
+        assert all(flag in options for flag in ("--wait", "--until-good", "--timeout", "--poll-interval"))
+    assert "env var: ECS_ROLLBACK_STACK" in top.stdout
+    assert "4 a deployment --wait followed FAILED or was rolled back, 5 --wait timed out" in " ".join(
+        top.stdout.split()
+    )
+
+
+def test_version_is_the_installed_package_version(fleet: Fleet) -> None:
+    # When
+    result = fleet.run("--version")
+    # Then
+    assert result.exit_code == 0
+    assert result.stdout == f"ecs-rollback {version('ecs-auto-rollback')}\n"
+
+
+def test_shell_completion_is_shown_installed_and_answers(fleet: Fleet, tmp_path: Path) -> None:
+    # When the script is shown
+    shown = fleet.run("--show-completion", "bash")
+    # Then
+    assert shown.exit_code == 0, shown.output
+    assert "_ECS_ROLLBACK_COMPLETE=complete_bash" in shown.stdout
+    # When it is installed, into a home of its own
+    installed = fleet.run("--install-completion", "bash", env={"HOME": str(tmp_path)})
+    # Then
+    assert installed.exit_code == 0, installed.output
+    assert "_ECS_ROLLBACK_COMPLETE" in (tmp_path / ".bash_completions" / "ecs-rollback.sh").read_text()
+    # When the shell asks for the words after "ecs-rollback ro" and "ecs-rollback rollback --un"
+    commands = fleet.run(
+        env={"_ECS_ROLLBACK_COMPLETE": "complete_bash", "COMP_WORDS": "ecs-rollback ro", "COMP_CWORD": "1"}
+    )
+    options = fleet.run(
+        env={
+            "_ECS_ROLLBACK_COMPLETE": "complete_bash",
+            "COMP_WORDS": "ecs-rollback rollback --un",
+            "COMP_CWORD": "2",
+        }
+    )
+    # Then
+    assert commands.stdout.split() == ["rollback"]
+    assert options.stdout.split() == ["--until-good"]
+
+
+def test_stack_comes_from_the_environment(fleet: Fleet) -> None:
+    # When
+    result = fleet.run("status", env={"ECS_ROLLBACK_TABLE": None, "ECS_ROLLBACK_STACK": "FromEnv"})
+    # Then
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: no CloudFormation stack 'FromEnv' in us-east-1;")
 
 
 def test_status_shows_current_last_good_and_commit(fleet: Fleet) -> None:

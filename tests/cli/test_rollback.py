@@ -72,8 +72,9 @@ def test_bad_target_is_refused_with_exit_3_then_forced(fleet: Fleet) -> None:
     refused = fleet.run("rollback", "prod", "web", "--to", "web:2", "--reason", "retry", "--yes")
     # Then
     assert refused.exit_code == 3, refused.output
-    assert "REFUSED" in refused.stdout and "pass force=true" in refused.stdout
+    assert "REFUSED" in refused.stdout and "pass force=true" in refused.stdout  # the function's words
     assert refused.stderr.startswith("refused (target_is_bad): web:2")
+    assert refused.stderr.count("--force") == 1 and "from this CLI: --force" in refused.stderr
     # When forced, by git SHA prefix this time
     fleet.world.clock.advance(timedelta(minutes=1))
     forced = fleet.run("rollback", "prod", "web", "--to", "2222222", "--reason", "retry", "--yes", "--force")
@@ -88,11 +89,12 @@ def test_bad_target_is_refused_with_exit_3_then_forced(fleet: Fleet) -> None:
 def test_confirmation_prompt_is_answered(fleet: Fleet) -> None:
     # When the operator answers no
     declined = fleet.dialog("n", "rollback", "prod", "web", "--reason", "errors")
-    # Then nothing is invoked
+    # Then only the function's dry run was asked, and nothing changed
     assert declined.exit_code == 1
     assert "web:2" in declined.stdout and "web:1" in declined.stdout  # the plan was shown
     assert declined.stderr == "error: cancelled; nothing was changed\n"
-    assert fleet.endpoint.invocations == []
+    assert [request["dry_run"] for _name, request in fleet.endpoint.invocations] == [True]
+    assert fleet.world.service_task_definition(fleet.web) == fleet.v2
     # When the operator answers yes
     accepted = fleet.dialog("y", "rollback", "prod", "web", "--reason", "errors")
     # Then

@@ -9,6 +9,7 @@ CloudFormation resolved for them and every event reaches them through the deploy
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,12 +19,15 @@ import pytest
 
 from ecs_rollback.domain.model import Deployment, RollbackRecord
 from ecs_rollback_sandbox.clock import ManualClock
-from ecs_rollback_sandbox.demo import V1, DemoService, Release, build_world
+from ecs_rollback_sandbox.demo import V1
 from ecs_rollback_sandbox.deploy import SynthesizedApp
 from ecs_rollback_sandbox.emulator import Emulator
+from ecs_rollback_sandbox.fleet import DemoService, Release
 from ecs_rollback_sandbox.lambda_endpoint import LambdaEndpoint
-from ecs_rollback_sandbox.stack import SandboxStack, StackWorld, synthesize
+from ecs_rollback_sandbox.serve import invokers
+from ecs_rollback_sandbox.stack import SandboxStack, provision_stack, synthesize
 from ecs_rollback_sandbox.timeline import Mode, Timeline
+from ecs_rollback_sandbox.world import World
 
 pytestmark = pytest.mark.emulator
 
@@ -42,7 +46,7 @@ def bad_release(number: int) -> Release:
 class Harness:
     """The deployed stack in a fresh emulator, with ECS, CloudWatch and Scheduler played."""
 
-    world: StackWorld
+    world: World
     deployed: SandboxStack
     timeline: Timeline
 
@@ -100,17 +104,15 @@ class Harness:
 def harness(aws: Emulator, sandbox_app: SynthesizedApp) -> Harness:
     clock = ManualClock()
     timeline = Timeline(clock.now, mode=Mode.QUIET)
-    world, deployed = build_world(aws, sandbox_app, clock, timeline)
-    return Harness(world, deployed, timeline)
+    deployed = provision_stack(aws, sandbox_app)
+    return Harness(World(aws, clock, deployed, observers=[timeline.observe]), deployed, timeline)
 
 
 @pytest.fixture
 def manual_endpoint(harness: Harness) -> Iterator[tuple[LambdaEndpoint, str]]:
-    """The Lambda Invoke endpoint serving the deployed manual-rollback function, and its name."""
+    """The Lambda Invoke endpoint serving the deployed functions, and the manual-rollback function's name."""
     name = harness.deployed.stack.outputs["ManualRollbackFunctionName"]
-    endpoint = LambdaEndpoint(
-        {name: lambda payload: harness.world.invoke("manual_rollback", payload, via="lambda Invoke")}
-    )
+    endpoint = LambdaEndpoint(invokers(harness.world, threading.RLock()))
     endpoint.start()
     try:
         yield endpoint, name

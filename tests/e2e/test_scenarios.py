@@ -13,7 +13,8 @@ from datetime import timedelta
 from typing import Any
 
 from ecs_rollback.domain.model import ImageReference
-from ecs_rollback_sandbox.demo import V1, V2, V3, play_ecs, revision_of
+from ecs_rollback_sandbox.demo import V1, V2, V3
+from ecs_rollback_sandbox.fleet import play_ecs, revision_of
 from tests.e2e.conftest import Harness, bad_release
 
 

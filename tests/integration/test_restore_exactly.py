@@ -29,13 +29,17 @@ def test_moved_latest_tag_rolls_back_to_the_recorded_digest(make_world, make_ser
     bad_digest = world.push_image("web", "latest", content="bad build")
     web.revisions["v2"] = world.register("web", {"app": f"{repo}:latest"})
     web.deploy("v2")
-    assert world.ledger.load(web.id).current.images[0].digest == bad_digest
+    current = world.ledger.load(web.id).current
+    assert world.ledger.get_deployment(web.id, current.deployment_id).images[0].digest == bad_digest
+    registered_before = world.count("ecs.RegisterTaskDefinition")
 
     # When the alarm fires
     result = world.deliver(web.alarm_fires())
 
-    # Then the service runs a copy of v1 that names v1's digest, not the moved tag
+    # Then the service runs the copy of v1 that names v1's digest, registered when v1 became GOOD:
+    # nothing is registered on the rollback path
     assert result["decisions"][0]["outcome"] == "ROLLED_BACK"
+    assert world.count("ecs.RegisterTaskDefinition") == registered_before
     assert _deployed_images(world, web.id) == {"app": f"{repo}@{good_digest}"}
     deployed = world.service_task_definition(web.id)
     assert deployed not in (v1, web.revisions["v2"])
@@ -44,7 +48,7 @@ def test_moved_latest_tag_rolls_back_to_the_recorded_digest(make_world, make_ser
     ]
     assert {"key": "ecs-rollback:source-revision", "value": "web:2"} in tags
     record = world.ledger.rollbacks(web.id).items[0]
-    assert record.to_deployment.task_definition_arn == v1
+    assert record.to_release.task_definition_arn == v1
     assert record.deployed_task_definition_arn == deployed
     assert record.pinned_images[0].image == f"{repo}@{good_digest}"
 
@@ -106,10 +110,12 @@ def test_recorded_digest_deleted_from_the_repository_is_refused(make_world, make
     web.revision("v2", content="v2 build")
     web.deploy("v2")
     v1_digest = world.ledger.find_revision(web.id, RevisionId.from_arn(web.revisions["v1"])).images[0].digest
-    world.emulator.client("ecr").batch_delete_image(
-        repositoryName="web", imageIds=[{"imageDigest": v1_digest}]
-    )
+    marked = world.delete_image("web", v1_digest)  # ECR's DELETE event reaches the image-events function
+    assert [entry["release_id"] for entry in marked["releases"]] == [
+        world.ledger.load(web.id).good[0].release_id
+    ]
     world.notifications()
+    calls_before = list(world.calls)
 
     # When the alarm fires
     result = world.deliver(web.alarm_fires())
@@ -121,6 +127,7 @@ def test_recorded_digest_deleted_from_the_repository_is_refused(make_world, make
     assert v1_digest in decision["message"]
     assert web.task_definition == web.revisions["v2"]
     assert world.count("ecs.UpdateService") == 0
+    assert not [call for call in world.calls[len(calls_before) :] if call.startswith("ecr.")]  # no ECR call
     notes = world.notifications()
     assert len(notes) == 1 and v1_digest in notes[0]["body"]["message"]
     assert world.ledger.load(web.id).in_flight is None

@@ -15,6 +15,7 @@ from ecs_rollback.domain.model import RevisionId, ServiceId
 from ecs_rollback.domain.targets import GitShaTarget, LastGood, RevisionTarget
 from ecs_rollback.events.bake_timer import BakeTimerPayload
 from ecs_rollback.events.cloudwatch_alarm import AlarmStateChangeEvent
+from ecs_rollback.events.ecr_image import EcrImageActionEvent
 from ecs_rollback.events.ecs_deployment import EcsDeploymentEvent
 from ecs_rollback.events.manual import MAX_PAYLOAD_BYTES
 from ecs_rollback.services.manual import parse_request
@@ -72,7 +73,9 @@ def test_every_sample_file_is_covered() -> None:
     names = {path.name for path in EVENTS.glob("*.json")}
 
     # When comparing with the samples these tests parse
-    covered = set(ECS_SAMPLES) | set(ALARM_SAMPLES) | {"manual_rollback_request.json"}
+    covered = (
+        set(ECS_SAMPLES) | set(ALARM_SAMPLES) | {"manual_rollback_request.json", "ecr_image_deleted.json"}
+    )
 
     # Then none is left untested
     assert names == covered
@@ -466,3 +469,37 @@ def test_malformed_manual_requests(payload: object, code: str) -> None:
     assert raised.value.code == code
     assert raised.value.message
     assert len(raised.value.message) < 600
+
+
+def test_ecr_image_delete_sample_parses() -> None:
+    # Given ECR's sample event for a deleted image
+    raw = load_event("ecr_image_deleted.json")
+
+    # When parsed
+    event = EcrImageActionEvent.model_validate(raw)
+
+    # Then the repository, digest and action are typed
+    assert event.detail.action_type == "DELETE"
+    assert event.detail.repository_name == "web"
+    assert event.detail.image_digest.startswith("sha256:")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"image-digest": "sha256:short"},
+        {"image-digest": "md5:" + "0" * 64},
+        {"repository-name": "Web Repo"},
+        {"action-type": "TAG"},
+        {"image-tag": "x" * 301},
+    ],
+    ids=["short digest", "other algorithm", "repository name with a space", "unknown action", "huge tag"],
+)
+def test_malformed_ecr_image_events_are_refused(change: dict[str, str]) -> None:
+    # Given the sample with one field that is not what ECR sends
+    raw = load_event("ecr_image_deleted.json")
+    raw["detail"].update(change)
+
+    # When parsed, then it is refused (the handler answers a refusal, never retried)
+    with pytest.raises(ValidationError):
+        EcrImageActionEvent.model_validate(raw)
