@@ -6,6 +6,7 @@ EventBridge matcher.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aws_cdk import aws_events as events
@@ -88,7 +89,8 @@ def repository_name_filters(repository_arns: tuple[str, ...] | None) -> list[Any
     An ARN's ``*`` is IAM's wildcard: a trailing one becomes a name prefix, any other an
     EventBridge wildcard, and a bare ``repository/*`` lifts the filter.
     """
-    names = [arn.split(":repository/", 1)[1] for arn in repository_arns or ()]
+    # "**" means "*" to IAM, and EventBridge refuses consecutive wildcards
+    names = [re.sub(r"\*+", "*", arn.split(":repository/", 1)[1]) for arn in repository_arns or ()]
     if not names or "*" in names:
         return []
     filters: list[Any] = []

@@ -50,7 +50,6 @@ DEPLOYMENT_EVENTS = FunctionSpec("DeploymentEvents", "deployment_events")
 ALARM_EVENTS = FunctionSpec("AlarmEvents", "alarm_events")
 MANUAL_ROLLBACK = FunctionSpec("ManualRollback", "manual_rollback")
 IMAGE_EVENTS = FunctionSpec("ImageEvents", "image_events", memory_mb=256, timeout_seconds=30)
-EXECUTORS = (DEPLOYMENT_EVENTS, ALARM_EVENTS, MANUAL_ROLLBACK)  # the functions that roll back
 DESCRIPTIONS = {
     "BakeTimer": "Promotes a COMPLETED revision to GOOD when its bake time passes with no alarm",
     "DeploymentEvents": (
