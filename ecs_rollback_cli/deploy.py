@@ -13,12 +13,19 @@ from typing import Any
 from botocore.exceptions import ClientError
 from rich.text import Text
 
-from ecs_rollback.domain.gitsha import COMMIT_MESSAGE_TAG, GIT_SHA_TAG, sha_from_tag, tag_safe
-from ecs_rollback.domain.model import ImageReference
+from ecs_rollback.domain.gitsha import (
+    ALLOW_BAD_RELEASE_TAG,
+    COMMIT_MESSAGE_TAG,
+    GIT_SHA_TAG,
+    sha_from_tag,
+    tag_safe,
+)
+from ecs_rollback.domain.model import ContainerImage, ImageReference, Release, iso
 from ecs_rollback.domain.pinning import registration_input
+from ecs_rollback.domain.release import is_provisional, release_id_of
 from ecs_rollback_cli import gitinfo
 from ecs_rollback_cli.context import Cli
-from ecs_rollback_cli.errors import EXIT_USAGE, CliError
+from ecs_rollback_cli.errors import EXIT_REFUSED, EXIT_USAGE, CliError
 from ecs_rollback_cli.follow import Follower, Wait
 from ecs_rollback_cli.gitinfo import Commit
 
@@ -91,6 +98,7 @@ def deploy(
     container: str | None,
     yes: bool,
     wait: Wait,
+    force: bool = False,
 ) -> int:
     reference = ImageReference.parse(image)
     if reference.tag or reference.digest:
@@ -121,11 +129,27 @@ def deploy(
     for spec in registration["containerDefinitions"]:
         if spec.get("name") == target.get("name"):
             spec["image"] = new_image
+    known_bad = _known_bad_release(cli, cluster, service, definition, str(target.get("name")), new_image)
+    if known_bad is not None and not force:
+        raise CliError(
+            f"{new_image} on {cluster}/{service} makes a release the ledger records BAD "
+            f"(since {iso(known_bad.bad_at) if known_bad.bad_at else 'an unknown time'}: "
+            f"{known_bad.verdict_reason or 'no reason recorded'}); nothing was registered. "
+            "Pass --force to deploy it anyway",
+            EXIT_REFUSED,
+        )
     tags = {
         str(item["key"]): str(item["value"])
         for item in described.get("tags", [])
         if not str(item.get("key", "")).startswith(_OWN_TAG_PREFIXES)
     }
+    if known_bad is not None:  # --force: a person chose it, so it is not rolled back as known-BAD
+        tags[ALLOW_BAD_RELEASE_TAG] = "true"
+        cli.err.print(
+            f"warning: deploying a release recorded BAD ({known_bad.release_id}) because of --force",
+            markup=False,
+            soft_wrap=True,
+        )
     if commit.sha:
         tags[GIT_SHA_TAG] = commit.sha
     message = tag_safe(commit.message or "")
@@ -152,3 +176,30 @@ def deploy(
         cli.out.print(f"Follow it with: ecs-rollback history {cluster} {service}", markup=False)
         return 0
     return Follower(cli, cluster, service, arn, wait).run()
+
+
+def _known_bad_release(
+    cli: Cli, cluster: str, service: str, definition: dict[str, Any], container: str, new_image: str
+) -> Release | None:
+    """The ledger's record of the release the deploy would make, when it is recorded BAD.
+
+    The release is the described task definition with the new image, every image by the digest its
+    tag resolves to now (ECR); a digest nobody can tell makes no release to compare (provisional).
+    """
+    candidate = {
+        **definition,
+        "containerDefinitions": [
+            {**spec, "image": new_image} if spec.get("name") == container else spec
+            for spec in definition.get("containerDefinitions", [])
+        ],
+    }
+    images = []
+    for spec in candidate["containerDefinitions"]:
+        reference = ImageReference.parse(str(spec.get("image", "")))
+        digest = reference.digest or cli.aws.image_registry.resolve_tag(reference)
+        images.append(ContainerImage(str(spec.get("name", "")), str(reference), digest))
+    release_id = release_id_of(candidate, images, str(definition["taskDefinitionArn"]))
+    if is_provisional(release_id):
+        return None
+    release = cli.aws.ledger.get_release(cli.aws.service_id(cluster, service), release_id)
+    return release if release is not None and release.is_bad else None

@@ -338,6 +338,13 @@ def deploy(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask before deploying an image that is already live.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Deploy even if the ledger records this release BAD (it is then not rolled back for it).",
+        ),
+    ] = False,
     wait: WaitOpt = False,
     until_good: UntilGoodOpt = False,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT_SECONDS,
@@ -345,12 +352,21 @@ def deploy(
 ) -> int:
     """Register a copy of the service's task definition with REPO:TAG, tag it with the commit, update the service.
 
-    With --wait, exits 4 when the deployment FAILED or was rolled back (by ECS's circuit breaker
-    or by this service), so a CI pipeline fails; 5 on timeout.
+    Refuses (exit 3) a release the ledger records BAD, saying when and why, unless --force. With
+    --wait, exits 4 when the deployment FAILED or was rolled back (by ECS's circuit breaker or by
+    this service), so a CI pipeline fails; 5 on timeout.
     """
     wanted = Wait(wait, until_good, timeout, poll_interval)
     return deploying.deploy(
-        _cli(ctx), cluster, service, image=image, tag=tag, container=container, yes=yes, wait=wanted
+        _cli(ctx),
+        cluster,
+        service,
+        image=image,
+        tag=tag,
+        container=container,
+        yes=yes,
+        force=force,
+        wait=wanted,
     )
 
 

@@ -105,7 +105,12 @@ def image_tags(deployment: Deployment) -> str:
 
 
 def status_text(status: Status | str, *, spell_bad: bool = False) -> Text:
-    """GOOD ✓ (a rollback target), FAILED ✗ / ROLLED_BACK ✗ (BAD: never chosen automatically)."""
+    """GOOD ✓ (a rollback target), FAILED ✗ / ROLLED_BACK ✗ (BAD: never chosen automatically); a
+    release's verdict (``BAD``, ``UNKNOWN``: not judged yet) as well as a deployment's status."""
+    if status == "BAD":
+        return Text("BAD ✗", style="bold red")
+    if status == "UNKNOWN":
+        return Text("not judged yet", style="dim")
     value = Status(status)
     marker = " ✓" if value == Status.GOOD else " ✗" if value.is_bad else ""
     label = f"{value.value}{marker}" + (" (BAD)" if spell_bad and value.is_bad else "")

@@ -80,7 +80,8 @@ def test_dialog_dry_run_for_a_given_cluster_changes_nothing(fleet: Fleet) -> Non
 
 
 def test_dialog_declined_bad_revision_asks_again_and_cancel_changes_nothing(fleet: Fleet) -> None:
-    # Given web:3 was deployed and rolled back: web:4 (a pinned copy of web:2) runs, web:3 is BAD
+    # Given web:5 was deployed and rolled back: web:4 (the pinned copy registered when web:2's release
+    # became GOOD) runs, web:5 is BAD
     fleet.world.push_image("web", "c3c3c3c", content="v3")
     fleet.world.deploy(fleet.web, fleet.world.register("web", {"app": f"{fleet.repo}:c3c3c3c"}))
     fleet.world.manual(cluster="prod", service="web")
@@ -88,8 +89,7 @@ def test_dialog_declined_bad_revision_asks_again_and_cancel_changes_nothing(flee
     web_before = fleet.world.service_task_definition(fleet.web)
     keys = (
         UP
-        + UP
-        + ENTER  # web:3 (BAD), up from the default web:1
+        + ENTER  # web:5 (BAD), up from the default web:1 (web:4 and web:2, one release, run now)
         + "n"  # not that one after all
         + ENTER  # the default, web:1
         + "x"

@@ -60,22 +60,22 @@ def test_a_refused_dry_run_is_shown_and_exits_3_without_a_second_call(fleet: Fle
     # Then the function's refusal is shown, with the flag that helps, and nothing is asked
     assert result.exit_code == 3, result.output
     assert "REFUSED  prod/web" in result.stdout and "Rollback plan" not in result.stdout
-    assert result.stderr.startswith("refused (no_known_good): no GOOD revision other than the current one")
+    assert result.stderr.startswith("refused (no_known_good): no GOOD release other than the one running")
     assert "from this CLI: --to REVISION or --to GIT_SHA" in result.stderr
     assert [request["dry_run"] for _name, request in fleet.endpoint.invocations] == [True]
     assert fleet.world.service_task_definition(fleet.web) == running
 
 
-def test_dialog_shows_the_functions_answer_for_the_revision_a_pinned_copy_runs(fleet: Fleet) -> None:
-    # Given web:3, a pinned copy of web:1 registered by an automatic rollback, runs; web:2 is BAD
+def test_dialog_never_offers_a_revision_of_the_release_that_runs(fleet: Fleet) -> None:
+    # Given web:1's release runs again (as its pinned copy) after an automatic rollback; web:2 is BAD
     _alarm_rolls_back(fleet)
     running = fleet.world.service_task_definition(fleet.web)
-    keys = SPACE + ENTER + ENTER + "recheck" + ENTER  # web, the default revision, a reason
+    keys = SPACE + ENTER + ENTER + "n"  # web; the default revision; "no" to forcing it
     # When
     result = fleet.dialog(keys, "rollback")
-    # Then the function says web:1 already runs: shown, no plan to confirm, no second call
-    assert result.exit_code == 0, result.output
-    assert "SKIPPED  prod/web" in result.stdout and "the service already runs web:1" in result.stdout
-    assert "Rollback plan" not in result.stdout and "Go ahead?" not in result.stdout
-    assert [request["target"] for _name, request in fleet.endpoint.invocations] == ["web:1"]
+    # Then web:1 and its copy are not offered (they are what runs): the default is the only other
+    # release, web:2, which is BAD and needs force; declining it changes nothing and asks nothing
+    assert result.exit_code in (1, 130), result.output
+    assert "cancelled; nothing was changed" in result.stderr
+    assert fleet.endpoint.invocations == []
     assert fleet.world.service_task_definition(fleet.web) == running

@@ -73,7 +73,7 @@ def test_bad_target_is_refused_with_exit_3_then_forced(fleet: Fleet) -> None:
     # Then
     assert refused.exit_code == 3, refused.output
     assert "REFUSED" in refused.stdout and "pass force=true" in refused.stdout  # the function's words
-    assert refused.stderr.startswith("refused (target_is_bad): web:2")
+    assert refused.stderr.startswith("refused (target_is_bad): the release of web:2")
     assert refused.stderr.count("--force") == 1 and "from this CLI: --force" in refused.stderr
     # When forced, by git SHA prefix this time
     fleet.world.clock.advance(timedelta(minutes=1))

@@ -218,7 +218,7 @@ def _decide_manual(
     if target.verdict == Verdict.BAD and not manual.force:
         return Refuse(
             "target_is_bad",
-            f"the release of {target.describe()} is recorded BAD; pass force to roll back to it anyway",
+            f"the release of {target.describe()} is recorded BAD; pass force=true to roll back to it anyway",
         )
     if target.images_missing:
         return Refuse("image_missing", _images_gone(target))

@@ -108,8 +108,8 @@ def _loader(
         _check_family(state, spec.revision, service)
         target = ref or _from_ecs(deps, service, spec.revision)
     elif isinstance(spec, GitShaTarget):
-        state = deps.ledger.load(service) or _adopted_on_day_one(deps, service)
-        target = _by_git_sha(deps, service, spec.prefix)
+        state, target = _by_git_sha(deps, service, spec.prefix)
+        state = state or _adopted_on_day_one(deps, service)
     else:
         state = deps.ledger.load(service) or _adopted_on_day_one(deps, service)
         target = None
@@ -168,7 +168,10 @@ def _adopted_on_day_one(deps: Dependencies, service: ServiceId) -> ServiceState 
     return deps.ledger.load(service)
 
 
-def _by_git_sha(deps: Dependencies, service: ServiceId, prefix: str) -> ReleaseRef | None:
+def _by_git_sha(
+    deps: Dependencies, service: ServiceId, prefix: str
+) -> tuple[ServiceState | None, ReleaseRef | None]:
+    """The state and the release of the newest deployment of the commit: one Query, one read."""
     found = deps.ledger.find_git_sha(service, prefix)
     shas = sorted({deployment.git_sha for deployment in found if deployment.git_sha})
     if len(shas) > 1:
@@ -178,10 +181,9 @@ def _by_git_sha(deps: Dependencies, service: ServiceId, prefix: str) -> ReleaseR
             "give more characters",
         )
     if not found:
-        return None
+        return deps.ledger.load(service), None
     newest = max(found, key=lambda deployment: deployment.started_at)
-    _, ref = deps.ledger.load_with_revision(service, newest.revision)
-    return ref
+    return deps.ledger.load_with_revision(service, newest.revision)
 
 
 def _from_ecs(deps: Dependencies, service: ServiceId, revision: RevisionId) -> ReleaseRef | None:
