@@ -32,6 +32,7 @@ from ecs_rollback.contract import (
     DEFAULT_LOCK_TTL_SECONDS,
     DEFAULT_LOOP_GUARD_LIMIT,
     DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
+    DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
     DEFAULT_WATCH_WINDOW_SECONDS,
 )
 
@@ -107,6 +108,10 @@ FIXES: dict[str, str] = {
     "lockTtlSeconds": f"use a whole number of seconds from 60 to 86400; the default is {DEFAULT_LOCK_TTL_SECONDS}",
     "dryRun": "use true or false (JSON booleans, not strings)",
     "dryRunServices": 'list services in scope as "cluster/service", e.g. ["prod/web"]',
+    "rollbackKnownBadReleases": (
+        "use true (roll back at once when ECS starts deploying a release the ledger records BAD) or false "
+        f"(notify only); JSON booleans, not strings; the default is {str(DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES).lower()}"
+    ),
     "notificationEmails": 'list e-mail addresses, e.g. ["oncall@example.com"]',
     "existingTopicArn": "use an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:rollbacks, or remove the key",
     "existingTopicKeyArn": (
@@ -210,6 +215,9 @@ class RollbackConfig(BaseModel):
     )
     dry_run: StrictBool = Field(default=False, alias="dryRun")
     dry_run_services: tuple[str, ...] = Field(default=(), alias="dryRunServices")
+    rollback_known_bad_releases: StrictBool = Field(
+        default=DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES, alias="rollbackKnownBadReleases"
+    )
     notification_emails: tuple[str, ...] = Field(default=(), alias="notificationEmails")
     existing_topic_arn: str | None = Field(default=None, alias="existingTopicArn")
     existing_topic_key_arn: str | None = Field(default=None, alias="existingTopicKeyArn")

@@ -1,14 +1,13 @@
 """``EcsAutoRollback``: the reusable construct behind the stack, composed of one part per concern.
 
 The parts live in ``ecs_rollback_cdk.constructs`` (ledger, notifications, functions, rules, bake
-scheduling, monitoring) and ``ecs_rollback_cdk.nag``; this module wires them together and grants
-each function what it calls. Another CDK app composes it directly; ``EcsAutoRollbackStack`` is
+scheduling, monitoring, and access: what each function may call) and ``ecs_rollback_cdk.nag``;
+this module wires them together. Another CDK app composes it directly; ``EcsAutoRollbackStack`` is
 the thin default.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import partial
 
 from aws_cdk import Annotations, Stack
@@ -21,9 +20,10 @@ from constructs import Construct
 from ecs_rollback_cdk import nag, permissions
 from ecs_rollback_cdk.config import RollbackConfig
 from ecs_rollback_cdk.constructs import functions
+from ecs_rollback_cdk.constructs.access import function_access
 from ecs_rollback_cdk.constructs.bake_scheduling import BakeScheduling
 from ecs_rollback_cdk.constructs.environment import function_environment
-from ecs_rollback_cdk.constructs.functions import FunctionFactory, FunctionSpec, lambda_code
+from ecs_rollback_cdk.constructs.functions import FunctionFactory, lambda_code
 from ecs_rollback_cdk.constructs.ledger import import_ledger_table, ledger_table
 from ecs_rollback_cdk.constructs.monitoring import Monitoring
 from ecs_rollback_cdk.constructs.notifications import notification_topic
@@ -48,9 +48,9 @@ class EcsAutoRollback(Construct):
     the packaged ``ecs_rollback`` directory.
 
     Attributes for composition: ``table``, ``topic``, ``functions`` (by name) and one attribute
-    per function, ``deployment_events_rule``, ``alarm_events_rule``, ``dead_letter_queues``,
-    ``schedule_group``, ``scheduler_role``, ``bake_schedule_dead_letters``, ``alarms``,
-    ``dashboard`` and ``config``.
+    per function, ``deployment_events_rule``, ``alarm_events_rule``, ``image_events_rule``,
+    ``dead_letter_queues``, ``schedule_group``, ``scheduler_role``, ``bake_schedule_dead_letters``,
+    ``alarms``, ``dashboard`` and ``config``.
     """
 
     def __init__(
@@ -107,47 +107,45 @@ class EcsAutoRollback(Construct):
         )
         self.alarm_events_function = factory.function(functions.ALARM_EVENTS, environment())
         self.manual_rollback_function = factory.function(functions.MANUAL_ROLLBACK, environment())
+        self.image_events_function = factory.function(functions.IMAGE_EVENTS, environment())
         self.functions = factory.functions
 
         self._statements: dict[str, list[iam.PolicyStatement]] = {}
+        self._publishers: list[str] = []
         self._grant_permissions(arns, bake)
-        self.deployment_events_rule, self.alarm_events_rule = rollback_rules(
+        self.deployment_events_rule, self.alarm_events_rule, self.image_events_rule = rollback_rules(
             self,
             config,
             monitoring,
             deployment_events=self.deployment_events_function,
             alarm_events=self.alarm_events_function,
+            image_events=self.image_events_function,
         )
         self.dashboard = monitoring.dashboard(self, self.functions)
-        nag.acknowledge_findings(self, statements=self._statements, purposes=monitoring.purposes)
+        nag.acknowledge_findings(
+            self,
+            statements=self._statements,
+            publishers=self._publishers,
+            table_key=self.table.encryption_key is not None,
+            purposes=monitoring.purposes,
+        )
 
     def _grant_permissions(self, arns: permissions.Arns, bake: BakeScheduling) -> None:
-        config = self.config
-        for function in self.functions.values():
-            self.table.grant_read_write_data(function)
-            self.topic.grant_publish(function)
-        executor = permissions.rollback_executor(
-            config.scope,
-            arns,
-            pass_role_arns=config.pass_role_arns,
-            ecr_repository_arns=config.ecr_repository_arns,
-            task_definition_families=config.task_definition_families,
-        )
-        for spec in functions.EXECUTORS:
-            self._allow(spec, executor)
-        scheduling = bake.statements()
-        self._allow(functions.DEPLOYMENT_EVENTS, scheduling)
-        self._allow(
-            functions.BAKE_TIMER,
-            [permissions.describe_services(config.scope, arns), permissions.alarm_reader(arns), *scheduling],
-        )
+        """Each function's statements (``constructs/access.py``), the ledger's own among them."""
+        key = self.table.encryption_key
+        for name, access in function_access(self.config, arns, bake).items():
+            function = self.functions[name]
+            statements = [*permissions.ledger_access(self.table.table_arn, access.ledger), *access.statements]
+            for statement in statements:
+                function.add_to_role_policy(statement)
+            self._statements[name] = statements
+            if key is not None:  # an existing table under a customer-managed key
+                writes = permissions.TABLE_KEY_WRITE_ACTIONS if access.ledger.writes else ()
+                key.grant(function, *permissions.TABLE_KEY_READ_ACTIONS, *writes)
+            if access.notifies:
+                self.topic.grant_publish(function)
+                self._publishers.append(name)
         bake.invoke_only(self.bake_timer_function)
-
-    def _allow(self, spec: FunctionSpec, statements: Sequence[iam.PolicyStatement]) -> None:
-        """Add to a function's role, and remember it for the cdk-nag acknowledgements."""
-        for statement in statements:
-            self.functions[spec.name].add_to_role_policy(statement)
-        self._statements.setdefault(spec.name, []).extend(statements)
 
 
 __all__ = ["EcsAutoRollback", "import_ledger_table", "lambda_code"]

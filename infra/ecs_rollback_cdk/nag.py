@@ -8,7 +8,7 @@ hold for environment-agnostic and environment-specific stacks alike.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
@@ -22,38 +22,58 @@ RUNTIME_REASON = (
     "Pinned to python3.13 on purpose: the Powertools layer is resolved from its python3.13 arm64 SSM "
     "parameter, and python3.13 is supported until 2029. Move runtime and layer together."
 )
-RESOURCE_STAR_REASON = (
-    "Only actions without resource-level permissions: xray:PutTraceSegments and xray:PutTelemetryRecords "
-    "(active tracing), ecs:DescribeTaskDefinition (a read), and ecs:ListTasks, which the ecs:cluster "
-    "condition narrows to the clusters in scope, as the ECS developer guide documents."
-)
-LEDGER_INDEXES_REASON = "grant_read_write_data on the ledger: its queries run on the five documented GSIs."
+# Actions on "*" (they have no resource-level permissions), and why each is acceptable.
+STAR_ACTIONS = {
+    "xray": "xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing)",
+    "ecs:DescribeTaskDefinition": "ecs:DescribeTaskDefinition (a read)",
+    "ecs:ListTasks": (
+        "ecs:ListTasks, which the ecs:cluster condition narrows to the clusters in scope, as the ECS "
+        "developer guide documents"
+    ),
+}
+RESOURCE_STAR_REASON = "Only actions without resource-level permissions: {actions}."
 TOPIC_KEY_REASON = "grant_publish on the KMS-encrypted topic: SNS needs a data key to encrypt each message."
+TABLE_KEY_REASON = (
+    "The existing ledger table is encrypted with a customer-managed key: the data-key actions CDK's "
+    "table grants give on that key, so DynamoDB can encrypt and decrypt the items this function writes."
+)
 DEAD_LETTER_REASON = (
     "This queue is itself a dead-letter queue ({purpose}); a DLQ for a DLQ adds nothing, "
     "and its depth is alarmed to the notification topic."
 )
 WILDCARD_REASONS = {
+    "QueryLedgerIndexes": (
+        "Query, and nothing else, on the ledger's documented GSIs (table/<ledger>/index/*), which answer "
+        "its history, revision, git SHA, release and service questions."
+    ),
+    "UpdateServicesInScope": (
+        "A whole cluster is in scope (scope.clusters): UpdateService on that cluster's services only, "
+        "service/<cluster>/*."
+    ),
     "ReadAndUpdateServicesInScope": (
         "A whole cluster is in scope (scope.clusters): DescribeServices/UpdateService on that cluster's "
         "services only, service/<cluster>/*."
     ),
-    "DescribeServicesInScope": "A whole cluster is in scope (scope.clusters): read its services only.",
     "RegisterPinnedTaskDefinitionCopies": (
-        "RegisterTaskDefinition creates the next revision of the target's family (a copy pinned to image "
-        "digests), whose ARN cannot be known in advance; limited to taskDefinitionFamilies when set."
+        "RegisterTaskDefinition creates the next revision of a family (a copy pinned to image digests, or a "
+        "deregistered rollback revision registered again from the ledger), whose ARN cannot be known in "
+        "advance; limited to taskDefinitionFamilies when set."
     ),
     "TagTaskDefinitionsOnlyAtRegistration": (
         "Tags on the pinned copy, only while registering it (ecs:CreateAction = RegisterTaskDefinition)."
     ),
     "DescribeTasksOfClustersInScope": "DescribeTasks on tasks of the clusters in scope; ECS creates task ids.",
     "ReadImageDigests": (
-        "Read-only image digest lookups (DescribeImages/BatchGetImage) in the repositories allowed by "
-        "ecrRepositoryArns (default: this account's repositories in this region)."
+        "Read-only image digest lookups (DescribeImages) in the repositories allowed by ecrRepositoryArns "
+        "(default: this account's repositories in this region)."
     ),
-    "ReadAlarmsAndTheirTags": (
+    "ReadAlarmStates": (
         "Alarms are linked to services by configuration, tags or ClusterName/ServiceName dimensions, so their "
-        "names are not known at synth: read-only DescribeAlarms/ListTagsForResource on this account's alarms."
+        "names are not known at synth: read-only DescribeAlarms on this account's alarms."
+    ),
+    "ReadAlarmTags": (
+        "An alarm event that carried no ecs-rollback:* tags links its service through the alarm's tags, and "
+        "alarm names are not known at synth: read-only ListTagsForResource on this account's alarms."
     ),
     "PassTaskRolesToEcsTasksOnly": "A role name pattern from passRoleArns; PassRole only to ecs-tasks.amazonaws.com.",
     "CreateBakeSchedulesInOwnGroup": (
@@ -67,12 +87,14 @@ def acknowledge_findings(
     rollback: EcsAutoRollback,
     *,
     statements: Mapping[str, Sequence[iam.PolicyStatement]],
+    publishers: Collection[str],
+    table_key: bool,
     purposes: Mapping[str, str],
 ) -> None:
-    """``statements``: what each function's role got beyond the grants; ``purposes``: what each
-    dead-letter queue holds."""
+    """``statements``: each function's own (the grants aside); ``publishers``: the functions
+    granted the topic; ``table_key``: the ledger is under a customer-managed key the functions
+    were granted; ``purposes``: what each dead-letter queue holds."""
     stack = Stack.of(rollback)
-    table, topic = rollback.table, rollback.topic
 
     def resource_finding(value: str) -> str:
         return f"AwsSolutions-IAM5[Resource::{_nag_string(stack.resolve(value))}]"
@@ -83,13 +105,22 @@ def acknowledge_findings(
         acknowledge(function, "AwsSolutions-L1", RUNTIME_REASON)
         policy = function.role.node.try_find_child("DefaultPolicy") if function.role else None
         assert policy is not None, "every function role has a default policy"
-        findings = {
-            "AwsSolutions-IAM5[Resource::*]": RESOURCE_STAR_REASON,
-            resource_finding(f"{table.table_arn}/index/*"): LEDGER_INDEXES_REASON,
-        }
-        if topic.master_key is not None:
+        own = statements.get(name, [])
+        star = [
+            action
+            for statement in own
+            if "*" in statement.resources
+            for action in statement.actions
+            if action in STAR_ACTIONS
+        ]
+        reasons = ", ".join(STAR_ACTIONS[action] for action in ("xray", *dict.fromkeys(star)))
+        findings = {"AwsSolutions-IAM5[Resource::*]": RESOURCE_STAR_REASON.format(actions=reasons)}
+        if name in publishers and rollback.topic.master_key is not None:
             findings["AwsSolutions-IAM5[Action::kms:GenerateDataKey*]"] = TOPIC_KEY_REASON
-        for statement in statements.get(name, []):
+        if table_key and any("dynamodb:PutItem" in statement.actions for statement in own):
+            findings.setdefault("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", TABLE_KEY_REASON)
+            findings["AwsSolutions-IAM5[Action::kms:ReEncrypt*]"] = TABLE_KEY_REASON
+        for statement in own:
             for resource in statement.resources:
                 finding = resource_finding(resource)
                 if resource != "*" and "*" in finding and finding not in findings:

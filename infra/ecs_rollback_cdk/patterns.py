@@ -1,4 +1,4 @@
-"""EventBridge patterns of the two rules, as plain data built from the validated configuration.
+"""EventBridge patterns of the three rules, as plain data built from the validated configuration.
 
 They live apart from the construct so the tests can feed the very same patterns to a real
 EventBridge matcher.
@@ -6,6 +6,7 @@ EventBridge matcher.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aws_cdk import aws_events as events
@@ -21,6 +22,8 @@ ECS_DEPLOYMENT_EVENT_NAMES = (
 )
 ALARM_SOURCE = "aws.cloudwatch"
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
+ECR_SOURCE = "aws.ecr"
+ECR_IMAGE_DETAIL_TYPE = "ECR Image Action"
 
 
 def service_arn_base(partition: str, region: str, account: str) -> str:
@@ -78,3 +81,37 @@ def alarm_event_pattern(
         account=[account],
         detail=detail,
     )
+
+
+def repository_name_filters(repository_arns: tuple[str, ...] | None) -> list[Any]:
+    """Names of the repositories ``ecrRepositoryArns`` allows; empty means "every repository".
+
+    An ARN's ``*`` is IAM's wildcard: a trailing one becomes a name prefix, any other an
+    EventBridge wildcard, and a bare ``repository/*`` lifts the filter.
+    """
+    # "**" means "*" to IAM, and EventBridge refuses consecutive wildcards
+    names = [re.sub(r"\*+", "*", arn.split(":repository/", 1)[1]) for arn in repository_arns or ()]
+    if not names or "*" in names:
+        return []
+    filters: list[Any] = []
+    for name in dict.fromkeys(names):
+        if "*" not in name:
+            filters.append(name)
+        elif name.index("*") == len(name) - 1:
+            filters.append(events.Match.prefix(name[:-1])[0])
+        else:
+            filters.append(events.Match.wildcard(name)[0])
+    return filters
+
+
+def image_deleted_pattern(repository_arns: tuple[str, ...] | None) -> events.EventPattern:
+    """Images ECR deleted, in the configured repositories when ``ecrRepositoryArns`` names them.
+
+    No account filter: a registry account that forwards its ECR events to this bus is heard
+    (the handler matches each image by registry account and repository, not by the event bus).
+    """
+    detail: dict[str, Any] = {"action-type": ["DELETE"], "result": ["SUCCESS"]}
+    names = repository_name_filters(repository_arns)
+    if names:
+        detail["repository-name"] = names
+    return events.EventPattern(source=[ECR_SOURCE], detail_type=[ECR_IMAGE_DETAIL_TYPE], detail=detail)

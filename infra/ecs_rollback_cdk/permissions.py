@@ -1,7 +1,9 @@
-"""Narrow IAM statements for the AWS calls the functions make, each with named actions and ARNs.
+"""Narrow IAM statements for the AWS calls the functions make: one small builder per need, each
+with named actions and ARNs. ``constructs/access.py`` composes them per function.
 
-DynamoDB, SNS, SQS, Logs and Lambda access come from the constructs' ``grant_*`` methods; what is
-here is what no grant covers. Resource-level support follows the Service Authorization Reference:
+SNS, SQS, Logs and Lambda access come from the constructs' ``grant_*`` methods; the ledger's
+DynamoDB access is written here, action by action, because no grant is that narrow.
+Resource-level support follows the Service Authorization Reference:
 
 - ecs:DescribeServices, ecs:UpdateService: ``service`` ARNs (one per service in scope, or
   ``service/<cluster>/*`` for a cluster in scope);
@@ -12,9 +14,13 @@ here is what no grant covers. Resource-level support follows the Service Authori
   developer guide documents; the API takes no task ARN); ecs:DescribeTasks: ``task/<cluster>/*``;
 - iam:PassRole: the configured role ARNs, only to ecs-tasks.amazonaws.com (or, for the bake
   timer's scheduler role, only to scheduler.amazonaws.com);
-- ecr:DescribeImages, ecr:BatchGetImage: repository ARNs;
+- ecr:DescribeImages: repository ARNs;
 - cloudwatch:DescribeAlarms, cloudwatch:ListTagsForResource: the alarms of the account and region;
-- scheduler:CreateSchedule: schedules of the stack's own schedule group.
+- scheduler:CreateSchedule: schedules of the stack's own schedule group;
+- dynamodb: GetItem, BatchGetItem, PutItem, UpdateItem and Query on the table, Query on
+  ``table/<name>/index/*``. TransactWriteItems has no action of its own: each item it holds is
+  authorized as the action it performs (Put as PutItem, Update as UpdateItem, ConditionCheck as
+  ConditionCheckItem), and the ledger adapter writes Put and Update items only.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
 
 # Actions that are reads yet accept no resource narrower than "*" (Service Authorization Reference).
 READS_WITHOUT_RESOURCE_LEVEL = ("ecs:DescribeTaskDefinition",)
+# What CDK's read and read/write grants give on a table's customer-managed key.
+TABLE_KEY_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+TABLE_KEY_WRITE_ACTIONS = ("kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*")
 
 
 @dataclass(frozen=True)
@@ -52,9 +61,6 @@ class Arns:
 
     def services_of_cluster(self, cluster: str) -> str:
         return f"{self._prefix('ecs')}:service/{cluster}/*"
-
-    def tasks_of_cluster(self, cluster: str) -> str:
-        return f"{self._prefix('ecs')}:task/{cluster}/*"
 
     def task_definition_family(self, family: str) -> str:
         # A family ending in "*" is a prefix; otherwise every revision of that family.
@@ -79,11 +85,6 @@ def _service_arns(scope: Scope, arns: Arns) -> list[str]:
     ]
 
 
-def clusters_in_scope(scope: Scope) -> list[str]:
-    """Every cluster whose services can be in scope (named clusters and clusters of named services)."""
-    return list(dict.fromkeys([*scope.clusters, *(cluster for cluster, _ in scope.service_names())]))
-
-
 def _cluster_arns(scope: Scope, arns: Arns) -> list[str]:
     arns_by_cluster = {cluster: arns.cluster(cluster) for cluster in scope.clusters}
     for ref in scope.services:
@@ -102,34 +103,39 @@ def _task_arns(scope: Scope, arns: Arns) -> list[str]:
     return [cluster_arn.replace(":cluster/", ":task/") + "/*" for cluster_arn in _cluster_arns(scope, arns)]
 
 
-def describe_services(scope: Scope, arns: Arns) -> iam.PolicyStatement:
-    return iam.PolicyStatement(
-        sid="DescribeServicesInScope", actions=["ecs:DescribeServices"], resources=_service_arns(scope, arns)
-    )
+# -- ECS services ---------------------------------------------------------------------------
 
 
-def rollback_executor(
-    scope: Scope,
-    arns: Arns,
-    *,
-    pass_role_arns: Sequence[str],
-    ecr_repository_arns: Sequence[str] | None,
-    task_definition_families: Sequence[str] | None,
-) -> list[iam.PolicyStatement]:
-    """What a function that can roll a service back needs, beyond the ledger and the topic."""
-    families = list(task_definition_families) if task_definition_families else ["*"]
-    task_definition_arns = [arns.task_definition_family(family) for family in families]
-    statements = [
-        iam.PolicyStatement(
+def service_updates(scope: Scope, arns: Arns, *, describe: bool) -> iam.PolicyStatement:
+    """UpdateService on the services in scope; with ``describe``, DescribeServices on them too."""
+    if describe:
+        return iam.PolicyStatement(
             sid="ReadAndUpdateServicesInScope",
             actions=["ecs:DescribeServices", "ecs:UpdateService"],
             resources=_service_arns(scope, arns),
-        ),
-        iam.PolicyStatement(
-            sid="DescribeTaskDefinitionsNoResourceLevel",
-            actions=list(READS_WITHOUT_RESOURCE_LEVEL),
-            resources=["*"],
-        ),
+        )
+    return iam.PolicyStatement(
+        sid="UpdateServicesInScope", actions=["ecs:UpdateService"], resources=_service_arns(scope, arns)
+    )
+
+
+# -- task definitions -----------------------------------------------------------------------
+
+
+def task_definition_reads() -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid="DescribeTaskDefinitionsNoResourceLevel",
+        actions=list(READS_WITHOUT_RESOURCE_LEVEL),
+        resources=["*"],
+    )
+
+
+def task_definition_registration(
+    arns: Arns, *, families: Sequence[str] | None, pass_role_arns: Sequence[str]
+) -> list[iam.PolicyStatement]:
+    """Register a digest-pinned copy (or a deregistered revision again), tagged, passing its roles."""
+    task_definition_arns = [arns.task_definition_family(family) for family in (families or ["*"])]
+    statements = [
         iam.PolicyStatement(
             sid="RegisterPinnedTaskDefinitionCopies",
             actions=["ecs:RegisterTaskDefinition"],
@@ -141,23 +147,6 @@ def rollback_executor(
             resources=task_definition_arns,
             conditions={"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
         ),
-        iam.PolicyStatement(
-            sid="ListTasksOfClustersInScope",
-            actions=["ecs:ListTasks"],
-            resources=["*"],
-            conditions={"ArnEquals": {"ecs:cluster": _cluster_arns(scope, arns)}},
-        ),
-        iam.PolicyStatement(
-            sid="DescribeTasksOfClustersInScope",
-            actions=["ecs:DescribeTasks"],
-            resources=_task_arns(scope, arns),
-        ),
-        iam.PolicyStatement(
-            sid="ReadImageDigests",
-            actions=["ecr:DescribeImages", "ecr:BatchGetImage"],
-            resources=list(ecr_repository_arns) if ecr_repository_arns else [arns.ecr_repositories()],
-        ),
-        alarm_reader(arns),
     ]
     if pass_role_arns:
         statements.append(
@@ -171,12 +160,99 @@ def rollback_executor(
     return statements
 
 
-def alarm_reader(arns: Arns) -> iam.PolicyStatement:
+def task_digests(scope: Scope, arns: Arns) -> list[iam.PolicyStatement]:
+    """The image digests ECS resolved, read from the tasks of the clusters in scope."""
+    return [
+        iam.PolicyStatement(
+            sid="ListTasksOfClustersInScope",
+            actions=["ecs:ListTasks"],
+            resources=["*"],
+            conditions={"ArnEquals": {"ecs:cluster": _cluster_arns(scope, arns)}},
+        ),
+        iam.PolicyStatement(
+            sid="DescribeTasksOfClustersInScope",
+            actions=["ecs:DescribeTasks"],
+            resources=_task_arns(scope, arns),
+        ),
+    ]
+
+
+# -- images and alarms ----------------------------------------------------------------------
+
+
+def image_reads(arns: Arns, repository_arns: Sequence[str] | None) -> iam.PolicyStatement:
+    """What a tag points at, and whether a recorded digest still exists (DescribeImages only)."""
     return iam.PolicyStatement(
-        sid="ReadAlarmsAndTheirTags",
-        actions=["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
-        resources=[arns.alarms()],
+        sid="ReadImageDigests",
+        actions=["ecr:DescribeImages"],
+        resources=list(repository_arns) if repository_arns else [arns.ecr_repositories()],
     )
+
+
+def alarm_states(arns: Arns) -> iam.PolicyStatement:
+    """Which of a service's alarms are in ALARM now."""
+    return iam.PolicyStatement(
+        sid="ReadAlarmStates", actions=["cloudwatch:DescribeAlarms"], resources=[arns.alarms()]
+    )
+
+
+def alarm_tags(arns: Arns) -> iam.PolicyStatement:
+    """The ``ecs-rollback:*`` tags of an alarm whose event carried none."""
+    return iam.PolicyStatement(
+        sid="ReadAlarmTags", actions=["cloudwatch:ListTagsForResource"], resources=[arns.alarms()]
+    )
+
+
+# -- the ledger -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerUse:
+    """The DynamoDB calls a function's ledger adapter makes (``adapters/ledger_dynamodb.py``).
+
+    Every function reads single items (GetItem). ``batch_reads``: BatchGetItem (the state with
+    a revision, the linked alarms). ``writes``: TransactWriteItems of Put items (PutItem);
+    ``adds_alarms``: with the Update item that adds an alarm to a service's set (UpdateItem).
+    ``queries_table``: Query on the table itself (the deployments of a digest, a service's
+    rollbacks); ``queries_indexes``: Query on the GSIs.
+    """
+
+    writes: bool
+    batch_reads: bool = False
+    adds_alarms: bool = False
+    queries_table: bool = False
+    queries_indexes: bool = False
+
+    def item_actions(self) -> list[str]:
+        flags = (
+            (True, "dynamodb:GetItem"),
+            (self.batch_reads, "dynamodb:BatchGetItem"),
+            (self.queries_table, "dynamodb:Query"),
+            (self.writes, "dynamodb:PutItem"),
+            (self.adds_alarms, "dynamodb:UpdateItem"),
+        )
+        return [action for wanted, action in flags if wanted]
+
+
+def ledger_access(table_arn: str, use: LedgerUse) -> list[iam.PolicyStatement]:
+    """The ledger actions ``use`` names: items of the table, and queries of its indexes if any."""
+    statements = [
+        iam.PolicyStatement(
+            sid="ReadAndWriteLedgerItems" if use.writes else "ReadLedgerItems",
+            actions=use.item_actions(),
+            resources=[table_arn],
+        )
+    ]
+    if use.queries_indexes:
+        statements.append(
+            iam.PolicyStatement(
+                sid="QueryLedgerIndexes", actions=["dynamodb:Query"], resources=[f"{table_arn}/index/*"]
+            )
+        )
+    return statements
+
+
+# -- bake scheduling ------------------------------------------------------------------------
 
 
 def bake_scheduler(arns: Arns, *, group_name: str, scheduler_role_arn: str) -> list[iam.PolicyStatement]:

@@ -51,6 +51,10 @@ class EcsAutoRollbackStack(Stack):
             ),
             "AlarmEventsFunctionName": (rollback.alarm_events_function.function_name, "Alarm events handler"),
             "BakeTimerFunctionName": (rollback.bake_timer_function.function_name, "Bake-time promotion"),
+            "ImageEventsFunctionName": (
+                rollback.image_events_function.function_name,
+                "ECR image deletions handler",
+            ),
             "DashboardName": (rollback.dashboard.dashboard_name, "The self-monitoring dashboard"),
         }
         for output_id, (value, description) in outputs.items():

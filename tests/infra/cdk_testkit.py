@@ -23,6 +23,7 @@ HANDLERS = {
     "AlarmEvents": "ecs_rollback.handlers.alarm_events.handler",
     "ManualRollback": "ecs_rollback.handlers.manual_rollback.handler",
     "BakeTimer": "ecs_rollback.handlers.bake_timer.handler",
+    "ImageEvents": "ecs_rollback.handlers.image_events.handler",
 }
 EXECUTORS = ("DeploymentEvents", "AlarmEvents", "ManualRollback")
 

@@ -121,3 +121,51 @@ def test_synth_runs_cdk_nag_and_fails_on_a_finding(tmp_path: Any) -> None:
         RuntimeError, match=r"(?s)ValidationFailed.*AwsSolutions-IAM5\[Resource::arn:aws:ecs:[^]]*/x/\*\]"
     ):
         app.synth()
+
+
+def test_a_composed_ledger_table_under_a_customer_managed_key_is_granted_and_acknowledged() -> None:
+    # Given another app that hands the construct its own ledger table, encrypted with its own key
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_dynamodb as dynamodb
+    from aws_cdk import aws_kms as kms
+    from aws_cdk.assertions import Template
+
+    from ecs_rollback.config import Scope
+    from ecs_rollback_cdk import EcsAutoRollback, RollbackConfig
+
+    app = App()
+    stack = Stack(app, "Platform")
+    key_arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    table = dynamodb.Table.from_table_attributes(
+        stack,
+        "Ledger",
+        table_name="ledger",
+        table_stream_arn="arn:aws:dynamodb:us-east-1:123456789012:table/ledger/stream/2026-01-01",
+        encryption_key=kms.Key.from_key_arn(stack, "LedgerKey", key_arn),
+    )
+    config = RollbackConfig(
+        scope=Scope(services=("prod/web",)), pass_role_arns=("arn:aws:iam::123456789012:role/web",)
+    )
+
+    # When the construct is added
+    EcsAutoRollback(stack, "Rollback", config=config, existing_table=table)
+
+    # Then every function may use the key for the items it writes, and nothing is left unacknowledged
+    policies = Template.from_stack(stack).find_resources("AWS::IAM::Policy")
+    key_statements = [
+        statement
+        for policy in policies.values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement.get("Resource") == key_arn
+    ]
+    assert len(key_statements) == 5
+    for statement in key_statements:
+        assert set(statement["Action"]) == {
+            "kms:Decrypt",
+            "kms:DescribeKey",
+            "kms:Encrypt",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+        }
+    report = AwsSolutionsChecks().validate_scope(app)
+    assert [violation.rule_name for violation in report.violations] == []

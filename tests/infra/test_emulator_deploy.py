@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from cdk_testkit import HANDLERS, Synthesized, load_event
 
-from ecs_rollback.contract import from_environment
+from ecs_rollback.contract import LEDGER_INDEXES, from_environment
 from ecs_rollback_sandbox.deploy import EMULATOR_SKIPS, DeployedStack, deploy_stack
 from ecs_rollback_sandbox.emulator import Emulator
 
@@ -48,6 +48,7 @@ def test_the_stack_reaches_create_complete_with_its_outputs(
         "LedgerTableStreamArn",
         "ManualRollbackFunctionName",
         "NotificationTopicArn",
+        "ImageEventsFunctionName",
     } <= set(deployed.outputs)
 
 
@@ -57,12 +58,9 @@ def test_the_ledger_table_exists_with_its_indexes_and_stream(
     table = emulator.client("dynamodb").describe_table(TableName=deployed.outputs["LedgerTableName"])["Table"]
 
     assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == {
-        "by_git_sha",
-        "by_service_git_sha",
-        "by_service_revision",
-        "history",
-        "by_kind",
+        index.name for index in LEDGER_INDEXES
     }
+    assert "by_release" in {index["IndexName"] for index in table["GlobalSecondaryIndexes"]}
     assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert table["LatestStreamArn"] == deployed.outputs["LedgerTableStreamArn"]
 
@@ -108,10 +106,12 @@ def test_deployed_rules_route_sample_events_to_their_functions(deployed: Deploye
     ecs_event["resources"] = ["arn:aws:ecs:us-east-1:123456789012:service/prod/web"]
     alarm_event: dict[str, Any] = load_event("cloudwatch_alarm_metric_alarm.json")
     alarm_event["detail"]["alarmName"] = "web-5xx-rate"
+    image_event: dict[str, Any] = load_event("ecr_image_deleted.json")
 
     # When matched against the deployed rules
     ecs_rules = deployed.rules_for(ecs_event)
     alarm_rules = deployed.rules_for(alarm_event)
+    image_rules = deployed.rules_for(image_event)
 
     # Then each reaches exactly its function, with the retry policy and dead-letter queue
     assert [rule.target_function_name for rule in ecs_rules] == [
@@ -120,7 +120,10 @@ def test_deployed_rules_route_sample_events_to_their_functions(deployed: Deploye
     assert [rule.target_function_name for rule in alarm_rules] == [
         deployed.function_by_handler(HANDLERS["AlarmEvents"]).name
     ]
-    for rule in (*ecs_rules, *alarm_rules):
+    assert [rule.target_function_name for rule in image_rules] == [
+        deployed.function_by_handler(HANDLERS["ImageEvents"]).name
+    ]
+    for rule in (*ecs_rules, *alarm_rules, *image_rules):
         assert rule.retry_policy == {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 3600}
         assert rule.dead_letter_arn and rule.dead_letter_arn.startswith("arn:aws:sqs:us-east-1:123456789012:")
 

@@ -211,3 +211,101 @@ def test_an_unlinked_alarm_name_is_rejected_when_names_are_configured(
 def test_an_exact_link_does_not_match_longer_names(linked_alarm_rule: EventPattern) -> None:
     exact = _alarm_names()[0]
     assert not _matches(linked_alarm_rule, _near_miss(ALARM_IN_ALARM[0], detail__alarmName=exact + "-2"))
+
+
+# -------------------------------------------------------------------------------- ECR images
+
+IMAGE_SAMPLE = "ecr_image_deleted.json"
+IMAGE_ACCOUNT, IMAGE_REGION = _environment([IMAGE_SAMPLE])
+IMAGE_REPOSITORY = load_event(IMAGE_SAMPLE)["detail"]["repository-name"]
+
+
+def _repository_arn(name: str) -> str:
+    return f"arn:aws:ecr:{IMAGE_REGION}:{IMAGE_ACCOUNT}:repository/{name}"
+
+
+@pytest.fixture(scope="module")
+def any_repository_rule() -> EventPattern:
+    """No ``ecrRepositoryArns``: deletions in every repository."""
+    return _pattern(with_config(ecrRepositoryArns=None), "ImageEvents", IMAGE_ACCOUNT, IMAGE_REGION)
+
+
+@pytest.fixture(scope="module")
+def repository_rule() -> EventPattern:
+    """``ecrRepositoryArns`` names the sample's repository and another one."""
+    arns = [_repository_arn(IMAGE_REPOSITORY), _repository_arn("api")]
+    return _pattern(with_config(ecrRepositoryArns=arns), "ImageEvents", IMAGE_ACCOUNT, IMAGE_REGION)
+
+
+@pytest.fixture(scope="module")
+def repository_pattern_rule() -> EventPattern:
+    """``ecrRepositoryArns`` with IAM wildcards: a prefix (``team/*``) and an inner ``*``."""
+    arns = [_repository_arn(f"{IMAGE_REPOSITORY[:2]}*"), _repository_arn("team-*-images")]
+    return _pattern(with_config(ecrRepositoryArns=arns), "ImageEvents", IMAGE_ACCOUNT, IMAGE_REGION)
+
+
+IMAGE_RULES = ["any_repository_rule", "repository_rule", "repository_pattern_rule"]
+
+
+@pytest.mark.parametrize("rule", IMAGE_RULES)
+def test_the_image_deleted_sample_matches(rule: str, request: pytest.FixtureRequest) -> None:
+    assert _matches(request.getfixturevalue(rule), load_event(IMAGE_SAMPLE))
+
+
+IMAGE_NEAR_MISSES = {
+    "a push": {"detail__action-type": "PUSH"},
+    "a failed deletion": {"detail__result": "FAILURE"},
+    "another detail-type": {"detail_type": "ECR Image Scan"},
+    "another source": {"source": "aws.ecs"},
+}
+
+
+@pytest.mark.parametrize("change", list(IMAGE_NEAR_MISSES))
+@pytest.mark.parametrize("rule", IMAGE_RULES)
+def test_near_misses_of_image_events_are_rejected(
+    change: str, rule: str, request: pytest.FixtureRequest
+) -> None:
+    event = _near_miss(IMAGE_SAMPLE, **IMAGE_NEAR_MISSES[change])
+
+    assert not _matches(request.getfixturevalue(rule), event), change
+
+
+@pytest.mark.parametrize("rule", ["repository_rule", "repository_pattern_rule"])
+def test_a_deletion_in_another_repository_is_rejected_when_repositories_are_configured(
+    rule: str, request: pytest.FixtureRequest
+) -> None:
+    # Given a rule narrowed to the configured repositories
+    pattern = request.getfixturevalue(rule)
+
+    # Then a deletion elsewhere (or in a repository whose name only contains the configured one) is not delivered
+    for other in ("zz-other", f"x-{IMAGE_REPOSITORY}"):
+        assert not _matches(pattern, _near_miss(IMAGE_SAMPLE, **{"detail__repository-name": other})), other
+
+
+def test_any_repository_rule_takes_deletions_anywhere(any_repository_rule: EventPattern) -> None:
+    event = _near_miss(IMAGE_SAMPLE, **{"detail__repository-name": "zz-other"})
+
+    assert _matches(any_repository_rule, event)
+
+
+def test_repository_wildcards_follow_iam(repository_pattern_rule: EventPattern) -> None:
+    # "team-*-images" matches across "/" as IAM's "*" does
+    for name in ("team-a-images", "team-a/b-images"):
+        event = _near_miss(IMAGE_SAMPLE, **{"detail__repository-name": name})
+        assert _matches(repository_pattern_rule, event), name
+    assert not _matches(
+        repository_pattern_rule, _near_miss(IMAGE_SAMPLE, **{"detail__repository-name": "team-a"})
+    )
+
+
+def test_a_repository_wildcard_for_every_repository_lifts_the_filter() -> None:
+    # Given ecrRepositoryArns allowing every repository of the account
+    pattern = _pattern(
+        with_config(ecrRepositoryArns=[_repository_arn("*"), _repository_arn(IMAGE_REPOSITORY)]),
+        "ImageEvents",
+        IMAGE_ACCOUNT,
+        IMAGE_REGION,
+    )
+
+    # Then no repository is filtered out
+    assert _matches(pattern, _near_miss(IMAGE_SAMPLE, **{"detail__repository-name": "zz-other"}))

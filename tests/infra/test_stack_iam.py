@@ -137,6 +137,7 @@ def actions_of(template: dict[str, Any], name: str) -> dict[str, set[str]]:
     return granted
 
 
+# Every function: its log group, X-Ray, its failure queue.
 COMMON_ACTIONS = {
     "logs:CreateLogStream",
     "logs:PutLogEvents",
@@ -145,44 +146,76 @@ COMMON_ACTIONS = {
     "sqs:SendMessage",
     "sqs:GetQueueAttributes",
     "sqs:GetQueueUrl",
-    "dynamodb:BatchGetItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:DescribeTable",
-    "dynamodb:GetItem",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-    "dynamodb:PutItem",
-    "dynamodb:Query",
-    "dynamodb:Scan",
-    "dynamodb:UpdateItem",
-    "sns:Publish",
-    "kms:Decrypt",
-    "kms:GenerateDataKey*",
 }
-EXECUTOR_ACTIONS = {
-    "ecs:DescribeServices",
-    "ecs:UpdateService",
+NOTIFY = {"sns:Publish", "kms:Decrypt", "kms:GenerateDataKey*"}
+LEDGER_READS = {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
+LEDGER_WRITES = {"dynamodb:PutItem"}  # TransactWriteItems of Put items
+SERVICE_UPDATES = {"ecs:DescribeServices", "ecs:UpdateService"}
+REGISTRATION = {
     "ecs:DescribeTaskDefinition",
     "ecs:RegisterTaskDefinition",
     "ecs:TagResource",
-    "ecs:ListTasks",
-    "ecs:DescribeTasks",
     "iam:PassRole",
-    "ecr:DescribeImages",
-    "ecr:BatchGetImage",
-    "cloudwatch:DescribeAlarms",
-    "cloudwatch:ListTagsForResource",
 }
-SCHEDULING_ACTIONS = {"scheduler:CreateSchedule", "iam:PassRole"}
+TASK_DIGESTS = {"ecs:ListTasks", "ecs:DescribeTasks"}
+IMAGE_READS = {"ecr:DescribeImages"}
+SCHEDULING = {"scheduler:CreateSchedule", "iam:PassRole"}
 EXPECTED_ACTIONS = {
-    "DeploymentEvents": COMMON_ACTIONS | EXECUTOR_ACTIONS | SCHEDULING_ACTIONS,
-    "AlarmEvents": COMMON_ACTIONS | EXECUTOR_ACTIONS,
-    "ManualRollback": COMMON_ACTIONS | EXECUTOR_ACTIONS,
+    "DeploymentEvents": COMMON_ACTIONS
+    | NOTIFY
+    | LEDGER_READS
+    | LEDGER_WRITES
+    | {"dynamodb:Query"}
+    | SERVICE_UPDATES
+    | REGISTRATION
+    | TASK_DIGESTS
+    | IMAGE_READS
+    | {"cloudwatch:DescribeAlarms"}
+    | SCHEDULING,
+    "AlarmEvents": COMMON_ACTIONS
+    | NOTIFY
+    | {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    | {"ecs:UpdateService"}
+    | REGISTRATION
+    | {"cloudwatch:ListTagsForResource"},
+    "ManualRollback": COMMON_ACTIONS
+    | NOTIFY
+    | LEDGER_READS
+    | LEDGER_WRITES
+    | {"dynamodb:Query"}
+    | SERVICE_UPDATES
+    | REGISTRATION
+    | TASK_DIGESTS
+    | IMAGE_READS,
     "BakeTimer": COMMON_ACTIONS
-    | SCHEDULING_ACTIONS
-    | {"ecs:DescribeServices", "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"},
+    | LEDGER_READS
+    | LEDGER_WRITES
+    | (REGISTRATION - {"ecs:DescribeTaskDefinition"})
+    | IMAGE_READS
+    | {"cloudwatch:DescribeAlarms"}
+    | SCHEDULING,
+    "ImageEvents": COMMON_ACTIONS | {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"},
+}
+# Where each function's Query goes: the GSIs (index/*), or the table itself (pk IMG#<digest>).
+QUERIES = {
+    "DeploymentEvents": "index",
+    "AlarmEvents": "index",
+    "ManualRollback": "index",
+    "ImageEvents": "table",
+}
+NEVER = {
+    "dynamodb:Scan",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:DescribeStream",
+    "dynamodb:ListStreams",
+    "ecr:BatchGetImage",
+    "ecs:StopTask",
+    "ecs:DeregisterTaskDefinition",
 }
 
 
@@ -191,22 +224,63 @@ def test_each_function_holds_exactly_the_actions_its_code_calls(template: dict[s
     assert set(actions_of(template, name)) == EXPECTED_ACTIONS[name]
 
 
+def test_no_function_holds_an_action_the_code_never_calls(template: dict[str, Any]) -> None:
+    for name in EXPECTED_ACTIONS:
+        assert not set(actions_of(template, name)) & NEVER, name
+
+
+def _table(template: dict[str, Any]) -> tuple[str, str]:
+    """(table ARN, index ARN pattern) as the template writes them, in JSON."""
+    table = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table")
+    table_arn = {"Fn::GetAtt": [table, "Arn"]}
+    index_arn = {"Fn::Join": ["", [table_arn, "/index/*"]]}
+    return json.dumps(table_arn, sort_keys=True), json.dumps(index_arn, sort_keys=True)
+
+
 @pytest.mark.parametrize("name", list(EXPECTED_ACTIONS))
-def test_ledger_and_topic_permissions_come_from_grants_on_this_stacks_resources(
+def test_ledger_actions_are_on_the_table_and_queries_where_the_function_queries(
     template: dict[str, Any], name: str
 ) -> None:
+    # Given the function's DynamoDB permissions
     granted = actions_of(template, name)
-    table = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table")
+    table_arn, index_arn = _table(template)
+
+    # Then item actions name this stack's table, and Query only the table or the indexes it queries
+    for action in EXPECTED_ACTIONS[name] & {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem"}:
+        assert granted[action] == {table_arn}, action
+    if name in QUERIES:
+        assert granted["dynamodb:Query"] == {index_arn if QUERIES[name] == "index" else table_arn}
+    else:
+        assert "dynamodb:Query" not in granted
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_ACTIONS))
+def test_the_topic_is_granted_only_to_the_functions_that_notify(template: dict[str, Any], name: str) -> None:
+    granted = actions_of(template, name)
     topic = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::SNS::Topic")
     key = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::KMS::Key")
 
-    table_arn = json.dumps({"Fn::GetAtt": [table, "Arn"]}, sort_keys=True)
-    assert granted["dynamodb:PutItem"] == {
-        table_arn,
-        json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [table, "Arn"]}, "/index/*"]]}, sort_keys=True),
-    }
-    assert granted["sns:Publish"] == {json.dumps({"Ref": topic})}
-    assert granted["kms:GenerateDataKey*"] == {json.dumps({"Fn::GetAtt": [key, "Arn"]}, sort_keys=True)}
+    if name in ("BakeTimer", "ImageEvents"):
+        assert not NOTIFY & set(granted)
+    else:
+        assert granted["sns:Publish"] == {json.dumps({"Ref": topic})}
+        assert granted["kms:GenerateDataKey*"] == {json.dumps({"Fn::GetAtt": [key, "Arn"]}, sort_keys=True)}
+
+
+def test_an_existing_table_is_granted_by_its_name() -> None:
+    # Given a stack that uses an existing ledger table
+    template = synthesize(
+        with_config(existingTableName="ledger", existingTableStreamArn=EXISTING_STREAM_ARN)
+    ).template
+
+    # Then each function's ledger actions name that table, and the index queries its indexes
+    table_arn = _arn("dynamodb", ":table/ledger")
+    for name in EXPECTED_ACTIONS:
+        items = _statement(template, name, "ReadAndWriteLedgerItems")
+        assert items["Resource"] == table_arn
+    indexes = _statement(template, "DeploymentEvents", "QueryLedgerIndexes")
+    assert indexes["Action"] == "dynamodb:Query"
+    assert indexes["Resource"] == _arn("dynamodb", ":table/ledger/index/*")
 
 
 def _statement(template: dict[str, Any], name: str, sid: str) -> dict[str, Any]:
@@ -216,30 +290,38 @@ def _statement(template: dict[str, Any], name: str, sid: str) -> dict[str, Any]:
     return statement
 
 
+def _sids(template: dict[str, Any], name: str) -> set[str]:
+    _, function = functions_by_name(template)[name]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return {s["Sid"] for s in role_policy_statements(template, role_id) if "Sid" in s}
+
+
 def _arn(*parts: str) -> dict[str, Any]:
     pieces: list[Any] = ["arn:", {"Ref": "AWS::Partition"}, f":{parts[0]}:", {"Ref": "AWS::Region"}, ":"]
     pieces += [{"Ref": "AWS::AccountId"}, parts[1]]
     return {"Fn::Join": ["", pieces]}
 
 
+EXISTING_STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/ledger/stream/2026-01-01T00:00:00.000"
+REGISTERING = ("DeploymentEvents", "AlarmEvents", "ManualRollback", "BakeTimer")
+
+
 @pytest.mark.parametrize("name", EXECUTORS)
-def test_executor_statements_are_scoped_to_the_configuration(template: dict[str, Any], name: str) -> None:
-    # ECS mutations only on the services in scope
-    assert _statement(template, name, "ReadAndUpdateServicesInScope")["Resource"] == _arn(
-        "ecs", ":service/prod/web"
-    )
+def test_service_updates_are_scoped_to_the_services_in_scope(template: dict[str, Any], name: str) -> None:
+    sid = "UpdateServicesInScope" if name == "AlarmEvents" else "ReadAndUpdateServicesInScope"
+    assert _statement(template, name, sid)["Resource"] == _arn("ecs", ":service/prod/web")
+
+
+@pytest.mark.parametrize("name", REGISTERING)
+def test_registration_is_scoped_to_the_families_and_roles_configured(
+    template: dict[str, Any], name: str
+) -> None:
     # task definitions only of the configured family, tags only at registration
     family = _arn("ecs", ":task-definition/web:*")
     assert _statement(template, name, "RegisterPinnedTaskDefinitionCopies")["Resource"] == family
     tag = _statement(template, name, "TagTaskDefinitionsOnlyAtRegistration")
     assert tag["Resource"] == family
     assert tag["Condition"] == {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
-    # tasks only of the clusters in scope
-    list_tasks = _statement(template, name, "ListTasksOfClustersInScope")
-    assert list_tasks["Condition"] == {"ArnEquals": {"ecs:cluster": [_arn("ecs", ":cluster/prod")]}}
-    assert _statement(template, name, "DescribeTasksOfClustersInScope")["Resource"] == _arn(
-        "ecs", ":task/prod/*"
-    )
     # PassRole only on the configured roles and only to ECS tasks
     pass_role = _statement(template, name, "PassTaskRolesToEcsTasksOnly")
     assert pass_role["Resource"] == [
@@ -247,9 +329,38 @@ def test_executor_statements_are_scoped_to_the_configuration(template: dict[str,
         "arn:aws:iam::123456789012:role/web-execution-role",
     ]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
-    # image digests and alarms: this account and region only
-    assert _statement(template, name, "ReadImageDigests")["Resource"] == _arn("ecr", ":repository/*")
-    assert _statement(template, name, "ReadAlarmsAndTheirTags")["Resource"] == _arn("cloudwatch", ":alarm:*")
+
+
+@pytest.mark.parametrize("name", ["DeploymentEvents", "ManualRollback"])
+def test_task_digests_are_read_only_in_the_clusters_in_scope(template: dict[str, Any], name: str) -> None:
+    list_tasks = _statement(template, name, "ListTasksOfClustersInScope")
+    assert list_tasks["Condition"] == {"ArnEquals": {"ecs:cluster": [_arn("ecs", ":cluster/prod")]}}
+    assert _statement(template, name, "DescribeTasksOfClustersInScope")["Resource"] == _arn(
+        "ecs", ":task/prod/*"
+    )
+
+
+@pytest.mark.parametrize("name", ["DeploymentEvents", "ManualRollback", "BakeTimer"])
+def test_image_reads_are_this_accounts_repositories(template: dict[str, Any], name: str) -> None:
+    statement = _statement(template, name, "ReadImageDigests")
+    assert statement["Action"] == "ecr:DescribeImages"
+    assert statement["Resource"] == _arn("ecr", ":repository/*")
+
+
+@pytest.mark.parametrize(
+    ("name", "sid"),
+    [
+        ("DeploymentEvents", "ReadAlarmStates"),
+        ("BakeTimer", "ReadAlarmStates"),
+        ("AlarmEvents", "ReadAlarmTags"),
+    ],
+)
+def test_alarm_reads_are_this_accounts_alarms(template: dict[str, Any], name: str, sid: str) -> None:
+    assert _statement(template, name, sid)["Resource"] == _arn("cloudwatch", ":alarm:*")
+
+
+def test_image_events_hold_the_ledger_and_nothing_else(template: dict[str, Any]) -> None:
+    assert _sids(template, "ImageEvents") == {"ReadAndWriteLedgerItems"}
 
 
 @pytest.mark.parametrize("name", ["DeploymentEvents", "BakeTimer"])
@@ -271,9 +382,9 @@ def test_clusters_in_scope_scope_mutations_to_their_services() -> None:
     ).template
 
     # Then ECS mutations name each cluster's services, and tasks are listed only in those clusters
-    statement = _statement(template, "AlarmEvents", "ReadAndUpdateServicesInScope")
+    statement = _statement(template, "AlarmEvents", "UpdateServicesInScope")
     assert statement["Resource"] == [_arn("ecs", ":service/prod/*"), _arn("ecs", ":service/staging/*")]
-    list_tasks = _statement(template, "AlarmEvents", "ListTasksOfClustersInScope")
+    list_tasks = _statement(template, "DeploymentEvents", "ListTasksOfClustersInScope")
     assert list_tasks["Condition"]["ArnEquals"]["ecs:cluster"] == [
         _arn("ecs", ":cluster/prod"),
         _arn("ecs", ":cluster/staging"),
@@ -282,11 +393,5 @@ def test_clusters_in_scope_scope_mutations_to_their_services() -> None:
 
 def test_without_pass_role_arns_no_pass_role_to_ecs_is_granted() -> None:
     template = synthesize(with_config(passRoleArns=[])).template
-    for name in EXECUTORS:
-        assert not [
-            s
-            for s in role_policy_statements(
-                template, functions_by_name(template)[name][1]["Properties"]["Role"]["Fn::GetAtt"][0]
-            )
-            if s.get("Sid") == "PassTaskRolesToEcsTasksOnly"
-        ]
+    for name in EXPECTED_ACTIONS:
+        assert "PassTaskRolesToEcsTasksOnly" not in _sids(template, name)

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from cdk_testkit import EXECUTORS, HANDLERS, Synthesized, functions_by_name, resources
 
-from ecs_rollback.contract import from_environment
+from ecs_rollback.contract import LEDGER_INDEXES, from_environment, table_definition
 
 POWERTOOLS_PARAMETER = "/aws/service/powertools/python/arm64/python3.13/3.37.0"
 COMMON_ENVIRONMENT = {
@@ -24,6 +24,7 @@ COMMON_ENVIRONMENT = {
     "LOCK_TTL_SECONDS",
     "DRY_RUN",
     "DRY_RUN_SERVICES",
+    "ROLLBACK_KNOWN_BAD_RELEASES",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -38,6 +39,7 @@ EXTRA_ENVIRONMENT = {
     "BakeTimer": {"BAKE_TIMER_ROLE_ARN", "BAKE_TIMER_DEAD_LETTER_ARN", "SCHEDULE_GROUP_NAME"},
     "AlarmEvents": set(),
     "ManualRollback": set(),
+    "ImageEvents": set(),
 }
 
 
@@ -76,25 +78,30 @@ def test_ledger_table_has_the_documented_keys_and_settings(template: dict[str, A
     assert "TableName" not in properties, "no hard-coded physical name"
 
 
-def test_ledger_indexes_project_everything_on_the_documented_keys(template: dict[str, Any]) -> None:
+def test_ledger_keys_and_indexes_are_the_contracts_table_definition(template: dict[str, Any]) -> None:
+    # Given the table the construct declares and the one the contract defines (tests, sandbox)
     _, table = only(template, "AWS::DynamoDB::Table")
-    indexes = {
-        index["IndexName"]: (
-            [key["AttributeName"] for key in index["KeySchema"]],
-            index["Projection"]["ProjectionType"],
-        )
-        for index in table["Properties"]["GlobalSecondaryIndexes"]
-    }
+    properties = table["Properties"]
+    definition = table_definition("ledger")
 
-    assert indexes == {
-        "by_git_sha": (["gsi1pk", "gsi1sk"], "ALL"),
-        "by_service_git_sha": (["pk", "git_sort"], "ALL"),
-        "by_service_revision": (["pk", "rev_sort"], "ALL"),
-        "history": (["pk", "hist_sort"], "ALL"),
-        "by_kind": (["kind", "pk"], "ALL"),
-    }
-    attributes = {a["AttributeName"]: a["AttributeType"] for a in table["Properties"]["AttributeDefinitions"]}
-    assert set(attributes.values()) == {"S"}
+    def indexes(found: list[dict[str, Any]]) -> dict[str, tuple[list[Any], Any]]:
+        return {index["IndexName"]: (index["KeySchema"], index["Projection"]) for index in found}
+
+    # Then keys, attributes and every index (by_release of schema version 2 too) are the same
+    assert properties["KeySchema"] == definition["KeySchema"]
+    assert (
+        sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"])
+        == definition["AttributeDefinitions"]
+    )
+    assert indexes(properties["GlobalSecondaryIndexes"]) == indexes(definition["GlobalSecondaryIndexes"])
+    assert [index.name for index in LEDGER_INDEXES] == [
+        "history",
+        "by_service_revision",
+        "by_service_git_sha",
+        "by_git_sha",
+        "by_kind",
+        "by_release",
+    ]
 
 
 # ---------------------------------------------------------------------------------- functions
@@ -121,7 +128,7 @@ def test_each_function_shares_the_factory_defaults(template: dict[str, Any], nam
         "Default": POWERTOOLS_PARAMETER,
     }
     assert len(properties["Layers"]) == 1
-    expected_size = (256, 30) if name == "BakeTimer" else (512, 60)
+    expected_size = (256, 30) if name in ("BakeTimer", "ImageEvents") else (512, 60)
     assert (properties["MemorySize"], properties["Timeout"]) == expected_size
     assert "FunctionName" not in properties
 
@@ -149,6 +156,7 @@ def test_each_function_environment_is_the_runtime_contract(template: dict[str, A
     assert environment["LOCK_TTL_SECONDS"] == "1800"
     assert environment["DRY_RUN"] == "false"
     assert environment["DRY_RUN_SERVICES"] == "[]"
+    assert environment["ROLLBACK_KNOWN_BAD_RELEASES"] == "true"
     assert environment["POWERTOOLS_SERVICE_NAME"] == "ecs-auto-rollback"
     assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "EcsAutoRollback"
     assert environment["POWERTOOLS_LOG_LEVEL"] == "INFO"
@@ -332,7 +340,21 @@ def test_alarm_rule_matches_alarm_transitions_of_linked_names(template: dict[str
     }
 
 
-@pytest.mark.parametrize("function_name", ["DeploymentEvents", "AlarmEvents"])
+def test_image_rule_matches_successful_deletions_in_any_repository_by_default(
+    template: dict[str, Any],
+) -> None:
+    rule = _rule_for(template, "ImageEvents")
+
+    assert rule["EventPattern"] == {
+        "source": ["aws.ecr"],
+        "detail-type": ["ECR Image Action"],
+        "detail": {"action-type": ["DELETE"], "result": ["SUCCESS"]},
+    }
+    assert rule["State"] == "ENABLED"
+    assert "EventBusName" not in rule
+
+
+@pytest.mark.parametrize("function_name", ["DeploymentEvents", "AlarmEvents", "ImageEvents"])
 def test_each_rule_target_retries_for_an_hour_then_uses_its_dead_letter_queue(
     template: dict[str, Any], function_name: str
 ) -> None:
@@ -364,7 +386,7 @@ def test_only_eventbridge_rules_may_invoke_the_event_functions(template: dict[st
         for permission in permissions.values()
         if permission["Properties"]["FunctionName"] == {"Fn::GetAtt": [logical_id, "Arn"]}
     )
-    assert invoked == ["AlarmEvents", "DeploymentEvents"]
+    assert invoked == ["AlarmEvents", "DeploymentEvents", "ImageEvents"]
     for permission in permissions.values():
         assert permission["Properties"]["Principal"] == "events.amazonaws.com"
         assert "SourceArn" in permission["Properties"]
@@ -432,7 +454,7 @@ def test_alarms_on_every_function_and_every_dead_letter_queue_notify_the_topic(
     expected = {(metric, name) for name in HANDLERS for metric in ("Errors", "Throttles")}
     expected |= {("ApproximateNumberOfMessagesVisible", queue) for queue in queues}
     assert watched == expected
-    assert len(queues) == 7  # four async-failure queues, two rule DLQs, the bake schedules' DLQ
+    assert len(queues) == 9  # five async-failure queues, three rule DLQs, the bake schedules' DLQ
 
 
 def test_dashboard_shows_functions_queues_and_alarms(template: dict[str, Any]) -> None:
@@ -462,9 +484,14 @@ def test_outputs_name_the_ledger_function_and_topic(assertions: Template, templa
     assertions.has_output("LedgerTableStreamArn", {"Value": {"Fn::GetAtt": [table_id, "StreamArn"]}})
     assertions.has_output("ManualRollbackFunctionName", {"Value": {"Ref": manual_id}})
     assertions.has_output("NotificationTopicArn", {"Value": {"Ref": topic_id}})
-    assert {"DeploymentEventsFunctionName", "AlarmEventsFunctionName", "BakeTimerFunctionName"} <= set(
-        template["Outputs"]
-    )
+    assert {
+        "DeploymentEventsFunctionName",
+        "AlarmEventsFunctionName",
+        "BakeTimerFunctionName",
+        "ImageEventsFunctionName",
+    } <= set(template["Outputs"])
+    image_id, _ = functions_by_name(template)["ImageEvents"]
+    assertions.has_output("ImageEventsFunctionName", {"Value": {"Ref": image_id}})
 
 
 def test_resources_carry_the_project_tag(assertions: Template) -> None:
@@ -478,8 +505,8 @@ def test_resources_carry_the_project_tag(assertions: Template) -> None:
         assertions.has_resource_properties(resource_type, {"Tags": tag})
 
 
-def test_executors_and_timer_are_the_four_functions(template: dict[str, Any]) -> None:
-    assert len(resources(template, "AWS::Lambda::Function")) == 4
+def test_executors_timer_and_image_events_are_the_five_functions(template: dict[str, Any]) -> None:
+    assert len(resources(template, "AWS::Lambda::Function")) == 5
     assert set(EXECUTORS) < set(HANDLERS)
 
 

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Annotations, Match, Template
-from cdk_testkit import example_context, with_config
+from cdk_testkit import example_context, functions_by_name, synthesize, with_config
 from pydantic import ValidationError
 
 from ecs_rollback.config import AlarmLink, Scope
+from ecs_rollback.contract import DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES
 from ecs_rollback_cdk import EcsAutoRollback
 from ecs_rollback_cdk.app import build_app
 from ecs_rollback_cdk.config import ConfigError, RollbackConfig
@@ -38,6 +39,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert (config.bake_time_seconds, config.watch_window_seconds, config.loop_guard_limit) == (600, 3600, 3)
     assert (config.lock_ttl_seconds, config.dry_run, config.stack_name) == (1800, False, "EcsAutoRollback")
     assert config.powertools_version == "3.37.0"
+    assert config.rollback_known_bad_releases is DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES is True
 
 
 def test_a_negative_bake_time_names_the_key_and_the_fix() -> None:
@@ -98,6 +100,11 @@ def test_a_malformed_arn_names_the_key_and_the_fix(key: str, value: Any, expecte
         ({"lockTtlSeconds": 30}, "ecsRollback.lockTtlSeconds", "greater than or equal to 60"),
         ({"watchWindowSeconds": "3600"}, "ecsRollback.watchWindowSeconds", "valid integer"),
         ({"dryRun": "false"}, "ecsRollback.dryRun", "valid boolean"),
+        (
+            {"rollbackKnownBadReleases": "true"},
+            "ecsRollback.rollbackKnownBadReleases",
+            "valid boolean",
+        ),
         ({"logRetentionDays": 31}, "ecsRollback.logRetentionDays", "not a retention period"),
         ({"notificationEmails": ["oncall"]}, "ecsRollback.notificationEmails", "not an e-mail address"),
         ({"stackName": "1-stack"}, "ecsRollback.stackName", "not a CloudFormation stack name"),
@@ -184,8 +191,16 @@ def test_the_construct_composes_in_another_app_and_exposes_its_parts() -> None:
     rollback = EcsAutoRollback(stack, "Rollback", config=config)
 
     # Then its table, topic and functions are there to compose with
-    assert set(rollback.functions) == {"DeploymentEvents", "AlarmEvents", "ManualRollback", "BakeTimer"}
+    assert set(rollback.functions) == {
+        "DeploymentEvents",
+        "AlarmEvents",
+        "ManualRollback",
+        "BakeTimer",
+        "ImageEvents",
+    }
     assert rollback.manual_rollback_function is rollback.functions["ManualRollback"]
+    assert rollback.image_events_function is rollback.functions["ImageEvents"]
+    assert rollback.image_events_rule.node.id == "ImageEventsRule"
     assert rollback.table.table_stream_arn is not None
     assert rollback.topic.topic_arn
     assert rollback.config is config
@@ -219,3 +234,27 @@ def test_an_empty_pass_role_list_warns_at_synth() -> None:
     Annotations.from_stack(stack).has_warning(
         "/Composer/Rollback", Match.string_like_regexp("passRoleArns is empty")
     )
+
+
+def test_turning_off_the_known_bad_rollback_reaches_every_function() -> None:
+    # Given a configuration that only notifies when ECS starts deploying a release recorded BAD
+    template = synthesize(with_config(rollbackKnownBadReleases=False)).template
+
+    # Then every function's environment says so, and the functions' Settings read it back
+    for _, function in functions_by_name(template).values():
+        environment = function["Properties"]["Environment"]["Variables"]
+        assert environment["ROLLBACK_KNOWN_BAD_RELEASES"] == "false"
+
+
+def test_a_settings_field_the_construct_does_not_set_fails_synth(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the functions' Settings gaining a field the construct does not know
+    from ecs_rollback_cdk.constructs import environment
+
+    config = RollbackConfig(scope=Scope(services=("prod/web",)))
+    monkeypatch.setattr(
+        environment.Settings, "model_fields", {**environment.Settings.model_fields, "new_field": None}
+    )
+
+    # When the environment is written, then synth stops and names the field
+    with pytest.raises(ConfigError, match="Settings fields new_field"):
+        environment.function_environment(config, ledger_table_name="ledger", notification_topic_arn="arn")

@@ -10,13 +10,7 @@ from collections.abc import Mapping
 from aws_cdk import Token
 
 from ecs_rollback.config import Settings
-from ecs_rollback.contract import (
-    DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
-    Env,
-    from_environment,
-    powertools_environment,
-    to_environment,
-)
+from ecs_rollback.contract import Env, from_environment, powertools_environment, to_environment
 from ecs_rollback_cdk.config import ConfigError, RollbackConfig
 
 # Deploy-time values are tokens at synth; the ones the runtime model checks get a stand-in of
@@ -44,12 +38,15 @@ def function_environment(
         lock_ttl_seconds=config.lock_ttl_seconds,
         dry_run=config.dry_run,
         dry_run_services=config.dry_run_services,
-        rollback_known_bad_releases=DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,  # configurable: see wt-infra2
+        rollback_known_bad_releases=config.rollback_known_bad_releases,
         bake_timer_function_arn=None,
         bake_timer_role_arn=None,
         bake_timer_dead_letter_arn=None,
         schedule_group_name=None,
     ).model_copy(update=deploy_time)
+    unset = sorted(set(Settings.model_fields) - settings.model_fields_set)
+    if unset:  # model_construct does not complain: a field the construct forgot would fail at cold start
+        raise ConfigError([f"the construct does not set the functions' Settings fields {', '.join(unset)}"])
     environment = to_environment(settings)
     _check_runtime_contract(environment)
     return {**environment, **powertools_environment(config.log_level)}

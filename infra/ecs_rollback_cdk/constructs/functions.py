@@ -1,4 +1,4 @@
-"""The four functions, from one private factory: every function gets the same runtime,
+"""The five functions, from one private factory: every function gets the same runtime,
 architecture, JSON logs, tracing, log retention, failure queue and alarms; a spec says the rest.
 """
 
@@ -34,8 +34,9 @@ class FunctionSpec:
     Sizing: 512 MB for the functions on the rollback path (about a third of a vCPU, so the cold
     start importing boto3, Powertools and pydantic stays near a second and the rollback lands
     within seconds) with 60 s to cover a worst-case sequence of SDK calls with retries (describe,
-    register a pinned copy, update the service, ledger transaction, notify). The bake timer reads
-    a service and its alarms and writes one item: 256 MB and 30 s.
+    register a pinned copy, update the service, ledger transaction, notify). The bake timer and
+    the image events are off the rollback path and make a few calls each (alarms, one pinned copy,
+    a few ledger pages and writes): 256 MB and 30 s.
     """
 
     name: str
@@ -48,12 +49,15 @@ BAKE_TIMER = FunctionSpec("BakeTimer", "bake_timer", memory_mb=256, timeout_seco
 DEPLOYMENT_EVENTS = FunctionSpec("DeploymentEvents", "deployment_events")
 ALARM_EVENTS = FunctionSpec("AlarmEvents", "alarm_events")
 MANUAL_ROLLBACK = FunctionSpec("ManualRollback", "manual_rollback")
-EXECUTORS = (DEPLOYMENT_EVENTS, ALARM_EVENTS, MANUAL_ROLLBACK)  # the functions that roll back
+IMAGE_EVENTS = FunctionSpec("ImageEvents", "image_events", memory_mb=256, timeout_seconds=30)
 DESCRIPTIONS = {
     "BakeTimer": "Promotes a COMPLETED revision to GOOD when its bake time passes with no alarm",
-    "DeploymentEvents": "Records ECS deployments in the ledger, schedules the bake, rolls back failed ones",
+    "DeploymentEvents": (
+        "Records ECS deployments in the ledger, schedules the bake, rolls back failed and known-BAD ones"
+    ),
     "AlarmEvents": "Rolls a service back to its last good revision when a linked alarm enters ALARM",
     "ManualRollback": "Operator-invoked rollback to the last good revision, a revision or a git SHA",
+    "ImageEvents": "Marks the releases whose image ECR deleted as no longer restorable",
 }
 
 

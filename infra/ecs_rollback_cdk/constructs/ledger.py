@@ -53,7 +53,12 @@ def ledger_table(
 def import_ledger_table(
     scope: Construct, construct_id: str, *, table_name: str, stream_arn: str
 ) -> dynamodb.ITable:
-    """An existing ledger table, with its indexes, so grants cover ``table/<name>/index/*`` too."""
+    """An existing ledger table, knowing the contract's indexes (``by_release`` too).
+
+    The functions' own statements name the table and ``table/<name>/index/*`` by its ARN; the
+    index names are there for a composer's ``grant_*`` calls, which cover the indexes only when
+    the table knows it has some.
+    """
     return dynamodb.Table.from_table_attributes(
         scope,
         construct_id,

@@ -1,10 +1,12 @@
-"""The two EventBridge rules: deployment events and alarm events, each into its function.
+"""The three EventBridge rules: deployment events, alarm events and image deletions, each into its function.
 
 Target delivery is retried for up to an hour, then the event is parked in the rule's own
 dead-letter queue.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
@@ -21,7 +23,14 @@ TARGET_RETRY_ATTEMPTS = 4
 DESCRIPTIONS = {
     "DeploymentEventsRule": "ECS deployment state changes of the services in scope",
     "AlarmEventsRule": "CloudWatch alarms entering ALARM that may be linked to a service in scope",
+    "ImageEventsRule": "Images deleted from ECR, which releases in the ledger may have run",
 }
+
+
+class Rules(NamedTuple):
+    deployment_events: events.Rule
+    alarm_events: events.Rule
+    image_events: events.Rule
 
 
 def rollback_rules(
@@ -31,8 +40,8 @@ def rollback_rules(
     *,
     deployment_events: lambda_.IFunction,
     alarm_events: lambda_.IFunction,
-) -> tuple[events.Rule, events.Rule]:
-    """The deployment events rule and the alarm events rule, in that order."""
+    image_events: lambda_.IFunction,
+) -> Rules:
     stack = Stack.of(scope)
     deployment_pattern = patterns.deployment_event_pattern(
         config.scope, partition=stack.partition, region=stack.region, account=stack.account
@@ -40,9 +49,11 @@ def rollback_rules(
     alarm_pattern = patterns.alarm_event_pattern(
         config.alarm_links, config.alarm_name_prefixes, account=stack.account
     )
-    return (
+    image_pattern = patterns.image_deleted_pattern(config.ecr_repository_arns)
+    return Rules(
         _rule(scope, monitoring, "DeploymentEventsRule", deployment_pattern, deployment_events),
         _rule(scope, monitoring, "AlarmEventsRule", alarm_pattern, alarm_events),
+        _rule(scope, monitoring, "ImageEventsRule", image_pattern, image_events),
     )
 
 

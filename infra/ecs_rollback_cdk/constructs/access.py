@@ -1,0 +1,94 @@
+"""Who may do what: each function's permissions, composed from the builders in ``permissions``.
+
+Each entry is what that function's code calls, through its ports, and nothing else
+(``tests/infra/test_permissions_follow_the_code.py`` reads the code and holds the two together):
+
+- DeploymentEvents records deployments (describes the service, its task definition, its tasks'
+  digests, asks ECR what a tag means), adopts a baseline and prepares its pinned copy, rolls back
+  failed and known-BAD deployments, schedules the bake, checks alarm states when the bake is 0;
+- AlarmEvents links the alarm (its tags when the event carried none) and rolls back: UpdateService,
+  and when the rollback revision was deregistered, registers it again from the ledger;
+- ManualRollback rolls back like AlarmEvents, and adopts a service the ledger never saw (as
+  DeploymentEvents adopts a baseline): no alarms;
+- BakeTimer checks alarm states, re-schedules itself while they fire, and when a release becomes
+  GOOD registers its digest-pinned copy and checks its digests in ECR: no service calls, no topic;
+- ImageEvents marks the releases that ran a deleted image: the ledger only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import aws_iam as iam
+
+from ecs_rollback_cdk import permissions
+from ecs_rollback_cdk.config import RollbackConfig
+from ecs_rollback_cdk.constructs import functions
+from ecs_rollback_cdk.constructs.bake_scheduling import BakeScheduling
+from ecs_rollback_cdk.permissions import LedgerUse
+
+
+@dataclass(frozen=True)
+class Access:
+    """One function's ledger use, whether it publishes to the topic, and its other statements."""
+
+    ledger: LedgerUse
+    notifies: bool
+    statements: tuple[iam.PolicyStatement, ...]
+
+
+def function_access(
+    config: RollbackConfig, arns: permissions.Arns, bake: BakeScheduling
+) -> dict[str, Access]:
+    scope = config.scope
+    describe_definitions = permissions.task_definition_reads()
+    registration = permissions.task_definition_registration(
+        arns, families=config.task_definition_families, pass_role_arns=config.pass_role_arns
+    )
+    digests = permissions.task_digests(scope, arns)
+    images = permissions.image_reads(arns, config.ecr_repository_arns)
+    scheduling = bake.statements()
+    return {
+        functions.DEPLOYMENT_EVENTS.name: Access(
+            LedgerUse(writes=True, batch_reads=True, queries_indexes=True),
+            notifies=True,
+            statements=(
+                permissions.service_updates(scope, arns, describe=True),
+                describe_definitions,
+                *registration,
+                *digests,
+                images,
+                permissions.alarm_states(arns),
+                *scheduling,
+            ),
+        ),
+        functions.ALARM_EVENTS.name: Access(
+            LedgerUse(writes=True, adds_alarms=True, queries_indexes=True),
+            notifies=True,
+            statements=(
+                permissions.service_updates(scope, arns, describe=False),
+                describe_definitions,
+                *registration,
+                permissions.alarm_tags(arns),
+            ),
+        ),
+        functions.MANUAL_ROLLBACK.name: Access(
+            LedgerUse(writes=True, batch_reads=True, queries_indexes=True),
+            notifies=True,
+            statements=(
+                permissions.service_updates(scope, arns, describe=True),
+                describe_definitions,
+                *registration,
+                *digests,
+                images,
+            ),
+        ),
+        functions.BAKE_TIMER.name: Access(
+            LedgerUse(writes=True, batch_reads=True),
+            notifies=False,
+            statements=(*registration, images, permissions.alarm_states(arns), *scheduling),
+        ),
+        functions.IMAGE_EVENTS.name: Access(
+            LedgerUse(writes=True, queries_table=True), notifies=False, statements=()
+        ),
+    }
