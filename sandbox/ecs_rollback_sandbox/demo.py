@@ -91,7 +91,9 @@ def run_story(world: World, timeline: Timeline) -> StoryResult:
     state = world.ledger.load(web.id)
     good_v1 = web.recorded("v1").release
     if state is None or state.current is None or state.current.release != good_v1:
-        raise SandboxError(f"the pinned copy {revision_of(rolled_back_to)} is not recognised as web:1's release")
+        raise SandboxError(
+            f"the pinned copy {revision_of(rolled_back_to)} is not recognised as web:1's release"
+        )
     timeline.say(
         "check",
         f"the ledger knows {revision_of(rolled_back_to)} as web:1's release ({good_v1[:16]}...), GOOD: "

@@ -91,7 +91,9 @@ def test_adopt_refuses_a_bad_revision_without_force(make_world: Callable[..., An
     refused = _cli(world, "adopt", "prod", "web")
     # Then
     assert refused.exit_code == 1
-    assert refused.stderr.startswith("error: the running revision web:2 (e4f5a6b) runs a release recorded BAD")
+    assert refused.stderr.startswith(
+        "error: the running revision web:2 (e4f5a6b) runs a release recorded BAD"
+    )
     assert "task failed to start" in refused.stderr  # why it was marked BAD
     assert refused.stderr.count("--force") == 1
     # When forced

@@ -37,13 +37,13 @@ STORY_LINES = (
     "promoted: web:1 is GOOD",
     "(the tag moved from sha256:",
     "web-5xx-rate: OK -> ALARM",
-    "ROLLED_BACK web:2 -> web:1, deployed as web:3 (web@sha256:",
+    "ROLLED_BACK web:3 -> web:1, deployed as web:2 (web@sha256:",
     "web:1's recorded digest; `latest` still points at",
-    "[ecs-rollback] demo/web: rolled back (web:2 -> web:1)",
+    "[ecs-rollback] demo/web: rolled back (web:3 -> web:1)",
     "[ecs-rollback] demo/web: rollback deployment COMPLETED",
-    "promoted: web:3 is GOOD",
+    "promoted: web:2 is GOOD",
     "Deployment history (newest first)",
-    "Done: rolled back demo/web to web:3",
+    "Done: rolled back demo/web to web:2",
 )
 WEB = ServiceId("aws", "us-east-1", "123456789012", "demo", "web")
 
@@ -66,17 +66,17 @@ def test_the_command_tells_the_story_as_json_and_leaves_no_thread_behind(
         assert line in texts
     history = {row["revision"]: row for row in document["ledger"]["history"]}
     assert {revision: row["status"] for revision, row in history.items()} == {
-        "web:3": "GOOD",
-        "web:2": "ROLLED_BACK",
+        "web:2": "GOOD",  # web:1's pinned copy, registered when web:1 became GOOD
+        "web:3": "ROLLED_BACK",
         "web:1": "GOOD",
     }
     repository = history["web:1"]["images"][0].removesuffix(":latest")
-    assert history["web:3"]["images"] == [f"{repository}@{history['web:1']['digests'][0]}"]
-    assert history["web:3"]["origin"] == "automatic_rollback"
+    assert history["web:2"]["images"] == [f"{repository}@{history['web:1']['digests'][0]}"]
+    assert history["web:2"]["origin"] == "automatic_rollback"
     (rollback,) = document["ledger"]["rollbacks"]
     assert (rollback["outcome"], rollback["from"], rollback["to"], rollback["result"]) == (
         "ROLLED_BACK",
-        "web:2",
+        "web:3",
         "web:1",
         "COMPLETED",
     )
