@@ -17,10 +17,11 @@ from ecs_rollback.domain.model import ImageReference, ServiceId
 from ecs_rollback.ports import (
     Dependencies,
     EcsDeployment,
-    Notification,
+    OutboxEntry,
     ServiceSnapshot,
     TaskDefinitionSnapshot,
 )
+from ecs_rollback.services import outbox
 from tests.ledger_fake import InMemoryLedger
 from tests.unit.builders import NOW, FakeAlarms, settings
 
@@ -113,10 +114,10 @@ class FakeRegistry:
 
 @dataclass
 class FakeNotifier:
-    published: list[Notification] = field(default_factory=list)
+    published: list[OutboxEntry] = field(default_factory=list)
 
-    def publish(self, notification: Notification) -> None:
-        self.published.append(notification)
+    def publish(self, entry: OutboxEntry) -> None:
+        self.published.append(entry)
 
 
 @dataclass
@@ -167,5 +168,12 @@ class Fakes:
             telemetry=self.telemetry,
         )
 
+    def publish_outbox(self) -> list[OutboxEntry]:
+        """What the notifier does with the stream: publish every unsent outbox entry."""
+        deps = self.deps()
+        for entry in self.ledger.unsent():
+            outbox.deliver(deps, entry)
+        return self.notifier.published
+
     def subjects(self) -> Sequence[str]:
-        return [notification.subject for notification in self.notifier.published]
+        return [entry.subject for entry in self.publish_outbox()]

@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import copy
 import threading
+from datetime import datetime
 from typing import Any
 
 from ecs_rollback.adapters import ledger_items as items
-from ecs_rollback.contract import PARTITION_KEY, RELEASE_INDEX, SORT_KEY
+from ecs_rollback.contract import KIND_INDEX, PARTITION_KEY, RELEASE_INDEX, SORT_KEY
 from ecs_rollback.domain.errors import ConcurrentUpdate, DuplicateTrigger
-from ecs_rollback.domain.model import Deployment, Release, ReleaseRef, RevisionId, RollbackRecord, ServiceId
+from ecs_rollback.domain.model import (
+    Deployment,
+    Release,
+    ReleaseRef,
+    RevisionId,
+    RollbackRecord,
+    ServiceId,
+    iso,
+    parse_iso,
+)
 from ecs_rollback.domain.state import ServiceState
-from ecs_rollback.ports import ImageUse, LedgerChange, Page
+from ecs_rollback.ports import ImageUse, LedgerChange, OutboxEntry, Page
 
 
 class InMemoryLedger:
@@ -179,6 +189,36 @@ class InMemoryLedger:
             limit, cursor, pk_name="kind", pk=items.SERVICE_KIND, sk_name="pk", ascending=True
         )
         return Page([items.state_from_item(item) for item in found], next_cursor)
+
+    def unsent(self, limit: int = 100) -> list[OutboxEntry]:
+        found, _ = self._query(
+            limit,
+            None,
+            pk_name=KIND_INDEX.partition_key,
+            pk=items.OUTBOX_KIND,
+            sk_name=PARTITION_KEY,
+            ascending=True,
+        )
+        return [items.outbox_from_item(item) for item in found]
+
+    def claim(self, entry: OutboxEntry, now: datetime, until: datetime) -> bool:
+        with self._lock:
+            item = self._items.get((items.service_pk(entry.service), items.outbox_sk(entry.key)))
+            if item is None or KIND_INDEX.partition_key not in item:
+                return False
+            claimed = item.get("claimed_until")
+            if claimed is not None and parse_iso(claimed) >= now:
+                return False
+            item["claimed_until"] = iso(until)
+            return True
+
+    def mark_sent(self, entry: OutboxEntry, now: datetime) -> None:
+        with self._lock:
+            item = self._items.get((items.service_pk(entry.service), items.outbox_sk(entry.key)))
+            if item is not None:
+                item["sent_at"] = iso(now)
+                item.pop(KIND_INDEX.partition_key, None)
+                item.pop("claimed_until", None)
 
     def all_items(self) -> list[dict[str, Any]]:
         return [copy.deepcopy(item) for item in self._items.values()]

@@ -1,7 +1,7 @@
 """``EcsAutoRollback``: the reusable construct behind the stack, composed of one part per concern.
 
-The parts live in ``ecs_rollback_cdk.constructs`` (ledger, notifications, functions, rules, bake
-scheduling, monitoring, and access: what each function may call) and ``ecs_rollback_cdk.nag``;
+The parts live in ``ecs_rollback_cdk.constructs`` (ledger, notifications, outbox, functions, rules,
+bake scheduling, monitoring, and access: what each function may call) and ``ecs_rollback_cdk.nag``;
 this module wires them together. Another CDK app composes it directly; ``EcsAutoRollbackStack`` is
 the thin default.
 """
@@ -27,6 +27,7 @@ from ecs_rollback_cdk.constructs.functions import FunctionFactory, lambda_code
 from ecs_rollback_cdk.constructs.ledger import import_ledger_table, ledger_table
 from ecs_rollback_cdk.constructs.monitoring import Monitoring
 from ecs_rollback_cdk.constructs.notifications import notification_topic
+from ecs_rollback_cdk.constructs.outbox import outbox_delivery
 from ecs_rollback_cdk.constructs.rules import rollback_rules
 
 
@@ -49,6 +50,7 @@ class EcsAutoRollback(Construct):
 
     Attributes for composition: ``table``, ``topic``, ``functions`` (by name) and one attribute
     per function, ``deployment_events_rule``, ``alarm_events_rule``, ``image_events_rule``,
+    ``reconciler_schedule``, ``outbox_source`` (the ledger stream into the Notifier),
     ``dead_letter_queues``, ``schedule_group``, ``scheduler_role``, ``bake_schedule_dead_letters``,
     ``alarms``, ``dashboard`` and ``config``.
     """
@@ -108,19 +110,29 @@ class EcsAutoRollback(Construct):
         self.alarm_events_function = factory.function(functions.ALARM_EVENTS, environment())
         self.manual_rollback_function = factory.function(functions.MANUAL_ROLLBACK, environment())
         self.image_events_function = factory.function(functions.IMAGE_EVENTS, environment())
+        self.notifier_function = factory.function(functions.NOTIFIER, environment())
+        # The reconciler records lost deployments as DeploymentEvents would, bake schedule included.
+        self.reconciler_function = factory.function(
+            functions.RECONCILER,
+            environment(**bake.settings(), bake_timer_function_arn=self.bake_timer_function.function_arn),
+        )
         self.functions = factory.functions
 
         self._statements: dict[str, list[iam.PolicyStatement]] = {}
         self._publishers: list[str] = []
         self._grant_permissions(arns, bake)
-        self.deployment_events_rule, self.alarm_events_rule, self.image_events_rule = rollback_rules(
+        rules = rollback_rules(
             self,
             config,
             monitoring,
             deployment_events=self.deployment_events_function,
             alarm_events=self.alarm_events_function,
             image_events=self.image_events_function,
+            reconciler=self.reconciler_function,
         )
+        self.deployment_events_rule, self.alarm_events_rule, self.image_events_rule = rules[:3]
+        self.reconciler_schedule = rules.reconciler
+        self.outbox_source = outbox_delivery(self, monitoring, self.table, self.notifier_function)
         self.dashboard = monitoring.dashboard(self, self.functions)
         nag.acknowledge_findings(
             self,
@@ -140,7 +152,11 @@ class EcsAutoRollback(Construct):
                 function.add_to_role_policy(statement)
             self._statements[name] = statements
             if key is not None:  # an existing table under a customer-managed key
-                writes = permissions.TABLE_KEY_WRITE_ACTIONS if access.ledger.writes else ()
+                writes = (
+                    permissions.TABLE_KEY_WRITE_ACTIONS
+                    if access.ledger.writes or access.ledger.updates
+                    else ()
+                )
                 key.grant(function, *permissions.TABLE_KEY_READ_ACTIONS, *writes)
             if access.notifies:
                 self.topic.grant_publish(function)

@@ -26,6 +26,7 @@ RUNTIME_REASON = (
 STAR_ACTIONS = {
     "xray": "xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing)",
     "ecs:DescribeTaskDefinition": "ecs:DescribeTaskDefinition (a read)",
+    "dynamodb:ListStreams": "dynamodb:ListStreams (the Notifier's event source mapping reads the ledger's stream)",
     "ecs:ListTasks": (
         "ecs:ListTasks, which the ecs:cluster condition narrows to the clusters in scope, as the ECS "
         "developer guide documents"
@@ -45,10 +46,6 @@ WILDCARD_REASONS = {
     "QueryLedgerIndexes": (
         "Query, and nothing else, on the ledger's documented GSIs (table/<ledger>/index/*), which answer "
         "its history, revision, git SHA, release and service questions."
-    ),
-    "UpdateServicesInScope": (
-        "A whole cluster is in scope (scope.clusters): UpdateService on that cluster's services only, "
-        "service/<cluster>/*."
     ),
     "ReadAndUpdateServicesInScope": (
         "A whole cluster is in scope (scope.clusters): DescribeServices/UpdateService on that cluster's "
@@ -117,7 +114,9 @@ def acknowledge_findings(
         findings = {"AwsSolutions-IAM5[Resource::*]": RESOURCE_STAR_REASON.format(actions=reasons)}
         if name in publishers and rollback.topic.master_key is not None:
             findings["AwsSolutions-IAM5[Action::kms:GenerateDataKey*]"] = TOPIC_KEY_REASON
-        if table_key and any("dynamodb:PutItem" in statement.actions for statement in own):
+        if table_key and any(
+            {"dynamodb:PutItem", "dynamodb:UpdateItem"} & set(statement.actions) for statement in own
+        ):
             findings.setdefault("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", TABLE_KEY_REASON)
             findings["AwsSolutions-IAM5[Action::kms:ReEncrypt*]"] = TABLE_KEY_REASON
         for statement in own:

@@ -18,7 +18,9 @@ Resource-level support follows the Service Authorization Reference:
 - cloudwatch:DescribeAlarms, cloudwatch:ListTagsForResource: the alarms of the account and region;
 - scheduler:CreateSchedule: schedules of the stack's own schedule group;
 - dynamodb: GetItem, BatchGetItem, PutItem, UpdateItem and Query on the table, Query on
-  ``table/<name>/index/*``. TransactWriteItems has no action of its own: each item it holds is
+  ``table/<name>/index/*``; the Notifier's stream read comes from its event source
+  (DescribeStream, GetRecords, GetShardIterator on the stream; ListStreams, which has no
+  resource-level permissions, on ``*``). TransactWriteItems has no action of its own: each item it holds is
   authorized as the action it performs (Put as PutItem, Update as UpdateItem, ConditionCheck as
   ConditionCheckItem), and the ledger adapter writes Put and Update items only.
 """
@@ -106,16 +108,13 @@ def _task_arns(scope: Scope, arns: Arns) -> list[str]:
 # -- ECS services ---------------------------------------------------------------------------
 
 
-def service_updates(scope: Scope, arns: Arns, *, describe: bool) -> iam.PolicyStatement:
-    """UpdateService on the services in scope; with ``describe``, DescribeServices on them too."""
-    if describe:
-        return iam.PolicyStatement(
-            sid="ReadAndUpdateServicesInScope",
-            actions=["ecs:DescribeServices", "ecs:UpdateService"],
-            resources=_service_arns(scope, arns),
-        )
+def service_updates(scope: Scope, arns: Arns) -> iam.PolicyStatement:
+    """DescribeServices and UpdateService on the services in scope (a rollback reads the service
+    before it resumes one a lost answer left unfinished)."""
     return iam.PolicyStatement(
-        sid="UpdateServicesInScope", actions=["ecs:UpdateService"], resources=_service_arns(scope, arns)
+        sid="ReadAndUpdateServicesInScope",
+        actions=["ecs:DescribeServices", "ecs:UpdateService"],
+        resources=_service_arns(scope, arns),
     )
 
 
@@ -210,26 +209,28 @@ def alarm_tags(arns: Arns) -> iam.PolicyStatement:
 class LedgerUse:
     """The DynamoDB calls a function's ledger adapter makes (``adapters/ledger_dynamodb.py``).
 
-    Every function reads single items (GetItem). ``batch_reads``: BatchGetItem (the state with
-    a revision, the linked alarms). ``writes``: TransactWriteItems of Put items (PutItem);
-    ``adds_alarms``: with the Update item that adds an alarm to a service's set (UpdateItem).
+    ``gets``: single items (GetItem; every function but the notifier). ``batch_reads``:
+    BatchGetItem (the state with a revision, the linked alarms). ``writes``: TransactWriteItems
+    of Put items (PutItem); ``updates``: Update items and UpdateItem calls (an alarm added to a
+    service's set, an outbox entry claimed or marked sent).
     ``queries_table``: Query on the table itself (the deployments of a digest, a service's
     rollbacks); ``queries_indexes``: Query on the GSIs.
     """
 
     writes: bool
+    gets: bool = True
     batch_reads: bool = False
-    adds_alarms: bool = False
+    updates: bool = False
     queries_table: bool = False
     queries_indexes: bool = False
 
     def item_actions(self) -> list[str]:
         flags = (
-            (True, "dynamodb:GetItem"),
+            (self.gets, "dynamodb:GetItem"),
             (self.batch_reads, "dynamodb:BatchGetItem"),
             (self.queries_table, "dynamodb:Query"),
             (self.writes, "dynamodb:PutItem"),
-            (self.adds_alarms, "dynamodb:UpdateItem"),
+            (self.updates, "dynamodb:UpdateItem"),
         )
         return [action for wanted, action in flags if wanted]
 
@@ -238,7 +239,7 @@ def ledger_access(table_arn: str, use: LedgerUse) -> list[iam.PolicyStatement]:
     """The ledger actions ``use`` names: items of the table, and queries of its indexes if any."""
     statements = [
         iam.PolicyStatement(
-            sid="ReadAndWriteLedgerItems" if use.writes else "ReadLedgerItems",
+            sid="ReadAndWriteLedgerItems" if use.writes or use.updates else "ReadLedgerItems",
             actions=use.item_actions(),
             resources=[table_arn],
         )

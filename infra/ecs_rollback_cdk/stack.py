@@ -55,6 +55,14 @@ class EcsAutoRollbackStack(Stack):
                 rollback.image_events_function.function_name,
                 "ECR image deletions handler",
             ),
+            "NotifierFunctionName": (
+                rollback.notifier_function.function_name,
+                "Publishes the ledger's outbox (rollback decisions) from the ledger's stream",
+            ),
+            "ReconcilerFunctionName": (
+                rollback.reconciler_function.function_name,
+                "Runs every minute: resumes stalled rollbacks, records lost events, publishes unsent notices",
+            ),
             "DashboardName": (rollback.dashboard.dashboard_name, "The self-monitoring dashboard"),
         }
         for output_id, (value, description) in outputs.items():

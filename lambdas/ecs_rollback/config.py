@@ -119,6 +119,7 @@ class Settings(_Strict):
     loop_guard_limit: Annotated[int, Field(ge=1, le=100)]
     loop_guard_period_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)]
     lock_ttl_seconds: Annotated[int, Field(ge=60, le=24 * 3600)]
+    lease_seconds: Annotated[int, Field(ge=10, le=3600)]
     dry_run: bool
     dry_run_services: tuple[str, ...]
     rollback_known_bad_releases: bool
@@ -142,6 +143,10 @@ class Settings(_Strict):
     @property
     def lock_ttl(self) -> timedelta:
         return timedelta(seconds=self.lock_ttl_seconds)
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.lease_seconds)
 
     def is_dry_run(self, service: ServiceId) -> bool:
         return self.dry_run or any(

@@ -53,7 +53,8 @@ class LedgerChange:
     ``expected_version`` (0: the service is new), else ``ConcurrentUpdate``; ``None`` writes no
     state. ``new_rollback`` must not exist yet (its id derives from the trigger), else
     ``DuplicateTrigger``. Each release is written with one revision item per revision it runs as.
-    ``alarm_seen`` adds an alarm name to the ones linked to the service.
+    ``alarm_seen`` adds an alarm name to the ones linked to the service. ``notifications`` go to
+    the outbox (each must not exist yet): published after the commit, never lost with it.
     """
 
     state: ServiceState | None
@@ -63,6 +64,7 @@ class LedgerChange:
     new_rollback: RollbackRecord | None = None
     rollback_updates: Sequence[RollbackRecord] = ()
     alarm_seen: tuple[ServiceId, str] | None = None
+    notifications: Sequence[OutboxEntry] = ()
 
 
 class Ledger(Protocol):
@@ -111,6 +113,18 @@ class Ledger(Protocol):
     ) -> Page[ImageUse]: ...
 
     def services(self, limit: int = 100, cursor: str | None = None) -> Page[ServiceState]: ...
+
+    # -- the outbox -------------------------------------------------------------------------
+
+    def unsent(self, limit: int = 100) -> list[OutboxEntry]:
+        """Outbox entries not yet published (one Query of a sparse index)."""
+        ...
+
+    def claim(self, entry: OutboxEntry, now: datetime, until: datetime) -> bool:
+        """Take an unsent entry for publishing until ``until``; False when it is sent or claimed."""
+        ...
+
+    def mark_sent(self, entry: OutboxEntry, now: datetime) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -175,12 +189,32 @@ class AlarmGateway(Protocol):
 
 @dataclass(frozen=True)
 class Notification:
+    """One message a person reads. ``key`` names it uniquely (the decision it tells of, and what
+    about it): its outbox entry's key, so a decision is told once."""
+
     subject: str
     body: Mapping[str, Any]
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A notification written with the decision it tells of, and not yet published.
+
+    ``message`` is already bounded to what SNS takes; ``attributes`` are the SNS message
+    attributes subscribers filter on (outcome, cluster, service)."""
+
+    service: ServiceId
+    key: str
+    subject: str
+    message: str
+    attributes: Mapping[str, str]
+    created_at: datetime
+    claimed_until: datetime | None = None
 
 
 class Notifier(Protocol):
-    def publish(self, notification: Notification) -> None: ...
+    def publish(self, entry: OutboxEntry) -> None: ...
 
 
 class BakeTimer(Protocol):

@@ -18,7 +18,10 @@ What the emulator lacks is stood in for, never removed from the template:
   of the template renames those two fields (same tags, same key); see ``adapt_for_emulator``;
 - resource types moto's CloudFormation does not implement (``EMULATOR_SKIPS``: CloudWatch
   alarms, SNS subscriptions and topic policies, SQS queue policies, Lambda event-invoke configs,
-  the scheduler group) are skipped by moto with a warning; ``DeployedStack.skipped`` lists them.
+  the scheduler group) are skipped by moto with a warning; ``DeployedStack.skipped`` lists them;
+- the ledger stream's event source mapping is left out of the emulator's copy (moto would run
+  the Notifier in Docker on each write, and print its failure to stdout): the sandbox's World
+  reads the stream and invokes the Notifier as the mapping would (``HARNESS_PLAYS``);
   A ``Fn::GetAtt`` on one of them (the dashboard's alarm-status widget reads the alarms' ARNs)
   makes moto reject the whole template, so the emulator's copy puts a placeholder string there.
 """
@@ -53,8 +56,12 @@ EMULATOR_SKIPS = frozenset(
         "AWS::SNS::TopicPolicy",
         "AWS::SQS::QueuePolicy",
         "AWS::Scheduler::ScheduleGroup",
+        # Removed from the emulator's copy (``HARNESS_PLAYS``): moto would try to run the
+        # Notifier in Docker on every ledger write; the sandbox's World plays the mapping.
+        "AWS::Lambda::EventSourceMapping",
     }
 )
+HARNESS_PLAYS = frozenset({"AWS::Lambda::EventSourceMapping"})
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,7 @@ class RuleInfo:
     target_arn: str
     dead_letter_arn: str | None
     retry_policy: dict[str, Any]
+    schedule: str | None = None  # a scheduled rule's expression; it has no pattern and matches no event
 
 
 @dataclass
@@ -96,7 +104,8 @@ class DeployedStack:
         return [
             rule
             for rule in self.rules
-            if EventPattern.load(json.dumps(rule.pattern)).matches_event(cast(Any, dict(event)))
+            if rule.schedule is None
+            and EventPattern.load(json.dumps(rule.pattern)).matches_event(cast(Any, dict(event)))
         ]
 
 
@@ -229,6 +238,8 @@ def adapt_for_emulator(template: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of the template with the emulator's known misreadings worked around (see module doc)."""
     adapted: dict[str, Any] = json.loads(json.dumps(template))
     resources = adapted.get("Resources", {})
+    for logical_id in [k for k, r in resources.items() if r.get("Type") in HARNESS_PLAYS]:
+        del resources[logical_id]
     for resource in resources.values():
         if resource.get("Type") == "AWS::KMS::Key":
             tags = resource.get("Properties", {}).get("Tags", [])
@@ -351,6 +362,7 @@ def describe_deployed(
                     target_arn=target["Arn"],
                     dead_letter_arn=target.get("DeadLetterConfig", {}).get("Arn"),
                     retry_policy=dict(target.get("RetryPolicy", {})),
+                    schedule=rule.get("ScheduleExpression"),
                 )
             )
     return DeployedStack(

@@ -32,11 +32,13 @@ DYNAMODB_LOCK = threading.RLock()
 def apply() -> None:
     """Idempotent; the emulator's backends are process-wide, so are the fixes."""
     from moto.cloudwatch.responses import CloudWatchResponse
+    from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.responses import DynamoHandler
     from moto.ecs.models import EC2ContainerServiceBackend
 
     _replace(CloudWatchResponse, "describe_alarms", _filter_alarms_by_state)
     _replace(DynamoHandler, "call_action", _one_request_at_a_time)
+    _replace(DynamoDBBackend, "transact_write_items", _cancelled_transactions_leave_no_trace)
     _replace(EC2ContainerServiceBackend, "update_service", _refuse_inactive_task_definitions)
 
 
@@ -73,6 +75,35 @@ def _one_request_at_a_time(original: Callable[[Any], Any]) -> Callable[[Any], An
             return original(self)
 
     return call_action
+
+
+def _cancelled_transactions_leave_no_trace(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto applies a transaction's writes one by one and, when one fails, puts a deep copy of each
+    table back: the writes before the failure stay in the stream (DynamoDB emits nothing for a
+    cancelled transaction), and the stream's readers keep following the old table's shard, which
+    nothing writes to again. Keep the table object, take the restored items, and cut the stream
+    back to where it was."""
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+        names = {op.get("TableName") for item in transact_items for op in item.values()}
+        tables = {name: self.tables[name] for name in names if name in self.tables}
+        streamed = {
+            name: len(table.stream_shard.items) if table.stream_shard is not None else 0
+            for name, table in tables.items()
+        }
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for name, table in tables.items():
+                restored = self.tables.get(name)
+                if restored is not None and restored is not table:
+                    table.items = restored.items
+                    self.tables[name] = table
+                if table.stream_shard is not None:
+                    del table.stream_shard.items[streamed[name] :]
+            raise
+
+    return transact_write_items
 
 
 def _refuse_inactive_task_definitions(original: Callable[..., Any]) -> Callable[..., Any]:

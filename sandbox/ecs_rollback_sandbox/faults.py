@@ -234,6 +234,11 @@ class FaultInjector:
             self._rules.append(rule)
         return rule
 
+    def lift(self) -> None:
+        """Stop injecting: forget the rules, keep counting and recording every request."""
+        with self._lock:
+            self._rules.clear()
+
     def clear(self) -> None:
         """Forget every rule, call and count."""
         with self._lock:

@@ -16,9 +16,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger
@@ -26,6 +28,7 @@ from ecs_rollback.composition import build
 from ecs_rollback.config import AlarmLink, Scope, Settings
 from ecs_rollback.contract import (
     DEFAULT_BAKE_TIME_SECONDS,
+    DEFAULT_LEASE_SECONDS,
     DEFAULT_LOCK_TTL_SECONDS,
     DEFAULT_LOOP_GUARD_LIMIT,
     DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
@@ -36,7 +39,15 @@ from ecs_rollback.contract import (
     to_environment,
 )
 from ecs_rollback.domain.model import ServiceId
-from ecs_rollback.handlers import alarm_events, bake_timer, deployment_events, image_events, manual_rollback
+from ecs_rollback.handlers import (
+    alarm_events,
+    bake_timer,
+    deployment_events,
+    image_events,
+    manual_rollback,
+    notifier,
+    reconciler,
+)
 from ecs_rollback.ports import Dependencies
 from ecs_rollback_sandbox.clock import ManualClock
 from ecs_rollback_sandbox.cloudwatch_simulator import CloudWatchSimulator
@@ -69,7 +80,11 @@ HANDLERS: dict[str, Handler] = {
     "manual_rollback": _manual,
     "bake_timer": lambda event, deps, _: bake_timer.handle(event, deps),
     "image_events": lambda event, deps, _: image_events.handle(event, deps),
+    "notifier": lambda event, deps, _: notifier.handle(event, deps),
+    "reconciler": lambda event, deps, _: reconciler.handle(event, deps),
 }
+# Lambda's event source mapping on the ledger's stream invokes the notifier with these only.
+OUTBOX_PREFIX = "OUT#"
 
 
 @dataclass(frozen=True)
@@ -105,7 +120,11 @@ class World:
     calls: list[str] = field(
         default_factory=list
     )  # every AWS API call the functions made, "ecs.UpdateService"
+    # (len(calls) when it answered, "ecs.UpdateService"): every call AWS answered with success
+    answered: list[tuple[int, str]] = field(default_factory=list, repr=False)
     _deps: dict[str, Dependencies] = field(default_factory=dict, repr=False)
+    auto_publish: bool = True  # play the stream's event source mapping after every invocation
+    stream_failures: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         functions = self.resources.functions
@@ -119,6 +138,7 @@ class World:
         self._by_name = {function.name: key for key, function in functions.items()}
         self._by_arn = {function.arn: key for key, function in functions.items()}
         self.ecs = EcsSimulator(self.emulator, self.clock)
+        self._stream = StreamReader(self.emulator, self.settings["deployment_events"].ledger_table_name)
         self.cloudwatch = CloudWatchSimulator(self.emulator, self.clock)
 
     @classmethod
@@ -149,6 +169,7 @@ class World:
     def _build(self, function: str) -> Dependencies:
         session = self.emulator.session()
         session.events.register("before-call.*.*", self._record_call)
+        session.events.register("after-call.*.*", self._record_answer)
         return build(
             self.settings[function],
             session=session,
@@ -162,14 +183,62 @@ class World:
         _phase, service, operation = event_name.split(".", 2)
         self.calls.append(f"{service}.{operation}")
 
+    def _record_answer(self, event_name: str, http_response: Any = None, **_: Any) -> None:
+        if http_response is not None and http_response.status_code < 300:
+            _phase, service, operation = event_name.split(".", 2)
+            self.answered.append((len(self.calls), f"{service}.{operation}"))
+
+    def calls_after_success(self, call: str) -> int:
+        """How many times ``call`` was made after AWS had answered it with success once."""
+        first = next((index for index, name in self.answered if name == call), None)
+        return 0 if first is None else self.calls[first:].count(call)
+
     def count(self, call: str) -> int:
         return self.calls.count(call)
 
     def invoke(self, function: str, payload: Any, *, via: str = "invoke") -> dict[str, Any]:
-        result = HANDLERS[function](payload, self.deps(function), self.functions[function])
+        try:
+            result = HANDLERS[function](payload, self.deps(function), self.functions[function])
+        finally:
+            if self.auto_publish and function != "notifier":
+                self.publish_outbox()
         self.delivered.append((function, payload if isinstance(payload, dict) else {"raw": payload}, result))
         self._tell(Delivery(via, function, payload, result))
         return result
+
+    # -- the ledger's stream and the notifier ---------------------------------------------
+
+    def publish_outbox(self) -> dict[str, Any] | None:
+        """What the stream's event source mapping does: the new outbox entries since the last read,
+        in one batch, to the notifier. A batch the notifier fails on is left (as after the
+        mapping's retries): the reconciler publishes it."""
+        with self._stream.lock:  # one batch at a time per shard, as the mapping does
+            return self._publish_batch()
+
+    def _publish_batch(self) -> dict[str, Any] | None:
+        records = [
+            record
+            for record in self._stream.read()
+            if record.get("eventName") == "INSERT"
+            and record.get("dynamodb", {})
+            .get("NewImage", {})
+            .get("sk", {})
+            .get("S", "")
+            .startswith(OUTBOX_PREFIX)
+        ]
+        if not records:
+            return None
+        try:
+            return self.invoke("notifier", {"Records": records}, via="stream")
+        except Exception as error:
+            self.stream_failures.append(repr(error))
+            return None
+
+    def reconcile(self) -> dict[str, Any]:
+        """The reconciler's schedule fires once."""
+        return self.invoke(
+            "reconciler", {"source": "aws.events", "detail-type": "Scheduled Event"}, via="schedule"
+        )
 
     def manual(self, **request: Any) -> dict[str, Any]:
         request.setdefault("reason", "operator request in a test")
@@ -378,6 +447,7 @@ def provision_direct(
             loop_guard_limit=loop_guard_limit,
             loop_guard_period_seconds=DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
             lock_ttl_seconds=DEFAULT_LOCK_TTL_SECONDS,
+            lease_seconds=DEFAULT_LEASE_SECONDS,
             dry_run=dry_run,
             dry_run_services=tuple(dry_run_services or ()),
             rollback_known_bad_releases=rollback_known_bad_releases,
@@ -389,6 +459,50 @@ def provision_direct(
     )
     functions = {key: Function(arn(key).rsplit(":", 1)[1], arn(key), environment) for key in HANDLERS}
     return Resources(functions, inbox_url, f"{name}-bake", route_by_detail_type)
+
+
+class StreamReader:
+    """Reads the ledger table's stream from where it was created, shard by shard, as Lambda's
+    event source mapping does (records in order, each once)."""
+
+    def __init__(self, emulator: Emulator, table_name: str) -> None:
+        self._client = emulator.client("dynamodbstreams")
+        self._table = table_name
+        self._iterators: dict[str, str | None] = {}
+        self.lock = threading.RLock()
+
+    def read(self) -> list[dict[str, Any]]:
+        streams = self._client.list_streams(TableName=self._table).get("Streams", [])
+        records: list[dict[str, Any]] = []
+        for stream in streams:
+            arn = stream["StreamArn"]
+            shards = self._client.describe_stream(StreamArn=arn)["StreamDescription"].get("Shards", [])
+            for shard in shards:
+                shard_id = shard["ShardId"]
+                iterator = (
+                    self._iterators.get(shard_id)
+                    or self._client.get_shard_iterator(
+                        StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                    )["ShardIterator"]
+                )
+                for _page in range(1000):  # bounded: a page is up to 1,000 records
+                    response = self._client.get_records(ShardIterator=iterator, Limit=1000)
+                    batch = response.get("Records", [])
+                    records += [_as_lambda_record(record, arn) for record in batch]
+                    iterator = response.get("NextShardIterator") or iterator
+                    if not batch:
+                        break
+                self._iterators[shard_id] = iterator
+        return records
+
+
+def _as_lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A GetRecords record as Lambda hands it over: JSON, the creation time in epoch seconds."""
+    image = dict(record.get("dynamodb", {}))
+    created = image.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        image["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {**record, "dynamodb": image, "eventSourceARN": stream_arn}
 
 
 def queue_arn(emulator: Emulator, queue_url: str) -> str:

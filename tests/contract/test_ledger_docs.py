@@ -11,6 +11,7 @@ from ecs_rollback.adapters import ledger_items as items
 from ecs_rollback.contract import table_definition
 from ecs_rollback.domain.model import Origin
 from ecs_rollback.domain.state import Halt, InFlight, ServiceState
+from ecs_rollback.ports import OutboxEntry
 from tests.contract.test_ledger_contract import T0, WEB, deployment, release, rollback
 
 DOCS = Path(__file__).parents[2] / "docs"
@@ -56,6 +57,8 @@ def _every_kind_of_item() -> dict[str, dict]:
             True,
             target_release_id=good.release_id,
             from_release_id=full.release,
+            step="locked",
+            lease_expires_at=T0,
         ),
         automatic_rollbacks=(T0,),
         halted=Halt("stop", T0, "rb"),
@@ -81,6 +84,12 @@ def _every_kind_of_item() -> dict[str, dict]:
         "release": items.release_to_item(good),
         "revision": items.revision_items(good)[0],
         "alarms": items.alarms_item(WEB, ["web-5xx"]),
+        "notification": {
+            **items.outbox_to_item(OutboxEntry(WEB, "rb", "subject", "{}", {"outcome": "ROLLED_BACK"}, T0)),
+            "claimed_until": "2026-11-02T09:00:00.000000Z",
+            "sent_at": "2026-11-02T09:00:00.000000Z",
+            items.WRITE_TOKEN: "token",
+        },
     }
 
 

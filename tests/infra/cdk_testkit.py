@@ -24,8 +24,10 @@ HANDLERS = {
     "ManualRollback": "ecs_rollback.handlers.manual_rollback.handler",
     "BakeTimer": "ecs_rollback.handlers.bake_timer.handler",
     "ImageEvents": "ecs_rollback.handlers.image_events.handler",
+    "Notifier": "ecs_rollback.handlers.notifier.handler",
+    "Reconciler": "ecs_rollback.handlers.reconciler.handler",
 }
-EXECUTORS = ("DeploymentEvents", "AlarmEvents", "ManualRollback")
+EXECUTORS = ("DeploymentEvents", "AlarmEvents", "ManualRollback", "Reconciler")
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,8 @@ def test_the_stack_reaches_create_complete_with_its_outputs(
         "ManualRollbackFunctionName",
         "NotificationTopicArn",
         "ImageEventsFunctionName",
+        "NotifierFunctionName",
+        "ReconcilerFunctionName",
     } <= set(deployed.outputs)
 
 
@@ -123,7 +125,10 @@ def test_deployed_rules_route_sample_events_to_their_functions(deployed: Deploye
     assert [rule.target_function_name for rule in image_rules] == [
         deployed.function_by_handler(HANDLERS["ImageEvents"]).name
     ]
-    for rule in (*ecs_rules, *alarm_rules, *image_rules):
+    (schedule,) = [rule for rule in deployed.rules if rule.schedule]
+    assert schedule.schedule == "rate(1 minute)"
+    assert schedule.target_function_name == deployed.function_by_handler(HANDLERS["Reconciler"]).name
+    for rule in (*ecs_rules, *alarm_rules, *image_rules, schedule):
         assert rule.retry_policy == {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 3600}
         assert rule.dead_letter_arn and rule.dead_letter_arn.startswith("arn:aws:sqs:us-east-1:123456789012:")
 

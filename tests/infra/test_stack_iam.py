@@ -34,6 +34,7 @@ STAR_RESOURCE_ALLOWED = {
     "xray:PutTelemetryRecords": "X-Ray has no resource-level permissions (active tracing)",
     "ecs:DescribeTaskDefinition": "read; the API has no resource-level permissions",
     "ecs:ListTasks": "read; narrowed by the ecs:cluster condition",
+    "dynamodb:ListStreams": "read; the API has no resource-level permissions (the Notifier's stream source)",
 }
 READ_PREFIXES = ("Describe", "List", "Get", "BatchGet")
 
@@ -162,7 +163,6 @@ IMAGE_READS = {"ecr:DescribeImages"}
 SCHEDULING = {"scheduler:CreateSchedule", "iam:PassRole"}
 EXPECTED_ACTIONS = {
     "DeploymentEvents": COMMON_ACTIONS
-    | NOTIFY
     | LEDGER_READS
     | LEDGER_WRITES
     | {"dynamodb:Query"}
@@ -173,13 +173,11 @@ EXPECTED_ACTIONS = {
     | {"cloudwatch:DescribeAlarms"}
     | SCHEDULING,
     "AlarmEvents": COMMON_ACTIONS
-    | NOTIFY
     | {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}
-    | {"ecs:UpdateService"}
+    | SERVICE_UPDATES
     | REGISTRATION
     | {"cloudwatch:ListTagsForResource"},
     "ManualRollback": COMMON_ACTIONS
-    | NOTIFY
     | LEDGER_READS
     | LEDGER_WRITES
     | {"dynamodb:Query"}
@@ -195,13 +193,37 @@ EXPECTED_ACTIONS = {
     | {"cloudwatch:DescribeAlarms"}
     | SCHEDULING,
     "ImageEvents": COMMON_ACTIONS | {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"},
+    # The outbox: claim and mark sent (UpdateItem), publish; the stream read of its event source.
+    "Notifier": COMMON_ACTIONS
+    | NOTIFY
+    | {"dynamodb:UpdateItem"}
+    | {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"},
+    "Reconciler": COMMON_ACTIONS
+    | NOTIFY
+    | LEDGER_READS
+    | LEDGER_WRITES
+    | {"dynamodb:Query", "dynamodb:UpdateItem"}
+    | SERVICE_UPDATES
+    | REGISTRATION
+    | TASK_DIGESTS
+    | IMAGE_READS
+    | {"cloudwatch:DescribeAlarms"}
+    | SCHEDULING,
 }
+NOTIFIERS = ("Notifier", "Reconciler")
 # Where each function's Query goes: the GSIs (index/*), or the table itself (pk IMG#<digest>).
 QUERIES = {
     "DeploymentEvents": "index",
     "AlarmEvents": "index",
     "ManualRollback": "index",
     "ImageEvents": "table",
+    "Reconciler": "index",
+}
+STREAM_READS = {
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:DescribeStream",
+    "dynamodb:ListStreams",
 }
 NEVER = {
     "dynamodb:Scan",
@@ -209,10 +231,6 @@ NEVER = {
     "dynamodb:BatchWriteItem",
     "dynamodb:ConditionCheckItem",
     "dynamodb:DescribeTable",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-    "dynamodb:DescribeStream",
-    "dynamodb:ListStreams",
     "ecr:BatchGetImage",
     "ecs:StopTask",
     "ecs:DeregisterTaskDefinition",
@@ -227,6 +245,8 @@ def test_each_function_holds_exactly_the_actions_its_code_calls(template: dict[s
 def test_no_function_holds_an_action_the_code_never_calls(template: dict[str, Any]) -> None:
     for name in EXPECTED_ACTIONS:
         assert not set(actions_of(template, name)) & NEVER, name
+        if name != "Notifier":  # only the Notifier reads the ledger's stream
+            assert not set(actions_of(template, name)) & STREAM_READS, name
 
 
 def _table(template: dict[str, Any]) -> tuple[str, str]:
@@ -260,7 +280,7 @@ def test_the_topic_is_granted_only_to_the_functions_that_notify(template: dict[s
     topic = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::SNS::Topic")
     key = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::KMS::Key")
 
-    if name in ("BakeTimer", "ImageEvents"):
+    if name not in NOTIFIERS:  # the rollback path writes its notices to the outbox, in the ledger
         assert not NOTIFY & set(granted)
     else:
         assert granted["sns:Publish"] == {json.dumps({"Ref": topic})}
@@ -308,8 +328,9 @@ REGISTERING = ("DeploymentEvents", "AlarmEvents", "ManualRollback", "BakeTimer")
 
 @pytest.mark.parametrize("name", EXECUTORS)
 def test_service_updates_are_scoped_to_the_services_in_scope(template: dict[str, Any], name: str) -> None:
-    sid = "UpdateServicesInScope" if name == "AlarmEvents" else "ReadAndUpdateServicesInScope"
-    assert _statement(template, name, sid)["Resource"] == _arn("ecs", ":service/prod/web")
+    assert _statement(template, name, "ReadAndUpdateServicesInScope")["Resource"] == _arn(
+        "ecs", ":service/prod/web"
+    )
 
 
 @pytest.mark.parametrize("name", REGISTERING)
@@ -382,7 +403,7 @@ def test_clusters_in_scope_scope_mutations_to_their_services() -> None:
     ).template
 
     # Then ECS mutations name each cluster's services, and tasks are listed only in those clusters
-    statement = _statement(template, "AlarmEvents", "UpdateServicesInScope")
+    statement = _statement(template, "AlarmEvents", "ReadAndUpdateServicesInScope")
     assert statement["Resource"] == [_arn("ecs", ":service/prod/*"), _arn("ecs", ":service/staging/*")]
     list_tasks = _statement(template, "DeploymentEvents", "ListTasksOfClustersInScope")
     assert list_tasks["Condition"]["ArnEquals"]["ecs:cluster"] == [

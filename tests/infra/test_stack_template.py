@@ -22,6 +22,7 @@ COMMON_ENVIRONMENT = {
     "LOOP_GUARD_LIMIT",
     "LOOP_GUARD_PERIOD_SECONDS",
     "LOCK_TTL_SECONDS",
+    "LEASE_SECONDS",
     "DRY_RUN",
     "DRY_RUN_SERVICES",
     "ROLLBACK_KNOWN_BAD_RELEASES",
@@ -40,6 +41,13 @@ EXTRA_ENVIRONMENT = {
     "AlarmEvents": set(),
     "ManualRollback": set(),
     "ImageEvents": set(),
+    "Notifier": set(),
+    "Reconciler": {  # it records lost deployments as DeploymentEvents does, bake schedule included
+        "BAKE_TIMER_FUNCTION_ARN",
+        "BAKE_TIMER_ROLE_ARN",
+        "BAKE_TIMER_DEAD_LETTER_ARN",
+        "SCHEDULE_GROUP_NAME",
+    },
 }
 
 
@@ -128,7 +136,7 @@ def test_each_function_shares_the_factory_defaults(template: dict[str, Any], nam
         "Default": POWERTOOLS_PARAMETER,
     }
     assert len(properties["Layers"]) == 1
-    expected_size = (256, 30) if name in ("BakeTimer", "ImageEvents") else (512, 60)
+    expected_size = (256, 30) if name in ("BakeTimer", "ImageEvents", "Notifier") else (512, 60)
     assert (properties["MemorySize"], properties["Timeout"]) == expected_size
     assert "FunctionName" not in properties
 
@@ -154,6 +162,8 @@ def test_each_function_environment_is_the_runtime_contract(template: dict[str, A
     assert environment["LOOP_GUARD_LIMIT"] == "3"
     assert environment["LOOP_GUARD_PERIOD_SECONDS"] == "3600"
     assert environment["LOCK_TTL_SECONDS"] == "1800"
+    # The rollback path's longest timeout (60 s) and a margin: a timed-out run has lost its lease
+    assert environment["LEASE_SECONDS"] == "90"
     assert environment["DRY_RUN"] == "false"
     assert environment["DRY_RUN_SERVICES"] == "[]"
     assert environment["ROLLBACK_KNOWN_BAD_RELEASES"] == "true"
@@ -386,7 +396,7 @@ def test_only_eventbridge_rules_may_invoke_the_event_functions(template: dict[st
         for permission in permissions.values()
         if permission["Properties"]["FunctionName"] == {"Fn::GetAtt": [logical_id, "Arn"]}
     )
-    assert invoked == ["AlarmEvents", "DeploymentEvents", "ImageEvents"]
+    assert invoked == ["AlarmEvents", "DeploymentEvents", "ImageEvents", "Reconciler"]
     for permission in permissions.values():
         assert permission["Properties"]["Principal"] == "events.amazonaws.com"
         assert "SourceArn" in permission["Properties"]
@@ -454,7 +464,8 @@ def test_alarms_on_every_function_and_every_dead_letter_queue_notify_the_topic(
     expected = {(metric, name) for name in HANDLERS for metric in ("Errors", "Throttles")}
     expected |= {("ApproximateNumberOfMessagesVisible", queue) for queue in queues}
     assert watched == expected
-    assert len(queues) == 9  # five async-failure queues, three rule DLQs, the bake schedules' DLQ
+    # seven async-failure queues, four rule DLQs, the bake schedules' DLQ, the outbox stream's
+    assert len(queues) == 13
 
 
 def test_dashboard_shows_functions_queues_and_alarms(template: dict[str, Any]) -> None:
@@ -489,6 +500,8 @@ def test_outputs_name_the_ledger_function_and_topic(assertions: Template, templa
         "AlarmEventsFunctionName",
         "BakeTimerFunctionName",
         "ImageEventsFunctionName",
+        "NotifierFunctionName",
+        "ReconcilerFunctionName",
     } <= set(template["Outputs"])
     image_id, _ = functions_by_name(template)["ImageEvents"]
     assertions.has_output("ImageEventsFunctionName", {"Value": {"Ref": image_id}})
@@ -505,8 +518,8 @@ def test_resources_carry_the_project_tag(assertions: Template) -> None:
         assertions.has_resource_properties(resource_type, {"Tags": tag})
 
 
-def test_executors_timer_and_image_events_are_the_five_functions(template: dict[str, Any]) -> None:
-    assert len(resources(template, "AWS::Lambda::Function")) == 5
+def test_the_stack_holds_the_seven_functions(template: dict[str, Any]) -> None:
+    assert len(resources(template, "AWS::Lambda::Function")) == 7
     assert set(EXECUTORS) < set(HANDLERS)
 
 
@@ -526,3 +539,42 @@ def test_the_code_asset_is_the_ecs_rollback_package_only(synthesized: Synthesize
     files = [path.relative_to(code).as_posix() for path in code.rglob("*") if path.is_file()]
     assert "ecs_rollback/handlers/deployment_events.py" in files
     assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
+
+
+# ------------------------------------------------------------------------------ durability
+
+
+def test_the_notifier_reads_only_new_outbox_entries_from_the_ledger_stream(template: dict[str, Any]) -> None:
+    # Given the one event source mapping of the stack
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
+    properties = mapping["Properties"]
+    notifier_id, _ = functions_by_name(template)["Notifier"]
+
+    # Then it feeds the ledger's stream to the Notifier, filtered to inserted outbox entries,
+    # one failed record retried alone, and what still fails parked in a queue
+    assert properties["FunctionName"] == {"Ref": notifier_id}
+    assert properties["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+    (pattern,) = [json.loads(f["Pattern"]) for f in properties["FilterCriteria"]["Filters"]]
+    assert pattern == {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"sk": {"S": [{"prefix": "OUT#"}]}}}}
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["BisectBatchOnFunctionError"] is True
+    assert properties["MaximumRetryAttempts"] == 3
+    assert properties["StartingPosition"] == "TRIM_HORIZON"
+    destination = properties["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination["Fn::GetAtt"][1] == "Arn"
+    assert template["Resources"][destination["Fn::GetAtt"][0]]["Type"] == "AWS::SQS::Queue"
+
+
+def test_the_reconciler_runs_every_minute(template: dict[str, Any]) -> None:
+    reconciler_id, _ = functions_by_name(template)["Reconciler"]
+    schedules = [
+        rule["Properties"]
+        for rule in resources(template, "AWS::Events::Rule").values()
+        if "ScheduleExpression" in rule["Properties"]
+    ]
+    (schedule,) = schedules
+    assert schedule["ScheduleExpression"] == "rate(1 minute)"
+    (target,) = schedule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [reconciler_id, "Arn"]}
+    assert "DeadLetterConfig" in target

@@ -518,17 +518,6 @@ def test_alarm_rollback_survives_a_lost_update_service_answer(bad_release):
     assert [note["body"]["outcome"] for note in world.notifications()] == ["ROLLED_BACK"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "product finding: the alarm function's first ledger transaction (the decision and the lock) "
-        "commits, its answer is lost, botocore's retry is cancelled by that very write, the ledger "
-        "raises DuplicateTrigger and the executor answers the earlier 'decision' (ROLLED_BACK) without "
-        "calling UpdateService; the handler succeeds, so Lambda does not retry, and only a later "
-        "redelivery (after STALLED_AFTER) would resume it"
-    ),
-)
 def test_alarm_rollback_survives_a_lost_ledger_transaction_answer(bad_release):
     # Given DynamoDB commits the alarm function's first TransactWriteItems but its answer is lost
     world, web = bad_release
@@ -539,9 +528,11 @@ def test_alarm_rollback_survives_a_lost_ledger_transaction_answer(bad_release):
         # When the alarm reaches the alarm function
         result = world.deliver(event)
 
-    # Then the answer says ROLLED_BACK, and the service is rolled back to v1
+    # Then the retry recognised the commit's own write: ROLLED_BACK, the service on v1, told once
     assert result["decisions"][0]["outcome"] == "ROLLED_BACK"
     assert web.task_definition == web.revisions["v1"]
+    assert world.count("ecs.UpdateService") == 1
+    assert [note["body"]["outcome"] for note in world.notifications()] == ["ROLLED_BACK"]
 
 
 @pytest.mark.parametrize("fault", ["throttle", "server_error", "access_denied"])

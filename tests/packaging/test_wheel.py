@@ -46,6 +46,8 @@ HANDLERS = {
     "ecs_rollback.handlers.alarm_events.handler",
     "ecs_rollback.handlers.manual_rollback.handler",
     "ecs_rollback.handlers.image_events.handler",
+    "ecs_rollback.handlers.notifier.handler",
+    "ecs_rollback.handlers.reconciler.handler",
 }
 # Not part of the source tree a wheel is built from (build output, environments, caches).
 _NOT_SOURCE = shutil.ignore_patterns(
@@ -401,7 +403,7 @@ def test_user_app_keeps_its_own_infra_package(user_app: UserApp, installed: Inst
 
 
 @pytest.mark.parametrize("stack", ["UserStack", "UserOwnStack"])
-def test_user_stacks_have_the_ledger_and_the_five_functions(user_app: UserApp, stack: str) -> None:
+def test_user_stacks_have_the_ledger_and_the_seven_functions(user_app: UserApp, stack: str) -> None:
     resources = user_app.template(stack)["Resources"]
     (table,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"]
     assert {(key["AttributeName"], key["KeyType"]) for key in table["KeySchema"]} == {

@@ -6,7 +6,8 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from ecs_rollback.domain.model import ContainerImage, Outcome, Status
+from ecs_rollback.domain.errors import TransientFault
+from ecs_rollback.domain.model import ContainerImage, Outcome, ServiceId, Status
 from ecs_rollback.ports import LedgerChange
 from ecs_rollback.services import executor
 from tests.fakes import Fakes, refuse_updates
@@ -60,7 +61,7 @@ def test_a_duplicate_trigger_rolls_back_once_and_notifies_once() -> None:
     assert fakes.ecs.updates == [(SERVICE, service.good_arn)]
     assert first.outcome == second.outcome == Outcome.ROLLED_BACK
     assert second.rollback_id == first.rollback_id
-    assert len(fakes.notifier.published) == 1
+    assert len(fakes.publish_outbox()) == 1
     assert "DuplicateTrigger" in fakes.telemetry.events
 
 
@@ -116,7 +117,11 @@ def test_ecs_refusing_the_update_records_failed_and_releases_the_lock() -> None:
     assert [subject for subject in fakes.subjects() if "FAILED" in subject]
 
 
-def test_a_run_that_died_after_the_lock_is_resumed_by_the_redelivery() -> None:
+class _Killed(BaseException):
+    """Lambda stopping the process at its timeout: no ``except Exception`` runs."""
+
+
+def test_a_run_that_died_after_the_lock_is_resumed_by_the_redelivery_once_its_lease_lapsed() -> None:
     # Given a first run that took the lock and then died before UpdateService (a timeout)
     fakes = Fakes()
     service = running_service(fakes)
@@ -124,24 +129,76 @@ def test_a_run_that_died_after_the_lock_is_resumed_by_the_redelivery() -> None:
 
     def die(*_: object) -> None:
         fakes.ecs.before_update = None
-        raise TimeoutError("Task timed out after 60.00 seconds")
+        raise _Killed
 
     fakes.ecs.before_update = die
-    with pytest.raises(TimeoutError):
+    with pytest.raises(_Killed):
         executor.execute(deps, alarm(), SERVICE)
     locked = fakes.ledger.load(SERVICE)
     assert locked is not None and locked.in_flight is not None
     assert fakes.ecs.updates == []
 
-    # When Lambda's retry delivers the event again, after the run is known to be dead
-    fakes.clock.moment = NOW + executor.STALLED_AFTER
+    # When a duplicate arrives while the lease is held, then Lambda's retry after it lapsed
+    early = executor.execute(deps, alarm(), SERVICE)
+    assert fakes.ecs.updates == [] and early.update_service_at is None
+    fakes.clock.moment = NOW + deps.settings.lease
     record = executor.execute(deps, alarm(), SERVICE)
 
-    # Then the same rollback is carried out, once
+    # Then the same rollback is carried out, once, and told once
     assert fakes.ecs.updates == [(SERVICE, service.good_arn)]
     assert record.outcome == Outcome.ROLLED_BACK
     assert record.rollback_id == locked.in_flight.rollback_id
     assert record.update_service_at is not None
+    assert [entry.attributes["outcome"] for entry in fakes.publish_outbox()] == ["ROLLED_BACK"]
+
+
+def test_a_transient_fault_frees_the_lease_so_the_platforms_retry_finishes_at_once() -> None:
+    # Given UpdateService throttled beyond the SDK's retries on the first delivery
+    fakes = Fakes()
+    service = running_service(fakes)
+    deps = fakes.deps()
+
+    def throttled(*_: object) -> None:
+        fakes.ecs.before_update = None
+        raise TransientFault("UpdateService: ThrottlingException: Rate exceeded")
+
+    fakes.ecs.before_update = throttled
+    with pytest.raises(TransientFault):
+        executor.execute(deps, alarm(), SERVICE)
+    assert fakes.publish_outbox() == []  # nothing recorded FAILED, nothing told yet
+
+    # When the platform retries the event straight away
+    record = executor.execute(deps, alarm(), SERVICE)
+
+    # Then the rollback is finished by the retry
+    assert fakes.ecs.updates == [(SERVICE, service.good_arn)]
+    assert record.outcome == Outcome.ROLLED_BACK
+    state = fakes.ledger.load(SERVICE)
+    assert state is not None and state.in_flight is not None and not state.in_flight.unfinished
+
+
+def test_a_lost_update_service_answer_is_recorded_not_repeated() -> None:
+    # Given ECS carried out UpdateService but the run failed before recording it
+    fakes = Fakes()
+    service = running_service(fakes)
+    deps = fakes.deps()
+    original = fakes.ecs.update_service
+
+    def carried_out_then_lost(target: ServiceId, arn: str) -> None:
+        original(target, arn)
+        raise TransientFault("UpdateService: ConnectionClosedError")
+
+    fakes.ecs.update_service = carried_out_then_lost  # type: ignore[method-assign]
+    with pytest.raises(TransientFault):
+        executor.execute(deps, alarm(), SERVICE)
+    fakes.ecs.update_service = original  # type: ignore[method-assign]
+
+    # When the event is delivered again
+    record = executor.execute(deps, alarm(), SERVICE)
+
+    # Then ECS is asked first and not updated a second time
+    assert fakes.ecs.updates == [(SERVICE, service.good_arn)]
+    assert record.outcome == Outcome.ROLLED_BACK and record.update_service_at is not None
 
 
 def test_a_tagged_target_deploys_the_pinned_copy_made_when_it_became_good() -> None:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ecs_rollback.adapters.notifier_sns import subject_line
 from ecs_rollback.domain.model import ContainerImage, Outcome, RollbackRecord, ServiceId, Status
+from ecs_rollback.domain.notices import subject_line
 from ecs_rollback.services.notifications import notification_for, record_view, rollback_result_notification
 from tests.unit.builders import ECR_REPO, NOW, deployment, digest, minutes, rollback_record, td_arn
 

@@ -6,13 +6,20 @@ Each entry is what that function's code calls, through its ports, and nothing el
 - DeploymentEvents records deployments (describes the service, its task definition, its tasks'
   digests, asks ECR what a tag means), adopts a baseline and prepares its pinned copy, rolls back
   failed and known-BAD deployments, schedules the bake, checks alarm states when the bake is 0;
-- AlarmEvents links the alarm (its tags when the event carried none) and rolls back: UpdateService,
-  and when the rollback revision was deregistered, registers it again from the ledger;
+- AlarmEvents links the alarm (its tags when the event carried none) and rolls back: reads the
+  service (to resume a rollback a lost answer left unfinished), UpdateService, and when the
+  rollback revision was deregistered, registers it again from the ledger;
 - ManualRollback rolls back like AlarmEvents, and adopts a service the ledger never saw (as
   DeploymentEvents adopts a baseline): no alarms;
 - BakeTimer checks alarm states, re-schedules itself while they fire, and when a release becomes
-  GOOD registers its digest-pinned copy and checks its digests in ECR: no service calls, no topic;
-- ImageEvents marks the releases that ran a deleted image: the ledger only.
+  GOOD registers its digest-pinned copy and checks its digests in ECR: no service calls;
+- ImageEvents marks the releases that ran a deleted image: the ledger only;
+- Notifier publishes the outbox entries the ledger's stream delivers, and marks them sent: the
+  topic and UpdateItem only (its stream read comes with the event source);
+- Reconciler does what the others do when their events were lost: all of it, and the topic.
+
+No function on the rollback path publishes: a decision's notification is an outbox entry written
+in the same transaction as the decision, and the Notifier (or the Reconciler) publishes it.
 """
 
 from __future__ import annotations
@@ -48,12 +55,21 @@ def function_access(
     digests = permissions.task_digests(scope, arns)
     images = permissions.image_reads(arns, config.ecr_repository_arns)
     scheduling = bake.statements()
+    reconciler_statements = (
+        permissions.service_updates(scope, arns),
+        describe_definitions,
+        *registration,
+        *digests,
+        images,
+        permissions.alarm_states(arns),
+        *scheduling,
+    )
     return {
         functions.DEPLOYMENT_EVENTS.name: Access(
             LedgerUse(writes=True, batch_reads=True, queries_indexes=True),
-            notifies=True,
+            notifies=False,
             statements=(
-                permissions.service_updates(scope, arns, describe=True),
+                permissions.service_updates(scope, arns),
                 describe_definitions,
                 *registration,
                 *digests,
@@ -63,10 +79,10 @@ def function_access(
             ),
         ),
         functions.ALARM_EVENTS.name: Access(
-            LedgerUse(writes=True, adds_alarms=True, queries_indexes=True),
-            notifies=True,
+            LedgerUse(writes=True, updates=True, queries_indexes=True),
+            notifies=False,
             statements=(
-                permissions.service_updates(scope, arns, describe=False),
+                permissions.service_updates(scope, arns),
                 describe_definitions,
                 *registration,
                 permissions.alarm_tags(arns),
@@ -74,9 +90,9 @@ def function_access(
         ),
         functions.MANUAL_ROLLBACK.name: Access(
             LedgerUse(writes=True, batch_reads=True, queries_indexes=True),
-            notifies=True,
+            notifies=False,
             statements=(
-                permissions.service_updates(scope, arns, describe=True),
+                permissions.service_updates(scope, arns),
                 describe_definitions,
                 *registration,
                 *digests,
@@ -90,5 +106,13 @@ def function_access(
         ),
         functions.IMAGE_EVENTS.name: Access(
             LedgerUse(writes=True, queries_table=True), notifies=False, statements=()
+        ),
+        functions.NOTIFIER.name: Access(
+            LedgerUse(writes=False, gets=False, updates=True), notifies=True, statements=()
+        ),
+        functions.RECONCILER.name: Access(
+            LedgerUse(writes=True, batch_reads=True, updates=True, queries_indexes=True),
+            notifies=True,
+            statements=reconciler_statements,
         ),
     }

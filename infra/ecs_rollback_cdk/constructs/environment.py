@@ -12,6 +12,12 @@ from aws_cdk import Token
 from ecs_rollback.config import Settings
 from ecs_rollback.contract import Env, from_environment, powertools_environment, to_environment
 from ecs_rollback_cdk.config import ConfigError, RollbackConfig
+from ecs_rollback_cdk.constructs.functions import ROLLBACK_PATH
+
+# The lease a run holds on a rollback's step: the longest timeout of the functions that carry a
+# rollback out, and a margin, so a run that timed out has lost it before Lambda retries.
+LEASE_MARGIN_SECONDS = 30
+LEASE_SECONDS = max(spec.timeout_seconds for spec in ROLLBACK_PATH) + LEASE_MARGIN_SECONDS
 
 # Deploy-time values are tokens at synth; the ones the runtime model checks get a stand-in of
 # their shape, every other token a plain string.
@@ -36,6 +42,7 @@ def function_environment(
         loop_guard_limit=config.loop_guard_limit,
         loop_guard_period_seconds=config.loop_guard_period_seconds,
         lock_ttl_seconds=config.lock_ttl_seconds,
+        lease_seconds=LEASE_SECONDS,
         dry_run=config.dry_run,
         dry_run_services=config.dry_run_services,
         rollback_known_bad_releases=config.rollback_known_bad_releases,

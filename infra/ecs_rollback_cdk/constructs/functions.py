@@ -1,4 +1,4 @@
-"""The five functions, from one private factory: every function gets the same runtime,
+"""The seven functions, from one private factory: every function gets the same runtime,
 architecture, JSON logs, tracing, log retention, failure queue and alarms; a spec says the rest.
 """
 
@@ -50,6 +50,11 @@ DEPLOYMENT_EVENTS = FunctionSpec("DeploymentEvents", "deployment_events")
 ALARM_EVENTS = FunctionSpec("AlarmEvents", "alarm_events")
 MANUAL_ROLLBACK = FunctionSpec("ManualRollback", "manual_rollback")
 IMAGE_EVENTS = FunctionSpec("ImageEvents", "image_events", memory_mb=256, timeout_seconds=30)
+NOTIFIER = FunctionSpec("Notifier", "notifier", memory_mb=256, timeout_seconds=30)
+RECONCILER = FunctionSpec("Reconciler", "reconciler")
+# The functions that take a service's lock and call UpdateService: the lease a run holds on a
+# rollback outlasts the longest of them.
+ROLLBACK_PATH = (DEPLOYMENT_EVENTS, ALARM_EVENTS, MANUAL_ROLLBACK, RECONCILER)
 DESCRIPTIONS = {
     "BakeTimer": "Promotes a COMPLETED revision to GOOD when its bake time passes with no alarm",
     "DeploymentEvents": (
@@ -58,6 +63,10 @@ DESCRIPTIONS = {
     "AlarmEvents": "Rolls a service back to its last good revision when a linked alarm enters ALARM",
     "ManualRollback": "Operator-invoked rollback to the last good revision, a revision or a git SHA",
     "ImageEvents": "Marks the releases whose image ECR deleted as no longer restorable",
+    "Notifier": "Publishes the rollback decisions the ledger's outbox holds, from the ledger's stream",
+    "Reconciler": (
+        "Every minute: resumes stalled rollbacks, records lost deployments and bakes, publishes unsent notices"
+    ),
 }
 
 

@@ -1,4 +1,5 @@
-"""The three EventBridge rules: deployment events, alarm events and image deletions, each into its function.
+"""The four EventBridge rules: deployment events, alarm events and image deletions, each into its
+function, and the Reconciler's schedule (every minute).
 
 Target delivery is retried for up to an hour, then the event is parked in the rule's own
 dead-letter queue.
@@ -24,13 +25,16 @@ DESCRIPTIONS = {
     "DeploymentEventsRule": "ECS deployment state changes of the services in scope",
     "AlarmEventsRule": "CloudWatch alarms entering ALARM that may be linked to a service in scope",
     "ImageEventsRule": "Images deleted from ECR, which releases in the ledger may have run",
+    "ReconcilerSchedule": "Every minute: the Reconciler makes the ledger and ECS agree",
 }
+RECONCILE_EVERY = Duration.minutes(1)
 
 
 class Rules(NamedTuple):
     deployment_events: events.Rule
     alarm_events: events.Rule
     image_events: events.Rule
+    reconciler: events.Rule
 
 
 def rollback_rules(
@@ -41,6 +45,7 @@ def rollback_rules(
     deployment_events: lambda_.IFunction,
     alarm_events: lambda_.IFunction,
     image_events: lambda_.IFunction,
+    reconciler: lambda_.IFunction,
 ) -> Rules:
     stack = Stack.of(scope)
     deployment_pattern = patterns.deployment_event_pattern(
@@ -54,6 +59,14 @@ def rollback_rules(
         _rule(scope, monitoring, "DeploymentEventsRule", deployment_pattern, deployment_events),
         _rule(scope, monitoring, "AlarmEventsRule", alarm_pattern, alarm_events),
         _rule(scope, monitoring, "ImageEventsRule", image_pattern, image_events),
+        _rule(
+            scope,
+            monitoring,
+            "ReconcilerSchedule",
+            None,
+            reconciler,
+            schedule=events.Schedule.rate(RECONCILE_EVERY),
+        ),
     )
 
 
@@ -61,8 +74,10 @@ def _rule(
     scope: Construct,
     monitoring: Monitoring,
     construct_id: str,
-    pattern: events.EventPattern,
+    pattern: events.EventPattern | None,
     function: lambda_.IFunction,
+    *,
+    schedule: events.Schedule | None = None,
 ) -> events.Rule:
     dead_letters = monitoring.dead_letter_queue(
         scope, f"{construct_id}DeadLetters", f"events the {construct_id} could not deliver"
@@ -74,5 +89,10 @@ def _rule(
         retry_attempts=TARGET_RETRY_ATTEMPTS,
     )
     return events.Rule(
-        scope, construct_id, description=DESCRIPTIONS[construct_id], event_pattern=pattern, targets=[target]
+        scope,
+        construct_id,
+        description=DESCRIPTIONS[construct_id],
+        event_pattern=pattern,
+        schedule=schedule,
+        targets=[target],
     )

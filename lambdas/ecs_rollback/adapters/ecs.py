@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from ecs_rollback.domain.errors import EcsUpdateFailed
+from ecs_rollback.adapters.aws_errors import describe, is_transient
+from ecs_rollback.domain.errors import EcsUpdateFailed, TransientFault
 from ecs_rollback.domain.model import ServiceId
 from ecs_rollback.ports import EcsDeployment, ServiceSnapshot, TaskDefinitionSnapshot
 
@@ -102,7 +103,11 @@ class EcsAdapter:
             request["tags"] = [{"key": key, "value": value} for key, value in tags.items()]
         try:
             response = self._client.register_task_definition(**request)
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:
+            if is_transient(error):
+                raise TransientFault(f"{describe(error)} (family {definition.get('family')})") from error
+            if not isinstance(error, ClientError):
+                raise
             raise EcsUpdateFailed(
                 f"ECS refused to register the pinned copy of {definition.get('family')}: "
                 f"{error.response['Error'].get('Message', error)}"
@@ -114,7 +119,11 @@ class EcsAdapter:
             self._client.update_service(
                 cluster=service.cluster, service=service.name, taskDefinition=task_definition_arn
             )
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:
+            if is_transient(error):
+                raise TransientFault(f"{describe(error)} (service {service})") from error
+            if not isinstance(error, ClientError):
+                raise
             raise EcsUpdateFailed(
                 f"ECS refused UpdateService on {service}: {error.response['Error'].get('Message', error)}"
             ) from error

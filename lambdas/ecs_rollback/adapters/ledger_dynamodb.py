@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +25,17 @@ from ecs_rollback.contract import (
     SORT_KEY,
 )
 from ecs_rollback.domain.errors import ConcurrentUpdate, DuplicateTrigger
-from ecs_rollback.domain.model import Deployment, Release, ReleaseRef, RevisionId, RollbackRecord, ServiceId
+from ecs_rollback.domain.model import (
+    Deployment,
+    Release,
+    ReleaseRef,
+    RevisionId,
+    RollbackRecord,
+    ServiceId,
+    iso,
+)
 from ecs_rollback.domain.state import ServiceState
-from ecs_rollback.ports import ImageUse, LedgerChange, Page
+from ecs_rollback.ports import ImageUse, LedgerChange, OutboxEntry, Page
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -71,6 +81,12 @@ def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     if not isinstance(decoded, dict):
         raise ValueError("the page cursor is not one this ledger returned; start again without it")
     return decoded
+
+
+def _written_by(reason: Any, token: str) -> bool:
+    """The item that failed a condition was written by the commit whose token is ``token``."""
+    old = reason.get("Item") or {}
+    return bool(old.get(items.WRITE_TOKEN, {}).get("S") == token)
 
 
 class DynamoDBLedger:
@@ -147,62 +163,84 @@ class DynamoDBLedger:
     # -- writes -------------------------------------------------------------------------
 
     def commit(self, change: LedgerChange) -> None:
+        """One transaction, idempotent under the SDK's own retries.
+
+        Every item carries the commit's token (also the transaction's ``ClientRequestToken``, which
+        makes DynamoDB answer a retried request with its first result). Where a retry is cancelled
+        anyway (a condition failed), the items that failed it are read back
+        (``ReturnValuesOnConditionCheckFailure``): when each carries this commit's token, the first
+        attempt committed and only its answer was lost, so the commit succeeded; never somebody
+        else's write.
+        """
         writes = items.change_writes(change)
-        operations = [self._operation(write) for write in writes]
+        token = uuid.uuid4().hex
+        operations = [self._operation(write, token) for write in writes]
         if not operations:
             return
         try:
-            self._client.transact_write_items(TransactItems=operations)  # type: ignore[arg-type]
+            self._client.transact_write_items(
+                TransactItems=operations,  # type: ignore[arg-type]
+                ClientRequestToken=token,
+            )
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            failed = {
-                writes[index].condition
-                for index, code in enumerate(reasons)
-                if code == "ConditionalCheckFailed"
-            }
-            if "new" in failed:
+            reasons = error.response.get("CancellationReasons", [])
+            failed = [
+                (writes[index], reason)
+                for index, reason in enumerate(reasons)
+                if reason.get("Code") == "ConditionalCheckFailed"
+            ]
+            if failed and all(_written_by(reason, token) for _, reason in failed):
+                return  # our own first attempt committed; its answer was lost
+            conditions = {write.condition for write, _ in failed}
+            if "new" in conditions:
                 raise DuplicateTrigger(
                     f"trigger {change.new_rollback.trigger_id if change.new_rollback else ''} was already decided"
                 ) from error
-            if "version" in failed:
+            if "version" in conditions:
                 raise ConcurrentUpdate("the service's ledger state changed since it was read") from error
-            if any(code == "TransactionConflict" for code in reasons):
+            if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
                 raise ConcurrentUpdate("another transaction wrote the same items; retrying") from error
             raise
 
-    def _operation(self, write: items.ItemWrite) -> dict[str, Any]:
+    def _operation(self, write: items.ItemWrite, token: str) -> dict[str, Any]:
+        key = {PARTITION_KEY: write.item[PARTITION_KEY], SORT_KEY: write.item[SORT_KEY]}
         if write.condition == "add_alarm":
             return {
                 "Update": {
                     "TableName": self._table,
-                    "Key": _to_wire(
-                        {PARTITION_KEY: write.item[PARTITION_KEY], SORT_KEY: write.item[SORT_KEY]}
-                    ),
-                    "UpdateExpression": "SET #entity = :entity, #version = :schema, #service = :service "
-                    "ADD #alarms :alarm",
+                    "Key": _to_wire(key),
+                    "UpdateExpression": "SET #entity = :entity, #version = :schema, #service = :service, "
+                    "#token = :token ADD #alarms :alarm",
                     "ExpressionAttributeNames": {
                         "#entity": "entity",
                         "#version": "schema_version",
                         "#service": "service_arn",
                         "#alarms": "alarms",
+                        "#token": items.WRITE_TOKEN,
                     },
                     "ExpressionAttributeValues": {
                         ":entity": {"S": write.item["entity"]},
                         ":schema": {"N": str(write.item["schema_version"])},
                         ":service": {"S": write.item["service_arn"]},
                         ":alarm": {"SS": [str(write.alarm)]},
+                        ":token": {"S": token},
                     },
                 }
             }
-        put: dict[str, Any] = {"TableName": self._table, "Item": _to_wire(write.item)}
+        put: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": _to_wire({**write.item, items.WRITE_TOKEN: token}),
+        }
         if write.condition == "new" or (write.condition == "version" and write.expected_version == 0):
             put["ConditionExpression"] = f"attribute_not_exists({PARTITION_KEY})"
         elif write.condition == "version":
             put["ConditionExpression"] = "#version = :expected"
             put["ExpressionAttributeNames"] = {"#version": "version"}
             put["ExpressionAttributeValues"] = _to_wire({":expected": write.expected_version})
+        if "ConditionExpression" in put:
+            put["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         return {"Put": put}
 
     # -- queries ------------------------------------------------------------------------
@@ -332,3 +370,50 @@ class DynamoDBLedger:
             ScanIndexForward=True,
         )
         return Page([items.state_from_item(item) for item in found], next_cursor)
+
+    # -- the outbox ---------------------------------------------------------------------
+
+    def unsent(self, limit: int = 100) -> list[OutboxEntry]:
+        found, _ = self._query(
+            limit,
+            None,
+            IndexName=KIND_INDEX.name,
+            KeyConditionExpression=f"{KIND_INDEX.partition_key} = :kind",
+            ExpressionAttributeValues=_to_wire({":kind": items.OUTBOX_KIND}),
+            ScanIndexForward=True,
+        )
+        return [items.outbox_from_item(item) for item in found]
+
+    def claim(self, entry: OutboxEntry, now: datetime, until: datetime) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_to_wire(
+                    {PARTITION_KEY: items.service_pk(entry.service), SORT_KEY: items.outbox_sk(entry.key)}
+                ),
+                ConditionExpression="attribute_exists(#kind) AND (attribute_not_exists(#claimed) OR #claimed < :now)",
+                UpdateExpression="SET #claimed = :until",
+                ExpressionAttributeNames={"#kind": KIND_INDEX.partition_key, "#claimed": "claimed_until"},
+                ExpressionAttributeValues=_to_wire({":now": iso(now), ":until": iso(until)}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def mark_sent(self, entry: OutboxEntry, now: datetime) -> None:
+        """Idempotent: a retried call sets the same attribute and removes what is already gone."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=_to_wire(
+                {PARTITION_KEY: items.service_pk(entry.service), SORT_KEY: items.outbox_sk(entry.key)}
+            ),
+            UpdateExpression="SET #sent = :sent REMOVE #kind, #claimed",
+            ExpressionAttributeNames={
+                "#sent": "sent_at",
+                "#kind": KIND_INDEX.partition_key,
+                "#claimed": "claimed_until",
+            },
+            ExpressionAttributeValues=_to_wire({":sent": iso(now)}),
+        )

@@ -12,6 +12,7 @@ Keys (one table, ``pk``/``sk``):
 - ``SVC#<service arn>`` / ``REV#<family>:<rev>`` one revision: its release and verdict (a target lookup)
 - ``SVC#<service arn>`` / ``RB#<time>#<id>``    one decision (rollback, dry-run, skip, refusal)
 - ``SVC#<service arn>`` / ``ALARMS``            the alarm names seen linked to the service
+- ``SVC#<service arn>`` / ``OUT#<key>``         one notification, written with its decision (outbox)
 - ``IMG#<digest>``      / ``<time>#<arn>#<deployment>#<container>``  one container that ran a digest
 
 Sparse index keys: one attribute pair per index of ``contract.LEDGER_INDEXES``.
@@ -53,14 +54,18 @@ from ecs_rollback.domain.model import (
     parse_iso,
     provisional_release_id,
 )
-from ecs_rollback.domain.state import Halt, InFlight, ServiceState
-from ecs_rollback.ports import ImageUse, LedgerChange
+from ecs_rollback.domain.state import Halt, InFlight, ServiceState, Step
+from ecs_rollback.ports import ImageUse, LedgerChange, OutboxEntry
 
 SCHEMA_VERSION = 2
 STATE_SK = "STATE"
 ALARMS_SK = "ALARMS"
 SERVICE_KIND = "SERVICE"
+OUTBOX_KIND = "OUTBOX"  # the by_kind key of an outbox entry until it is published (sparse)
 ROLLBACK_SK_PREFIX = "RB#"
+OUTBOX_SK_PREFIX = "OUT#"
+# Every item a commit writes carries the commit's token: a retried commit recognises its own write.
+WRITE_TOKEN = "write_token"  # noqa: S105 (an attribute name, not a secret)
 # One read unit per strongly consistent read: the service state never grows past this.
 STATE_ITEM_LIMIT_BYTES = 4096
 _STATE_BUDGET_BYTES = 3800  # headroom for the attribute-size rounding DynamoDB applies
@@ -545,6 +550,8 @@ def _state_item(state: ServiceState, good: list[ReleaseRef], truncated: bool) ->
                         "started_at": iso(in_flight.started_at),
                         "expires_at": iso(in_flight.expires_at),
                         "automatic": in_flight.automatic,
+                        "step": in_flight.step,
+                        "lease_expires_at": _opt_time(in_flight.lease_expires_at),
                     }
                 )
                 if in_flight
@@ -597,6 +604,10 @@ def state_from_item(item: Item) -> ServiceState:
             automatic=bool(in_flight["automatic"]),
             target_release_id=in_flight.get("target_release_id"),
             from_release_id=in_flight.get("from_release_id"),
+            # Written before steps were recorded: a lock without a step had called UpdateService
+            # unless its record says otherwise; the executor checks ECS before acting on either.
+            step=in_flight.get("step", Step.LOCKED),
+            lease_expires_at=_time(in_flight.get("lease_expires_at")),
         )
         if in_flight
         else None,
@@ -686,6 +697,43 @@ def rollback_from_item(item: Item) -> RollbackRecord:
     )
 
 
+# -- the outbox ---------------------------------------------------------------------------
+
+
+def outbox_sk(key: str) -> str:
+    return f"{OUTBOX_SK_PREFIX}{key}"
+
+
+def outbox_to_item(entry: OutboxEntry) -> Item:
+    item = _meta(service_pk(entry.service), outbox_sk(entry.key), "notification")
+    item.update(
+        _compact(
+            {
+                KIND_INDEX.partition_key: OUTBOX_KIND,
+                "key": entry.key,
+                "service_arn": entry.service.arn,
+                "subject": entry.subject,
+                "message": entry.message,
+                "attributes": dict(entry.attributes),
+                "created_at": iso(entry.created_at),
+            }
+        )
+    )
+    return item
+
+
+def outbox_from_item(item: Item) -> OutboxEntry:
+    return OutboxEntry(
+        service=ServiceId.from_arn(item["service_arn"]),
+        key=item["key"],
+        subject=item["subject"],
+        message=item["message"],
+        attributes=dict(item.get("attributes", {})),
+        created_at=parse_iso(item["created_at"]),
+        claimed_until=_time(item.get("claimed_until")),
+    )
+
+
 # -- what one change writes ---------------------------------------------------------------
 
 
@@ -730,4 +778,6 @@ def change_writes(change: LedgerChange) -> list[ItemWrite]:
     if change.alarm_seen is not None:
         service, name = change.alarm_seen
         add(ItemWrite(alarms_item(service, []), "add_alarm", alarm=name))
+    for entry in change.notifications:
+        add(ItemWrite(outbox_to_item(entry), "new"))
     return list(writes.values())

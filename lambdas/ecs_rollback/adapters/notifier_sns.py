@@ -1,23 +1,13 @@
-"""One SNS message per decision: a short human subject and the full record as JSON."""
+"""Publishes outbox entries to the SNS topic: subject, bounded JSON body, filterable attributes."""
 
 from __future__ import annotations
 
-import json
-import re
 from typing import TYPE_CHECKING
 
-from ecs_rollback.ports import Notification
+from ecs_rollback.ports import OutboxEntry
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
-
-_SUBJECT_LIMIT = 100  # SNS: ASCII, no line breaks, under 100 characters
-
-
-def subject_line(text: str) -> str:
-    ascii_only = text.encode("ascii", "replace").decode()
-    single_line = re.sub(r"[\r\n\t]+", " ", ascii_only)
-    return single_line[: _SUBJECT_LIMIT - 1]
 
 
 class SnsNotifier:
@@ -25,9 +15,12 @@ class SnsNotifier:
         self._client = client
         self._topic_arn = topic_arn
 
-    def publish(self, notification: Notification) -> None:
+    def publish(self, entry: OutboxEntry) -> None:
         self._client.publish(
             TopicArn=self._topic_arn,
-            Subject=subject_line(notification.subject),
-            Message=json.dumps(notification.body, indent=2, sort_keys=True, default=str),
+            Subject=entry.subject,
+            Message=entry.message,
+            MessageAttributes={
+                name: {"DataType": "String", "StringValue": value} for name, value in entry.attributes.items()
+            },
         )

@@ -58,3 +58,11 @@ class EcsUpdateFailed(RollbackError):
     """ECS refused the UpdateService or RegisterTaskDefinition call."""
 
     code = "ecs_update_failed"
+
+
+class TransientFault(RollbackError):
+    """AWS throttled, failed (5xx), timed out, dropped the connection or lost its answer after the
+    SDK's own retries. Nothing is recorded as failed: the function fails so the platform retries it
+    (and the reconciler finishes what a retry does not)."""
+
+    code = "aws_unavailable"

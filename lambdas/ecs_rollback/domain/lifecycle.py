@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from ecs_rollback.domain.model import Deployment, Origin, Release, ServiceId, Status, Verdict
-from ecs_rollback.domain.state import Halt, InFlight, ServiceState
+from ecs_rollback.domain.state import Halt, InFlight, ServiceState, Step
 
 _RANK = {Status.IN_PROGRESS: 0, Status.COMPLETED: 1, Status.GOOD: 2, Status.FAILED: 3, Status.ROLLED_BACK: 3}
 
@@ -206,7 +206,8 @@ class LockRequest:
     target_release_id: str
     from_release_id: str | None
     automatic: bool
-    lease: timedelta
+    lock_ttl: timedelta  # the whole rollback, its deployment included
+    lease: timedelta  # this run's hold on the next step: the function timeout and a margin
     loop_guard_period: timedelta
 
 
@@ -223,10 +224,12 @@ def lock(state: ServiceState, request: LockRequest, now: datetime) -> ServiceSta
             source_task_definition_arn=request.source_task_definition_arn,
             from_task_definition_arn=request.from_task_definition_arn,
             started_at=now,
-            expires_at=now + request.lease,
+            expires_at=now + request.lock_ttl,
             automatic=request.automatic,
             target_release_id=request.target_release_id,
             from_release_id=request.from_release_id,
+            step=Step.LOCKED,
+            lease_expires_at=now + request.lease,
         ),
         automatic_rollbacks=(*recent, now) if request.automatic else recent,
         halted=state.halted if request.automatic else None,
@@ -238,8 +241,33 @@ def retarget(state: ServiceState, rollback_id: str, deployed_task_definition_arn
     if state.in_flight is None or state.in_flight.rollback_id != rollback_id:
         return state
     return replace(
-        state, in_flight=replace(state.in_flight, target_task_definition_arn=deployed_task_definition_arn)
+        state,
+        in_flight=replace(
+            state.in_flight, target_task_definition_arn=deployed_task_definition_arn, step=Step.REGISTERED
+        ),
     )
+
+
+def take_over(state: ServiceState, rollback_id: str, now: datetime, lease: timedelta) -> ServiceState:
+    """A run resumes an unfinished rollback whose lease lapsed: it holds the lease now."""
+    if state.in_flight is None or state.in_flight.rollback_id != rollback_id:
+        return state
+    return replace(state, in_flight=replace(state.in_flight, lease_expires_at=now + lease))
+
+
+def release_lease(state: ServiceState, rollback_id: str, now: datetime) -> ServiceState:
+    """The run holding the lease failed on a transient fault: the platform's retry (or the
+    reconciler) may take the rollback over at once."""
+    if state.in_flight is None or state.in_flight.rollback_id != rollback_id:
+        return state
+    return replace(state, in_flight=replace(state.in_flight, lease_expires_at=now))
+
+
+def mark_updated(state: ServiceState, rollback_id: str) -> ServiceState:
+    """ECS accepted UpdateService: the lock now waits for the rollback's deployment to end."""
+    if state.in_flight is None or state.in_flight.rollback_id != rollback_id:
+        return state
+    return replace(state, in_flight=replace(state.in_flight, step=Step.UPDATED, lease_expires_at=None))
 
 
 def unlock(state: ServiceState, rollback_id: str) -> ServiceState:

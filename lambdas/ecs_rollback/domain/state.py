@@ -17,9 +17,23 @@ from ecs_rollback.domain.model import Deployment, ReleaseRef, ServiceId
 GOOD_LIST_LIMIT = 5
 
 
+class Step:
+    """How far a rollback in flight got: each step is recorded before the next is taken."""
+
+    LOCKED = "locked"  # decided and locked; UpdateService not yet known to have been carried out
+    REGISTERED = "registered"  # its revision was registered again (it had been deregistered)
+    UPDATED = "updated"  # ECS accepted UpdateService; the lock waits for the rollback's deployment
+
+
 @dataclass(frozen=True)
 class InFlight:
-    """The one rollback allowed in flight on a service: the lock, with an expiry."""
+    """The one rollback allowed in flight on a service: the lock, with an expiry.
+
+    ``expires_at`` bounds the whole rollback (until its deployment ends). The run carrying out a
+    step holds a lease (``lease_expires_at``, the function timeout and a margin): while it is
+    held a duplicate delivery leaves the work to that run; once it has lapsed (the run failed or
+    died) a redelivery or the reconciler takes the rollback over and finishes the step.
+    """
 
     rollback_id: str
     record_key: str
@@ -31,9 +45,20 @@ class InFlight:
     automatic: bool
     target_release_id: str | None = None
     from_release_id: str | None = None
+    step: str = Step.LOCKED
+    lease_expires_at: datetime | None = None
 
     def active(self, now: datetime) -> bool:
         return now < self.expires_at
+
+    @property
+    def unfinished(self) -> bool:
+        """UpdateService is not yet known to have been carried out."""
+        return self.step != Step.UPDATED
+
+    def leased(self, now: datetime) -> bool:
+        """A live run is carrying out the current step."""
+        return self.lease_expires_at is not None and now < self.lease_expires_at
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,13 @@ of releases already recorded BAD."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from ecs_rollback.domain import lifecycle
 from ecs_rollback.domain.decision import Trigger
+from ecs_rollback.domain.errors import DuplicateTrigger
 from ecs_rollback.domain.model import (
     Deployment,
     Origin,
@@ -23,7 +25,11 @@ from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies, LedgerChange, ServiceSnapshot
 from ecs_rollback.services import capture, executor, releases, retry
 from ecs_rollback.services.alarm_links import alarms_of
-from ecs_rollback.services.notifications import known_bad_notification, rollback_result_notification
+from ecs_rollback.services.notifications import (
+    known_bad_notification,
+    outbox_entry,
+    rollback_result_notification,
+)
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,11 @@ def _known_bad(
         },
     )
     deps.telemetry.event("KnownBadReleaseDeployed")
-    deps.notifier.publish(known_bad_notification(deployment, release, rolls_back))
+    notice = outbox_entry(
+        known_bad_notification(deployment, release, rolls_back), deployment.service, deps.clock.now()
+    )
+    with contextlib.suppress(DuplicateTrigger):  # a redelivery of the event: told already
+        deps.ledger.commit(LedgerChange(state=None, expected_version=0, notifications=[notice]))
     if not rolls_back:
         return recorded
     trigger = Trigger(
@@ -149,6 +159,9 @@ def _record(
             deployments=[*(adopted.deployments if adopted else []), *transition.deployments],
             releases=[*(adopted.releases if adopted else []), *transition.releases],
             rollback_updates=[finished] if finished else [],
+            notifications=[outbox_entry(rollback_result_notification(finished), service, now)]
+            if finished
+            else [],
         )
     )
     recorded_deployment = transition.deployments[-1] if transition.deployments else deployment
@@ -165,8 +178,6 @@ def _record(
     )
     if transition.schedule_bake_for is not None:
         _schedule_bake(deps, transition.schedule_bake_for, now)
-    if finished is not None:
-        deps.notifier.publish(rollback_result_notification(finished))
     known_bad = (
         release
         if first_sight

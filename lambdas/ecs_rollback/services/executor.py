@@ -1,9 +1,18 @@
 """The executor: decide, take the service's lock, deploy the GOOD release's rollback revision,
 record, notify.
 
-Exactly-once: the decision record's key derives from the trigger (EventBridge event id and time),
-and is written in the same transaction as the lock, conditioned on not existing. A duplicate
-delivery loses that race and returns the first decision without acting or notifying again.
+A rollback is a durable intent. The decision record (its key derives from the trigger), the
+service's lock and, for a decision that ends there, its notification are written in one
+transaction; the lock records which step the rollback reached and the lease of the run carrying
+it out. A redelivery of the same trigger finds the record: done, it is a duplicate; unfinished
+and still leased, another run is on it; unfinished with the lease lapsed (that run failed or
+died), it takes the rollback over and finishes the step, asking ECS first whether the service
+already runs the target, so a lost ``UpdateService`` answer never leads to a second deployment.
+The reconciler resumes the same way (``resume``).
+
+Transient faults (throttling, 5xx, timeouts, dropped connections) release the lease and fail the
+invocation so the platform retries it; only what a retry cannot cure is recorded FAILED.
+Notifications leave through the outbox: written with the record, published by the notifier.
 
 Nothing stands between the trigger and ``UpdateService`` but one read of the service state and
 the lock: the release's rollback revision (its pinned copy) was registered, and its images
@@ -15,7 +24,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from ecs_rollback.domain import lifecycle
 from ecs_rollback.domain.decision import (
@@ -28,7 +37,11 @@ from ecs_rollback.domain.decision import (
     Trigger,
     decide,
 )
-from ecs_rollback.domain.errors import DuplicateTrigger, EcsUpdateFailed, TaskDefinitionUnavailable
+from ecs_rollback.domain.errors import (
+    DuplicateTrigger,
+    EcsUpdateFailed,
+    TaskDefinitionUnavailable,
+)
 from ecs_rollback.domain.model import (
     ContainerImage,
     Deployment,
@@ -40,15 +53,13 @@ from ecs_rollback.domain.model import (
     TriggerKind,
 )
 from ecs_rollback.domain.pinning import ROLLBACK_ID_TAG, plan
-from ecs_rollback.domain.state import ServiceState
+from ecs_rollback.domain.state import InFlight, ServiceState
 from ecs_rollback.observability import logger
-from ecs_rollback.ports import Dependencies, LedgerChange
+from ecs_rollback.ports import Dependencies, LedgerChange, OutboxEntry
 from ecs_rollback.services import retry
-from ecs_rollback.services.notifications import notification_for
+from ecs_rollback.services.notifications import notification_for, outbox_entry
 from ecs_rollback.services.releases import copy_tags
 
-# Longer than the functions' timeout: a lock this old without UpdateService belongs to a dead run.
-STALLED_AFTER = timedelta(minutes=3)
 _ID_NAMESPACE = uuid.UUID("6f1f3c8e-0b7a-4d0e-9a57-5d2b1c3e4f60")
 
 StatePatch = Callable[[ServiceState], ServiceState]
@@ -106,15 +117,7 @@ def execute(
             tracked = state is not None and state.current is not None and policy.in_scope
             return _record_only(deps, state if tracked else None, decision, record, now, patch, seen)
         except DuplicateTrigger:
-            existing = deps.ledger.get_rollback(service, record.record_key)
-            if existing is not None and _stalled(existing, deps.ledger.load(service), deps.clock.now()):
-                return _resume(deps, trigger, existing)
-            logger.info(
-                "duplicate trigger ignored",
-                extra={"trigger_id": trigger.trigger_id, "rollback_id": rollback_id},
-            )
-            deps.telemetry.event("DuplicateTrigger")
-            return existing or record
+            return _redelivered(deps, record)
 
     return retry.on_conflict(attempt, what=f"the ledger state of {service}")
 
@@ -192,8 +195,10 @@ def _record_only(
     seen: tuple[ServiceId, str] | None,
 ) -> RollbackRecord:
     if state is None:
-        # Nothing is written for services the ledger does not track (out of scope, or never seen).
-        _notify_and_count(deps, record)
+        # Services the ledger does not track (out of scope, or never seen) get no record: only the
+        # notification, whose outbox key (the rollback id) still makes a duplicate delivery a no-op.
+        deps.ledger.commit(LedgerChange(state=None, expected_version=0, notifications=[_told(deps, record)]))
+        _count(deps, record)
         return record
     new_state = None
     if isinstance(decision, Refuse) and decision.halts_automation:
@@ -202,9 +207,15 @@ def _record_only(
         )
     changed, expected = _state_change(state, new_state, patch)
     deps.ledger.commit(
-        LedgerChange(state=changed, expected_version=expected, new_rollback=record, alarm_seen=seen)
+        LedgerChange(
+            state=changed,
+            expected_version=expected,
+            new_rollback=record,
+            alarm_seen=seen,
+            notifications=[_told(deps, record)],
+        )
     )
-    _notify_and_count(deps, record)
+    _count(deps, record)
     return record
 
 
@@ -222,9 +233,15 @@ def _roll_back(
         changed, expected = _state_change(state, None, patch)
         record = _with_images(deps, record)
         deps.ledger.commit(
-            LedgerChange(state=changed, expected_version=expected, new_rollback=record, alarm_seen=seen)
+            LedgerChange(
+                state=changed,
+                expected_version=expected,
+                new_rollback=record,
+                alarm_seen=seen,
+                notifications=[_told(deps, record)],
+            )
         )
-        _notify_and_count(deps, record)
+        _count(deps, record)
         return record
 
     target = decision.target
@@ -239,7 +256,8 @@ def _roll_back(
             target_release_id=target.release_id,
             from_release_id=decision.current.release if decision.current else None,
             automatic=trigger.kind != TriggerKind.MANUAL,
-            lease=deps.settings.lock_ttl,
+            lock_ttl=deps.settings.lock_ttl,
+            lease=deps.settings.lease,
             loop_guard_period=deps.settings.loop_guard_period,
         ),
         now,
@@ -256,57 +274,101 @@ def _roll_back(
             "target": target.deploy_task_definition_arn,
         },
     )
-    return _carry_out(deps, trigger, decision, record)
+    return _carry_out(deps, trigger.at, decision, record, target.deploy_task_definition_arn)
 
 
 def _carry_out(
-    deps: Dependencies, trigger: Trigger, decision: RollBack, record: RollbackRecord
+    deps: Dependencies,
+    triggered_at: datetime,
+    decision: RollBack,
+    record: RollbackRecord,
+    target_arn: str,
+    *,
+    resumed: bool = False,
 ) -> RollbackRecord:
-    """Update the service to the target's rollback revision. The lock is held; failures release it."""
+    """Update the service to the target's rollback revision, the lease held. A resumed rollback
+    asks ECS first: a service already on the target only needs the record."""
     service = record.service
-    deployed_arn = decision.target.deploy_task_definition_arn
+    rollback_id = record.rollback_id
+    deployed_arn = target_arn
     registered: Release | None = None
     try:
-        try:
-            deps.ecs.update_service(service, deployed_arn)
-        except EcsUpdateFailed:
-            registered = _registered_again(deps, record, decision)
-            if registered is None:
-                raise
-            deployed_arn = registered.rollback_task_definition_arn
-            _update_state(deps, service, lambda s: lifecycle.retarget(s, record.rollback_id, deployed_arn))
-            deps.ecs.update_service(service, deployed_arn)
+        if resumed and _already_runs(deps, service, deployed_arn):
+            logger.info(
+                "ECS already runs the rollback's target; recording it",
+                extra={"rollback_id": rollback_id, "service": str(service), "deployed": deployed_arn},
+            )
+        else:
+            try:
+                deps.ecs.update_service(service, deployed_arn)
+            except EcsUpdateFailed:
+                registered = _registered_again(deps, record, decision)
+                if registered is None:
+                    raise
+                deployed_arn = registered.rollback_task_definition_arn
+                _update_state(
+                    deps,
+                    service,
+                    lambda s: lifecycle.retarget(s, rollback_id, deployed_arn),
+                    releases=[registered],
+                )
+                deps.ecs.update_service(service, deployed_arn)
     except (EcsUpdateFailed, TaskDefinitionUnavailable) as error:
         failed = replace(record, outcome=Outcome.FAILED, code=error.code, message=str(error))
         _update_state(
-            deps, service, lambda s: lifecycle.unlock(s, record.rollback_id), rollback_updates=[failed]
+            deps,
+            service,
+            lambda s: lifecycle.unlock(s, rollback_id),
+            rollback_updates=[failed],
+            notifications=[_told(deps, failed)],
         )
-        _notify_and_count(deps, failed)
+        _count(deps, failed)
         return failed
+    except Exception:
+        # A retry may cure it (throttling, 5xx, a dropped connection): keep the intent, free the
+        # lease so the platform's retry or the reconciler can take over at once, and fail.
+        _release_lease(deps, service, rollback_id)
+        raise
 
     updated_at = deps.clock.now()
-    deps.telemetry.trigger_to_update_service(max(0.0, (updated_at - trigger.at).total_seconds()))
+    deps.telemetry.trigger_to_update_service(max(0.0, (updated_at - triggered_at).total_seconds()))
     done = replace(
         _with_images(deps, record, registered),
         deployed_task_definition_arn=deployed_arn,
-        update_service_at=updated_at,
+        update_service_at=record.update_service_at or updated_at,
     )
     rolled_back, left, judged = _roll_back_from(deps, decision, done.message)
     done = replace(done, from_deployment=left[0].summary() if left else done.from_deployment)
     _update_state(
         deps,
         service,
-        rolled_back,
+        lambda s: lifecycle.mark_updated(rolled_back(s), rollback_id),
         rollback_updates=[done],
         deployments=left,
         releases=[*judged, *([registered] if registered is not None else [])],
+        notifications=[_told(deps, done)],
     )
     logger.info(
         "rollback deployed",
-        extra={"rollback_id": record.rollback_id, "service": str(service), "deployed": deployed_arn},
+        extra={"rollback_id": rollback_id, "service": str(service), "deployed": deployed_arn},
     )
-    _notify_and_count(deps, done)
+    _count(deps, done)
     return done
+
+
+def _already_runs(deps: Dependencies, service: ServiceId, task_definition_arn: str) -> bool:
+    snapshot = deps.ecs.describe_service(service)
+    return snapshot is not None and snapshot.task_definition_arn == task_definition_arn
+
+
+def _release_lease(deps: Dependencies, service: ServiceId, rollback_id: str) -> None:
+    """Best effort: when this write fails too, the lease lapses on its own within the function
+    timeout and its margin."""
+    now = deps.clock.now()
+    try:
+        _update_state(deps, service, lambda s: lifecycle.release_lease(s, rollback_id, now))
+    except Exception:  # the original fault is what the platform must see
+        logger.warning("could not release the rollback's lease", extra={"rollback_id": rollback_id})
 
 
 def _registered_again(deps: Dependencies, record: RollbackRecord, decision: RollBack) -> Release | None:
@@ -352,27 +414,80 @@ def _as_deployed(image: ContainerImage) -> ContainerImage:
     return replace(image, image=reference.pinned(image.digest), digest_source="recorded")
 
 
-def _stalled(record: RollbackRecord, state: ServiceState | None, now: datetime) -> bool:
-    """A run took the lock, then died before UpdateService (timeout, crash): its retry resumes it."""
-    return (
-        record.outcome == Outcome.ROLLED_BACK
-        and record.update_service_at is None
-        and state is not None
-        and state.in_flight is not None
-        and state.in_flight.rollback_id == record.rollback_id
-        and state.in_flight.active(now)
-        and now - state.in_flight.started_at >= STALLED_AFTER
+def _redelivered(deps: Dependencies, record: RollbackRecord) -> RollbackRecord:
+    """The trigger was decided before. Done: a duplicate. Unfinished: finish it, unless the run
+    that holds the lease is still on it."""
+    service = record.service
+    existing = deps.ledger.get_rollback(service, record.record_key)
+    state = deps.ledger.load(service)
+    in_flight = _unfinished(existing, state)
+    if existing is not None and state is not None and in_flight is not None:
+        if in_flight.leased(deps.clock.now()):
+            logger.info(
+                "the rollback is being carried out by another run",
+                extra={"rollback_id": existing.rollback_id, "step": in_flight.step},
+            )
+            deps.telemetry.event("RollbackInProgress")
+            return existing
+        return resume(deps, state, existing)
+    logger.info(
+        "duplicate trigger ignored",
+        extra={"trigger_id": record.trigger_id, "rollback_id": record.rollback_id},
     )
+    deps.telemetry.event("DuplicateTrigger")
+    return existing or record
 
 
-def _resume(deps: Dependencies, trigger: Trigger, record: RollbackRecord) -> RollbackRecord:
-    assert record.to_release is not None
+def _unfinished(record: RollbackRecord | None, state: ServiceState | None) -> InFlight | None:
+    """The lock of ``record``'s rollback, when UpdateService is not yet known to have happened."""
+    if record is None or state is None or state.in_flight is None:
+        return None
+    in_flight = state.in_flight
+    if in_flight.rollback_id != record.rollback_id or not in_flight.unfinished:
+        return None
+    if record.outcome != Outcome.ROLLED_BACK or record.dry_run or record.to_release is None:
+        return None
+    return in_flight
+
+
+def resumable(record: RollbackRecord, state: ServiceState) -> bool:
+    return _unfinished(record, state) is not None
+
+
+def commit_state(deps: Dependencies, state: ServiceState, updated: ServiceState) -> None:
+    """Write ``updated`` over ``state`` if nobody changed it since it was read."""
+    if updated != state:
+        deps.ledger.commit(
+            LedgerChange(state=replace(updated, version=state.version + 1), expected_version=state.version)
+        )
+
+
+def stalled(state: ServiceState, now: datetime) -> bool:
+    """An unfinished rollback whose lease lapsed: the reconciler resumes it."""
+    in_flight = state.in_flight
+    return in_flight is not None and in_flight.unfinished and not in_flight.leased(now)
+
+
+def resume(deps: Dependencies, state: ServiceState, record: RollbackRecord) -> RollbackRecord:
+    """Take over an unfinished rollback whose lease lapsed, and finish it.
+
+    Taking the lease is a conditional write on the state's version: of several runs resuming at
+    once, one wins; the others see ``ConcurrentUpdate``, read again, and find it leased or done.
+    """
+    assert state.in_flight is not None and record.to_release is not None
+    in_flight = state.in_flight
+    now = deps.clock.now()
+    taken = lifecycle.take_over(state, record.rollback_id, now, deps.settings.lease)
+    commit_state(deps, state, taken)
     logger.warning(
-        "resuming a rollback whose first run stopped before UpdateService",
-        extra={"rollback_id": record.rollback_id},
+        "resuming a rollback whose run stopped before it finished",
+        extra={"rollback_id": record.rollback_id, "step": in_flight.step},
     )
+    deps.telemetry.event("RollbackResumed")
     decision = RollBack(record.to_release, record.from_deployment, dry_run=False, message=record.message)
-    return _carry_out(deps, trigger, decision, record)
+    return _carry_out(
+        deps, record.triggered_at, decision, record, in_flight.target_task_definition_arn, resumed=True
+    )
 
 
 def _roll_back_from(
@@ -406,6 +521,7 @@ def _update_state(
     rollback_updates: list[RollbackRecord] | None = None,
     deployments: list[Deployment] | None = None,
     releases: list[Release] | None = None,
+    notifications: list[OutboxEntry] | None = None,
 ) -> None:
     """Read-modify-write of the service item, retried when a deployment event got there first."""
 
@@ -421,13 +537,19 @@ def _update_state(
                 deployments=deployments or [],
                 releases=releases or [],
                 rollback_updates=rollback_updates or [],
+                notifications=notifications or [],
             )
         )
 
     retry.on_conflict(attempt, what=f"the ledger state of {service}")
 
 
-def _notify_and_count(deps: Dependencies, record: RollbackRecord) -> None:
+def _told(deps: Dependencies, record: RollbackRecord) -> OutboxEntry:
+    """The decision's notification, for the outbox (written in the same commit as the record)."""
+    return outbox_entry(notification_for(record), record.service, deps.clock.now())
+
+
+def _count(deps: Dependencies, record: RollbackRecord) -> None:
     deps.telemetry.decision(record.outcome.value, record.trigger.value)
     logger.info(
         "decision",
@@ -439,4 +561,3 @@ def _notify_and_count(deps: Dependencies, record: RollbackRecord) -> None:
             "trigger_id": record.trigger_id,
         },
     )
-    deps.notifier.publish(notification_for(record))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ecs_rollback.domain.model import (
@@ -11,9 +12,11 @@ from ecs_rollback.domain.model import (
     Release,
     ReleaseRef,
     RollbackRecord,
+    ServiceId,
     iso,
 )
-from ecs_rollback.ports import Notification
+from ecs_rollback.domain.notices import attribute_value, bounded_message, subject_line
+from ecs_rollback.ports import Notification, OutboxEntry
 
 _VERBS = {
     Outcome.ROLLED_BACK: "rolled back",
@@ -113,7 +116,11 @@ def notification_for(record: RollbackRecord) -> Notification:
         what = f"{record.from_deployment.revision} -> {record.to_release.revision}"
     else:
         what = record.code.replace("_", " ")
-    return Notification(subject=f"[ecs-rollback] {record.service}: {verb} ({what})", body=record_view(record))
+    return Notification(
+        subject=f"[ecs-rollback] {record.service}: {verb} ({what})",
+        body=record_view(record),
+        key=record.rollback_id,
+    )
 
 
 def rollback_result_notification(record: RollbackRecord) -> Notification:
@@ -122,7 +129,9 @@ def rollback_result_notification(record: RollbackRecord) -> Notification:
     body["result"] = record.result
     body["result_at"] = iso(record.result_at) if record.result_at else None
     return Notification(
-        subject=f"[ecs-rollback] {record.service}: rollback deployment {record.result}", body=body
+        subject=f"[ecs-rollback] {record.service}: rollback deployment {record.result}",
+        body=body,
+        key=f"{record.rollback_id}#result",
     )
 
 
@@ -149,4 +158,22 @@ def known_bad_notification(deployment: Deployment, release: Release, rolls_back:
     return Notification(
         subject=f"[ecs-rollback] {deployment.service}: deploying a known-BAD release ({deployment.revision})",
         body=body,
+        key=f"known-bad#{deployment.deployment_id}",
+    )
+
+
+def outbox_entry(notification: Notification, service: ServiceId, now: datetime) -> OutboxEntry:
+    """The notification as the outbox stores it and SNS takes it: bounded subject and body, and the
+    attributes subscription filter policies match on."""
+    return OutboxEntry(
+        service=service,
+        key=notification.key,
+        subject=subject_line(notification.subject),
+        message=bounded_message(notification.body),
+        attributes={
+            "outcome": attribute_value(notification.body.get("outcome", "")),
+            "cluster": attribute_value(service.cluster),
+            "service": attribute_value(service.name),
+        },
+        created_at=now,
     )

@@ -19,15 +19,19 @@ class Promotion:
     message: str
 
 
-def promote_if_quiet(deps: Dependencies, payload: BakeTimerPayload) -> Promotion:
+def promote_if_quiet(deps: Dependencies, payload: BakeTimerPayload, *, reschedule: bool = True) -> Promotion:
+    """``reschedule``: while alarms fire, set a new timer (the reconciler, which looks again every
+    minute anyway, does not)."""
     service = payload.service
     prepared: dict[str, Release] = {}  # registered once, whatever the retries: never two pinned copies
     return retry.on_conflict(
-        lambda: _promote_once(deps, payload, prepared), what=f"the ledger state of {service}"
+        lambda: _promote_once(deps, payload, prepared, reschedule), what=f"the ledger state of {service}"
     )
 
 
-def _promote_once(deps: Dependencies, payload: BakeTimerPayload, prepared: dict[str, Release]) -> Promotion:
+def _promote_once(
+    deps: Dependencies, payload: BakeTimerPayload, prepared: dict[str, Release], reschedule: bool
+) -> Promotion:
     service = payload.service
     now = deps.clock.now()
     state = deps.ledger.load(service)
@@ -45,7 +49,7 @@ def _promote_once(deps: Dependencies, payload: BakeTimerPayload, prepared: dict[
         )
     firing = deps.alarms.in_alarm(alarms_of(deps.settings, service, deps.ledger.linked_alarms(service)))
     if firing:
-        if now - completed_at < deps.settings.watch_window and deps.bake_timer is not None:
+        if reschedule and now - completed_at < deps.settings.watch_window and deps.bake_timer is not None:
             deps.bake_timer.schedule(service, deployment.deployment_id, now + deps.settings.bake_time)
             return Promotion("rescheduled", f"alarms in ALARM ({', '.join(firing)}); checking again later")
         return Promotion("alarmed", f"alarms in ALARM ({', '.join(firing)}); not promoted")

@@ -1,0 +1,199 @@
+"""The reconciler: every minute, make the ledger and ECS agree. Events are the fast path; this is
+what guarantees convergence when an event, a timer, a publish or a whole run was lost.
+
+One pass reads the watched services' state items (one Query per 100 services, never a table
+scan) and, for each service, ECS's view of it (one ``DescribeServices``). Then:
+
+- an unfinished rollback whose lease lapsed is resumed (ECS first: already on the target, it is
+  only recorded), one whose record is gone or finished is released;
+- a deployment ECS reports that the ledger does not know, or knows in an older status, is
+  recorded as its event would have recorded it (the events lost, or late after ECS forgot it);
+- a COMPLETED release whose bake time passed with no alarm in ALARM is promoted (its timer lost);
+- outbox entries the stream path left unsent are published.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from ecs_rollback.domain import lifecycle
+from ecs_rollback.domain.model import Status
+from ecs_rollback.domain.state import ServiceState
+from ecs_rollback.events.bake_timer import BakeTimerPayload
+from ecs_rollback.events.ecs_deployment import EcsDeploymentEvent
+from ecs_rollback.observability import logger
+from ecs_rollback.ports import Dependencies, EcsDeployment, ServiceSnapshot
+from ecs_rollback.services import deployments, executor, outbox, retry
+from ecs_rollback.services.promotion import promote_if_quiet
+
+# A timer normally fires at the end of the bake; the reconciler steps in only after this.
+BAKE_GRACE = timedelta(seconds=90)
+_PAGE = 100
+_EVENT_FOR_ROLLOUT = {
+    "IN_PROGRESS": "SERVICE_DEPLOYMENT_IN_PROGRESS",
+    "COMPLETED": "SERVICE_DEPLOYMENT_COMPLETED",
+    "FAILED": "SERVICE_DEPLOYMENT_FAILED",
+}
+_RANK = {Status.IN_PROGRESS: 0, Status.COMPLETED: 1}
+
+
+@dataclass
+class Pass:
+    """What one run did, for its log line, its answer and the tests."""
+
+    services: int = 0
+    resumed: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    recorded: list[str] = field(default_factory=list)
+    promoted: list[str] = field(default_factory=list)
+    published: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "services": self.services,
+            "resumed": self.resumed,
+            "released": self.released,
+            "recorded": self.recorded,
+            "promoted": self.promoted,
+            "published": self.published,
+            "errors": self.errors,
+        }
+
+
+def reconcile(deps: Dependencies) -> Pass:
+    result = Pass()
+    cursor: str | None = None
+    while True:
+        page = deps.ledger.services(_PAGE, cursor)
+        for state in page.items:
+            if not deps.settings.scope.contains(state.service):
+                continue
+            result.services += 1
+            try:
+                _one_service(deps, state, result)
+            except Exception as error:  # one service's trouble must not stop the others
+                logger.exception("reconciling a service failed", extra={"service": str(state.service)})
+                result.errors.append(f"{state.service}: {type(error).__name__}")
+        cursor = page.cursor
+        if cursor is None:
+            break
+    result.published = outbox.deliver_unsent(deps)
+    logger.info("reconciled", extra=result.summary())
+    if result.errors:
+        # Alarmed like the other functions' errors, once the rest of the pass is done.
+        raise RuntimeError(f"the reconciler failed on {len(result.errors)} service(s): {result.errors[:5]}")
+    return result
+
+
+def _one_service(deps: Dependencies, state: ServiceState, result: Pass) -> None:
+    now = deps.clock.now()
+    if state.in_flight is not None and executor.stalled(state, now):
+        _resume_or_release(deps, state, result)
+        return  # ECS is read again next minute, once the rollback is carried out
+    snapshot = deps.ecs.describe_service(state.service)
+    if snapshot is None:
+        return
+    for event in _missed_events(state, snapshot, now):
+        deployments.handle_deployment_event(deps, event)
+        result.recorded.append(f"{state.service}: {event.detail.deployment_id} {event.detail.event_name}")
+    fresh = deps.ledger.load(state.service) or state
+    current = fresh.current
+    if current is not None and current.status == Status.COMPLETED:
+        completed_at = current.completed_at or current.started_at
+        if now >= completed_at + deps.settings.bake_time + BAKE_GRACE:
+            payload = BakeTimerPayload(
+                service_arn=state.service.arn, deployment_id=current.deployment_id, due_at=now
+            )
+            promotion = promote_if_quiet(deps, payload, reschedule=False)
+            if promotion.outcome == "promoted":
+                result.promoted.append(f"{state.service}: {current.revision}")
+
+
+def _resume_or_release(deps: Dependencies, state: ServiceState, result: Pass) -> None:
+    assert state.in_flight is not None
+    in_flight = state.in_flight
+    record = deps.ledger.get_rollback(state.service, in_flight.record_key)
+    if record is not None and executor.resumable(record, state):
+        executor.resume(deps, state, record)
+        result.resumed.append(record.rollback_id)
+        return
+
+    def release() -> None:
+        latest = deps.ledger.load(state.service)
+        if (
+            latest is None
+            or latest.in_flight is None
+            or latest.in_flight.rollback_id != in_flight.rollback_id
+        ):
+            return
+        executor.commit_state(deps, latest, lifecycle.unlock(latest, in_flight.rollback_id))
+
+    retry.on_conflict(release, what=f"the ledger state of {state.service}")
+    logger.warning(
+        "released a lock whose rollback has no unfinished record",
+        extra={"rollback_id": in_flight.rollback_id},
+    )
+    result.released.append(in_flight.rollback_id)
+
+
+def _missed_events(state: ServiceState, snapshot: ServiceSnapshot, now: datetime) -> list[EcsDeploymentEvent]:
+    """The deployment events the ledger should have had, from what ECS lists now."""
+    current = state.current
+    events = []
+    for deployment in sorted(snapshot.deployments, key=_created):
+        if deployment.status != "PRIMARY":
+            continue  # older deployments that ECS still lists were recorded when they were primary
+        known = current is not None and current.deployment_id == deployment.deployment_id
+        event_name = _EVENT_FOR_ROLLOUT.get(deployment.rollout_state or "")
+        if event_name is None:
+            continue
+        if known:
+            assert current is not None
+            if current.status.is_bad or current.status == Status.GOOD:
+                continue
+            reached = _RANK.get(current.status, 2)
+            wanted = {"SERVICE_DEPLOYMENT_IN_PROGRESS": 0, "SERVICE_DEPLOYMENT_COMPLETED": 1}.get(
+                event_name, 2
+            )
+            if wanted <= reached:
+                continue
+        elif (
+            current is not None
+            and deployment.created_at is not None
+            and deployment.created_at < current.started_at
+        ):
+            continue  # older than what the ledger records as running
+        events.append(_event(snapshot, deployment, event_name, now))
+    return events
+
+
+def _created(deployment: EcsDeployment) -> datetime:
+    return deployment.created_at or datetime.min.replace(tzinfo=UTC)
+
+
+def _event(
+    snapshot: ServiceSnapshot, deployment: EcsDeployment, event_name: str, now: datetime
+) -> EcsDeploymentEvent:
+    """The event ECS would have sent, in its own shape (``ECS Deployment State Change``)."""
+    service = snapshot.service
+    return EcsDeploymentEvent.model_validate(
+        {
+            "version": "0",
+            "id": f"reconciler-{deployment.deployment_id}-{event_name}"[:512],
+            "detail-type": "ECS Deployment State Change",
+            "source": "aws.ecs",
+            "account": service.account,
+            "time": now.isoformat(),
+            "region": service.region,
+            "resources": [service.arn],
+            "detail": {
+                "eventType": "ERROR" if event_name == "SERVICE_DEPLOYMENT_FAILED" else "INFO",
+                "eventName": event_name,
+                "deploymentId": deployment.deployment_id,
+                "updatedAt": now.isoformat(),
+                "reason": "recorded by the reconciler from DescribeServices (the event was not received)",
+            },
+        }
+    )
