@@ -26,12 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from ecs_rollback.domain.model import Outcome, RevisionId
-from ecs_rollback_sandbox.faults import attach
+from ecs_rollback_sandbox.faults import FaultKind, attach
 from tests.integration.conftest import SHA_V2
 
 pytestmark = [pytest.mark.emulator, pytest.mark.timeout(120)]
@@ -88,7 +88,7 @@ def _run(
 ) -> list[dict[str, Any]]:
     """Play the cell; the UpdateService requests ECS carried out, in order."""
     with attach(world.emulator) as faults:
-        faults.add(service, operation, fault, times="always" if times == "always" else 1)
+        faults.add(service, operation, cast(FaultKind, fault), times="always" if times == "always" else 1)
         answers = _automatic(world, web) if path == "automatic" else _manual(world, web)
         # The fault is over. The lease of any run that died lapses; the reconciler and ECS run.
         faults.lift()
@@ -246,7 +246,7 @@ def test_a_manual_request_the_ledger_cannot_serve_answers_what_happened_and_what
     # Given the ledger fails every read of the manual function
     world, web = bad_release
     with attach(world.emulator) as faults:
-        faults.add("dynamodb", "GetItem", fault, times="always")
+        faults.add("dynamodb", "GetItem", cast(FaultKind, fault), times="always")
 
         # When an operator asks for a rollback
         answer = world.manual(cluster="prod", service="web")

@@ -31,7 +31,7 @@ from ecs_rollback.domain.model import (
     Verdict,
     rollback_sort_key,
 )
-from ecs_rollback.domain.state import Halt, InFlight, ServiceState
+from ecs_rollback.domain.state import Halt, InFlight, ServiceState, Step
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -197,6 +197,7 @@ def lock(
     automatic: bool = True,
     source_revision: int | None = None,
     from_revision: int | None = 3,
+    step: str = Step.LOCKED,
 ) -> InFlight:
     started = started_at or NOW - minutes(1)
     return InFlight(
@@ -208,6 +209,7 @@ def lock(
         started_at=started,
         expires_at=expires_at or NOW + minutes(29),
         automatic=automatic,
+        step=step,
     )
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ecs_rollback.domain import lifecycle
 from ecs_rollback.domain.model import Deployment, Origin, Status, Verdict
-from ecs_rollback.domain.state import Halt, ServiceState
+from ecs_rollback.domain.state import Halt, ServiceState, Step
 from tests.unit.builders import NOW, SERVICE, deployment, lock, minutes, release, state, td_arn
 
 RANK = {Status.IN_PROGRESS: 0, Status.COMPLETED: 1, Status.GOOD: 2}
@@ -281,8 +281,8 @@ def test_record_completed_with_zero_bake_time_promotes_at_once() -> None:
 
 @pytest.mark.parametrize("bake_time_zero", [False, True], ids=["baked later", "zero bake time"])
 def test_the_rollback_deployment_completing_finishes_the_rollback(bake_time_zero: bool) -> None:
-    # Given a rollback in flight whose deployment of web:1 started
-    in_flight = lock(1, rollback_id="rb-9")
+    # Given a rollback in flight (ECS accepted its UpdateService) whose deployment of web:1 started
+    in_flight = lock(1, rollback_id="rb-9", step=Step.UPDATED)
     started = lifecycle.record_started(
         state(fresh(), [V1], in_flight=in_flight),
         fresh(1, started_at=NOW - minutes(2)),
@@ -321,7 +321,7 @@ def test_record_failed_drops_the_revision_from_the_good_list() -> None:
 
 def test_record_failed_finishes_the_rollback_in_flight_with_failed() -> None:
     # Given a rollback in flight whose deployment of web:1 started
-    in_flight = lock(1, rollback_id="rb-9")
+    in_flight = lock(1, rollback_id="rb-9", step=Step.UPDATED)
     started = lifecycle.record_started(
         state(fresh(), [V1], in_flight=in_flight),
         fresh(1, started_at=NOW - minutes(2)),
@@ -560,3 +560,28 @@ def test_a_redeployed_good_release_moves_to_the_front_of_the_targets() -> None:
     # Then web:1's release is the newest GOOD (it is what ran last), and the copy is one of its revisions
     assert [entry.release_id for entry in transition.state.good] == [V1.release, v2.release]
     assert td_arn(5) in transition.releases[0].revisions
+
+
+def test_a_rollback_deployment_ending_before_its_run_recorded_the_update_keeps_the_lock_for_the_resume() -> (
+    None
+):
+    # Given a rollback whose run died after ECS accepted UpdateService (its step still "locked")
+    in_flight = lock(1, rollback_id="rb-9")
+    started = lifecycle.record_started(
+        state(fresh(), [V1], in_flight=in_flight),
+        fresh(1, started_at=NOW - minutes(2)),
+        release(fresh(1, started_at=NOW - minutes(2))),
+        NOW - minutes(2),
+    )
+
+    # When its deployment completes
+    transition = lifecycle.record_completed(
+        started.state, started.deployments[0], release(started.deployments[0]), NOW, False
+    )
+
+    # Then the lock stays, saying how the deployment ended, for the run that resumes the rollback
+    assert transition.rollback_finished is None
+    assert transition.state.in_flight == replace(in_flight, ended="COMPLETED")
+
+    # And once that run records the update, the lock is released at once
+    assert lifecycle.mark_updated(transition.state, "rb-9").in_flight is None

@@ -552,6 +552,7 @@ def _state_item(state: ServiceState, good: list[ReleaseRef], truncated: bool) ->
                         "automatic": in_flight.automatic,
                         "step": in_flight.step,
                         "lease_expires_at": _opt_time(in_flight.lease_expires_at),
+                        "ended": in_flight.ended,
                     }
                 )
                 if in_flight
@@ -608,6 +609,7 @@ def state_from_item(item: Item) -> ServiceState:
             # unless its record says otherwise; the executor checks ECS before acting on either.
             step=in_flight.get("step", Step.LOCKED),
             lease_expires_at=_time(in_flight.get("lease_expires_at")),
+            ended=in_flight.get("ended"),
         )
         if in_flight
         else None,

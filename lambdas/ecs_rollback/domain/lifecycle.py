@@ -264,9 +264,12 @@ def release_lease(state: ServiceState, rollback_id: str, now: datetime) -> Servi
 
 
 def mark_updated(state: ServiceState, rollback_id: str) -> ServiceState:
-    """ECS accepted UpdateService: the lock now waits for the rollback's deployment to end."""
+    """ECS accepted UpdateService: the lock now waits for the rollback's deployment to end, or is
+    released when that deployment already ended (the run that updated ECS died first)."""
     if state.in_flight is None or state.in_flight.rollback_id != rollback_id:
         return state
+    if state.in_flight.ended is not None:
+        return replace(state, in_flight=None)
     return replace(state, in_flight=replace(state.in_flight, step=Step.UPDATED, lease_expires_at=None))
 
 
@@ -288,6 +291,13 @@ def _finish_in_flight(transition: Transition, deployment: Deployment, result: st
     in_flight = transition.state.in_flight
     if in_flight is None or deployment.rollback_id != in_flight.rollback_id:
         return transition
+    if in_flight.unfinished:
+        # ECS ran the rollback's deployment, so UpdateService was carried out, but its run did not
+        # record it (it died, or its answer was lost): keep the lock for the run that resumes it,
+        # which records the rollback, then releases the lock.
+        return replace(
+            transition, state=replace(transition.state, in_flight=replace(in_flight, ended=result))
+        )
     return replace(
         transition,
         state=replace(transition.state, in_flight=None),

@@ -47,6 +47,9 @@ class InFlight:
     from_release_id: str | None = None
     step: str = Step.LOCKED
     lease_expires_at: datetime | None = None
+    # COMPLETED / FAILED: the rollback's deployment ended before its run recorded UpdateService
+    # (the run died after ECS accepted it); the run that resumes it finishes the rollback.
+    ended: str | None = None
 
     def active(self, now: datetime) -> bool:
         return now < self.expires_at

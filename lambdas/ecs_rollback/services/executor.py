@@ -57,7 +57,7 @@ from ecs_rollback.domain.state import InFlight, ServiceState
 from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies, LedgerChange, OutboxEntry
 from ecs_rollback.services import retry
-from ecs_rollback.services.notifications import notification_for, outbox_entry
+from ecs_rollback.services.notifications import notification_for, outbox_entry, rollback_result_notification
 from ecs_rollback.services.releases import copy_tags
 
 _ID_NAMESPACE = uuid.UUID("6f1f3c8e-0b7a-4d0e-9a57-5d2b1c3e4f60")
@@ -285,9 +285,11 @@ def _carry_out(
     target_arn: str,
     *,
     resumed: bool = False,
+    ended: str | None = None,
 ) -> RollbackRecord:
     """Update the service to the target's rollback revision, the lease held. A resumed rollback
-    asks ECS first: a service already on the target only needs the record."""
+    asks ECS first: a service already on the target only needs the record (and, when its
+    deployment already ended, ``ended``, the rollback's result as well)."""
     service = record.service
     rollback_id = record.rollback_id
     deployed_arn = target_arn
@@ -339,6 +341,10 @@ def _carry_out(
     )
     rolled_back, left, judged = _roll_back_from(deps, decision, done.message)
     done = replace(done, from_deployment=left[0].summary() if left else done.from_deployment)
+    notices = [_told(deps, done)]
+    if ended is not None:
+        done = replace(done, result=ended, result_at=updated_at)
+        notices.append(outbox_entry(rollback_result_notification(done), service, updated_at))
     _update_state(
         deps,
         service,
@@ -346,7 +352,7 @@ def _carry_out(
         rollback_updates=[done],
         deployments=left,
         releases=[*judged, *([registered] if registered is not None else [])],
-        notifications=[_told(deps, done)],
+        notifications=notices,
     )
     logger.info(
         "rollback deployed",
@@ -447,6 +453,8 @@ def _unfinished(record: RollbackRecord | None, state: ServiceState | None) -> In
         return None
     if record.outcome != Outcome.ROLLED_BACK or record.dry_run or record.to_release is None:
         return None
+    if record.update_service_at is not None or record.result is not None:
+        return None  # the record says UpdateService was carried out: nothing is left to resume
     return in_flight
 
 
@@ -486,7 +494,13 @@ def resume(deps: Dependencies, state: ServiceState, record: RollbackRecord) -> R
     deps.telemetry.event("RollbackResumed")
     decision = RollBack(record.to_release, record.from_deployment, dry_run=False, message=record.message)
     return _carry_out(
-        deps, record.triggered_at, decision, record, in_flight.target_task_definition_arn, resumed=True
+        deps,
+        record.triggered_at,
+        decision,
+        record,
+        in_flight.target_task_definition_arn,
+        resumed=True,
+        ended=in_flight.ended,
     )
 
 

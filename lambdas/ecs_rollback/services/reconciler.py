@@ -95,10 +95,11 @@ def _one_service(deps: Dependencies, state: ServiceState, result: Pass) -> None:
     snapshot = deps.ecs.describe_service(state.service)
     if snapshot is None:
         return
-    for event in _missed_events(state, snapshot, now):
+    missed = _missed_events(state, snapshot, now)
+    for event in missed:
         deployments.handle_deployment_event(deps, event)
         result.recorded.append(f"{state.service}: {event.detail.deployment_id} {event.detail.event_name}")
-    fresh = deps.ledger.load(state.service) or state
+    fresh = (deps.ledger.load(state.service) or state) if missed else state
     current = fresh.current
     if current is not None and current.status == Status.COMPLETED:
         completed_at = current.completed_at or current.started_at
