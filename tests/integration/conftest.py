@@ -84,3 +84,18 @@ def make_service() -> Callable[..., Service]:
         return service
 
     return make
+
+
+@pytest.fixture
+def bad_release(
+    make_world: Callable[..., Any], make_service: Callable[..., Service]
+) -> tuple[World, Service]:
+    """v1 running and GOOD, v2 deployed and COMPLETED (its events delivered, its notices read), two
+    minutes on: its alarm is about to fire."""
+    world = make_world()
+    web = make_service(world, pinned=True)
+    web.revision("v2", sha=SHA_V2, pinned=True)
+    web.deploy("v2")
+    world.notifications()
+    world.clock.advance(timedelta(minutes=2))
+    return world, web

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from typing import Any
 
 import botocore.exceptions
@@ -24,7 +23,6 @@ from ecs_rollback.composition import _BOTO_CONFIG as PRODUCT_CONFIG
 from ecs_rollback_sandbox import faults as faults_module
 from ecs_rollback_sandbox.emulator import ACCOUNT, REGION, Emulator
 from ecs_rollback_sandbox.faults import FaultInjector, attach
-from tests.integration.conftest import SHA_V2
 
 pytestmark = [pytest.mark.emulator, pytest.mark.timeout(60)]
 
@@ -486,18 +484,6 @@ def test_detach_puts_the_emulator_back(aws, table, product_client):
 
 
 # -- the product's own code path under faults ---------------------------------------------------
-
-
-@pytest.fixture
-def bad_release(make_world, make_service):
-    """v1 running and GOOD, v2 deployed (COMPLETED), its alarm about to fire."""
-    world = make_world()
-    web = make_service(world, pinned=True)
-    web.revision("v2", sha=SHA_V2, pinned=True)
-    web.deploy("v2")
-    world.notifications()
-    world.clock.advance(timedelta(minutes=2))
-    return world, web
 
 
 def test_alarm_rollback_survives_a_lost_update_service_answer(bad_release):

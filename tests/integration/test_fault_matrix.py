@@ -24,7 +24,6 @@ ECS runs, and no lock outlives the cell.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, cast
 
@@ -32,7 +31,6 @@ import pytest
 
 from ecs_rollback.domain.model import Outcome, RevisionId
 from ecs_rollback_sandbox.faults import FaultKind, attach
-from tests.integration.conftest import SHA_V2
 
 pytestmark = [pytest.mark.emulator, pytest.mark.timeout(120)]
 
@@ -49,17 +47,6 @@ FAULTS = ("throttle", "server_error", "connection_error", "lost_answer", "access
 TIMES = ("once", "always")
 PATHS = ("automatic", "manual")
 PLATFORM_RETRIES = 2  # Lambda's asynchronous invoke: two retries after the first attempt
-
-
-@pytest.fixture
-def bad_release(make_world: Callable[..., Any], make_service: Callable[..., Any]) -> tuple[Any, Any]:
-    world = make_world()
-    web = make_service(world, pinned=True)
-    web.revision("v2", sha=SHA_V2, pinned=True)
-    web.deploy("v2")
-    world.notifications()
-    world.clock.advance(timedelta(minutes=2))
-    return world, web
 
 
 def _automatic(world: Any, web: Any) -> list[Any]:

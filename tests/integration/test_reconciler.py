@@ -35,18 +35,6 @@ NOTHING_DONE = {"resumed": [], "released": [], "recorded": [], "promoted": [], "
 WRITES = ("TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
 
 
-@pytest.fixture
-def bad_release(make_world: Callable[..., Any], make_service: Callable[..., Any]) -> tuple[Any, Any]:
-    """v1 GOOD, v2 deployed and COMPLETED (its events delivered), its notices read, two minutes on."""
-    world = make_world()
-    web = make_service(world, pinned=True)
-    web.revision("v2", sha=SHA_V2, pinned=True)
-    web.deploy("v2")
-    world.notifications()
-    world.clock.advance(timedelta(minutes=2))
-    return world, web
-
-
 # -- helpers ------------------------------------------------------------------------------------
 
 

@@ -361,27 +361,24 @@ class DynamoDBLedger:
         return Page([items.deployment_from_item(item) for item in found], next_cursor)
 
     def services(self, limit: int = 100, cursor: str | None = None) -> Page[ServiceState]:
-        found, next_cursor = self._query(
+        found, next_cursor = self._of_kind(items.SERVICE_KIND, limit, cursor)
+        return Page([items.state_from_item(item) for item in found], next_cursor)
+
+    def _of_kind(self, kind: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """The items ``by_kind`` lists under ``kind``, oldest first."""
+        return self._query(
             limit,
             cursor,
             IndexName=KIND_INDEX.name,
             KeyConditionExpression=f"{KIND_INDEX.partition_key} = :kind",
-            ExpressionAttributeValues=_to_wire({":kind": items.SERVICE_KIND}),
+            ExpressionAttributeValues=_to_wire({":kind": kind}),
             ScanIndexForward=True,
         )
-        return Page([items.state_from_item(item) for item in found], next_cursor)
 
     # -- the outbox ---------------------------------------------------------------------
 
     def unsent(self, limit: int = 100) -> list[OutboxEntry]:
-        found, _ = self._query(
-            limit,
-            None,
-            IndexName=KIND_INDEX.name,
-            KeyConditionExpression=f"{KIND_INDEX.partition_key} = :kind",
-            ExpressionAttributeValues=_to_wire({":kind": items.OUTBOX_KIND}),
-            ScanIndexForward=True,
-        )
+        found, _ = self._of_kind(items.OUTBOX_KIND, limit, None)
         return [items.outbox_from_item(item) for item in found]
 
     def claim(self, entry: OutboxEntry, now: datetime, until: datetime) -> bool:

@@ -205,6 +205,18 @@ def _record_only(
         new_state = lifecycle.halt(
             state, decision.message, now, state.current.rollback_id if state.current else None
         )
+    return _record_decision(deps, state, new_state, patch, record, seen)
+
+
+def _record_decision(
+    deps: Dependencies,
+    state: ServiceState,
+    new_state: ServiceState | None,
+    patch: StatePatch | None,
+    record: RollbackRecord,
+    seen: tuple[ServiceId, str] | None,
+) -> RollbackRecord:
+    """A decision that changes nothing in ECS: its record and notice, and the state's own change."""
     changed, expected = _state_change(state, new_state, patch)
     deps.ledger.commit(
         LedgerChange(
@@ -230,19 +242,7 @@ def _roll_back(
     seen: tuple[ServiceId, str] | None,
 ) -> RollbackRecord:
     if decision.dry_run:
-        changed, expected = _state_change(state, None, patch)
-        record = _with_images(deps, record)
-        deps.ledger.commit(
-            LedgerChange(
-                state=changed,
-                expected_version=expected,
-                new_rollback=record,
-                alarm_seen=seen,
-                notifications=[_told(deps, record)],
-            )
-        )
-        _count(deps, record)
-        return record
+        return _record_decision(deps, state, None, patch, _with_images(deps, record), seen)
 
     target = decision.target
     locked = lifecycle.lock(
