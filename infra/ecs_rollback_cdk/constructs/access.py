@@ -55,7 +55,8 @@ def function_access(
     digests = permissions.task_digests(scope, arns)
     images = permissions.image_reads(arns, config.ecr_repository_arns)
     scheduling = bake.statements()
-    reconciler_statements = (
+    # What DeploymentEvents does is what the Reconciler does when its events were lost.
+    deployment_statements = (
         permissions.service_updates(scope, arns),
         describe_definitions,
         *registration,
@@ -68,15 +69,7 @@ def function_access(
         functions.DEPLOYMENT_EVENTS.name: Access(
             LedgerUse(writes=True, batch_reads=True, queries_indexes=True),
             notifies=False,
-            statements=(
-                permissions.service_updates(scope, arns),
-                describe_definitions,
-                *registration,
-                *digests,
-                images,
-                permissions.alarm_states(arns),
-                *scheduling,
-            ),
+            statements=deployment_statements,
         ),
         functions.ALARM_EVENTS.name: Access(
             LedgerUse(writes=True, updates=True, queries_indexes=True),
@@ -113,6 +106,6 @@ def function_access(
         functions.RECONCILER.name: Access(
             LedgerUse(writes=True, batch_reads=True, updates=True, queries_indexes=True),
             notifies=True,
-            statements=reconciler_statements,
+            statements=deployment_statements,
         ),
     }
