@@ -1,4 +1,4 @@
-"""The ``ecs-rollback`` command: status, history, rollback, deploy and adopt.
+"""The ``ecs-rollback`` command: status, history, rollback, deploy, adopt and timeline.
 
 Works against any AWS account through the standard credential chain (``--profile``,
 ``--region``), and against the local sandbox through ``AWS_ENDPOINT_URL`` and
@@ -24,6 +24,7 @@ from ecs_rollback_cli.context import Cli
 from ecs_rollback_cli.errors import EXIT_CODES, EXIT_USAGE, CliError, GuardedGroup, with_hint
 from ecs_rollback_cli.follow import DEFAULT_POLL_SECONDS, DEFAULT_TIMEOUT_SECONDS, Wait
 from ecs_rollback_cli.runtime import Runtime
+from ecs_rollback_cli.timeline import timeline_command
 from ecs_rollback_cli.views import (
     deployment_json,
     history_table,
@@ -408,3 +409,6 @@ def adopt(
     if adopted.commit_message:
         text.append(f'  "{adopted.commit_message.splitlines()[0]}"', style="italic")
     cli.out.print(text)
+
+
+app.command("timeline")(timeline_command)

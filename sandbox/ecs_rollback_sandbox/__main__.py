@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -161,6 +162,8 @@ def _run(progress: _Progress, *, keep: bool, port: int, quiet: bool, as_json: bo
         )
         progress.step = "telling the story"
         result = run_story(world, timeline)
+        progress.step = "writing the timeline page"
+        page = _write_timeline(world, deployed.stack.outputs["LedgerTableName"])
         elapsed = time.monotonic() - started
         summary = (
             f"rolled back demo/web to {result.rolled_back_to.rsplit('/', 1)[-1]} running "
@@ -174,15 +177,45 @@ def _run(progress: _Progress, *, keep: bool, port: int, quiet: bool, as_json: bo
                 stack=deployed.stack.name,
                 notifications=result.notifications,
                 rollback_aws_calls=result.rollback_calls,
+                timeline_html=str(page) if page else None,
                 wall_seconds=round(elapsed, 2),
             )
         elif mode is Mode.QUIET:
             print(f"sandbox: {summary}")
         else:
+            if page:
+                timeline.note(
+                    f"\nThe story as a page (ecs-rollback timeline): [bold]{page}[/]  open it in a browser"
+                )
             timeline.note(f"\n[bold green]Done[/]: {summary}.")
         if keep:
             progress.step = "serving"
             _keep(world, deployed, timeline, result.service, quiet=quiet, as_json=as_json)
+
+
+TIMELINE_PAGE = Path(".sandbox") / "timeline.html"
+
+
+def _write_timeline(world: World, table_name: str) -> Path | None:
+    """The demo ledger as the page ``ecs-rollback timeline`` writes, in ``.sandbox/`` (git ignores
+    it); a directory that cannot be written costs the page, with a line on stderr, not the story."""
+    from ecs_rollback_cli.errors import CliError
+    from ecs_rollback_cli.timeline import collect, ledger_services, render, write_page
+
+    ledger = world.ledger
+    data = collect(
+        ledger,
+        ledger_services(ledger),
+        now=world.clock.now(),
+        bake_time_seconds=world.settings["bake_timer"].bake_time_seconds,
+        source=table_name,
+    )
+    try:
+        TIMELINE_PAGE.parent.mkdir(exist_ok=True)
+        return write_page(render(data, title="Release timeline: the sandbox's story"), TIMELINE_PAGE)
+    except (OSError, CliError) as error:
+        print(f"sandbox: no timeline page: {getattr(error, 'message', error)}", file=sys.stderr)
+        return None
 
 
 def _keep(
