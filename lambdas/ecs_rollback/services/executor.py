@@ -196,8 +196,17 @@ def _record_only(
 ) -> RollbackRecord:
     if state is None:
         # Services the ledger does not track (out of scope, or never seen) get no record: only the
-        # notification, whose outbox key (the rollback id) still makes a duplicate delivery a no-op.
-        deps.ledger.commit(LedgerChange(state=None, expected_version=0, notifications=[_told(deps, record)]))
+        # notification. Its outbox key names this decision (a duplicate delivery is a no-op), apart
+        # from the rollback id's own notice: a redelivery decided once the service is known writes
+        # that one, with its record.
+        untracked = replace(notification_for(record), key=f"{record.rollback_id}#{record.code}")
+        deps.ledger.commit(
+            LedgerChange(
+                state=None,
+                expected_version=0,
+                notifications=[outbox_entry(untracked, record.service, deps.clock.now())],
+            )
+        )
         _count(deps, record)
         return record
     new_state = None
