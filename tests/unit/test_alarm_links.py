@@ -236,3 +236,13 @@ def test_alarms_of_a_service() -> None:
 
     # Then exact configured names and seen names are listed once each, prefixes are not names
     assert names == ["web-5xx", "web-cpu-high"]
+
+
+def test_a_dimension_or_tag_that_is_no_ecs_name_links_no_service() -> None:
+    from ecs_rollback.services.alarm_links import _names_a_service
+
+    assert _names_a_service("prod", "web")
+    assert not _names_a_service("prod", "x" * 300_000)  # a 300 KB dimension value
+    assert not _names_a_service("prod", "web\n")
+    assert not _names_a_service("prod/../x", "web")
+    assert not _names_a_service("prod", None)

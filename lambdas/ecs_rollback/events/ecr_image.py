@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecs_rollback.domain.model import DIGEST_PATTERN
+from ecs_rollback.events.envelope import AwsEvent
 
 
 class EcrImageActionDetail(BaseModel):
@@ -24,7 +24,7 @@ class EcrImageActionDetail(BaseModel):
     image_tag: str | None = Field(default=None, alias="image-tag", max_length=300)
 
 
-class EcrImageActionEvent(EventBridgeModel):
+class EcrImageActionEvent(AwsEvent):
     source: Literal["aws.ecr"]
     detail_type: Literal["ECR Image Action"] = Field(alias="detail-type")
     detail: EcrImageActionDetail

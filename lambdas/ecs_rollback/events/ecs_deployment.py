@@ -11,10 +11,10 @@ import re
 from datetime import datetime
 from typing import Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ecs_rollback.domain.model import SERVICE_ARN, ServiceId
+from ecs_rollback.events.envelope import AwsEvent
 
 DeploymentEventName = Literal[
     "SERVICE_DEPLOYMENT_IN_PROGRESS",
@@ -44,7 +44,7 @@ class EcsDeploymentDetail(BaseModel):
         return match["deployment_id"] if match else None
 
 
-class EcsDeploymentEvent(EventBridgeModel):
+class EcsDeploymentEvent(AwsEvent):
     source: Literal["aws.ecs"]
     detail_type: Literal["ECS Deployment State Change"] = Field(alias="detail-type")
     detail: EcsDeploymentDetail

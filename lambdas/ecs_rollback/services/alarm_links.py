@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ecs_rollback.config import Settings
@@ -11,6 +12,13 @@ from ecs_rollback.ports import AlarmGateway
 
 CLUSTER_TAG = "ecs-rollback:cluster"
 SERVICE_TAG = "ecs-rollback:service"
+# What ECS accepts as a cluster or service name: a tag or a dimension naming anything else names
+# no service (a 300 KB dimension value, control characters, a path).
+_ECS_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}\Z", re.ASCII)
+
+
+def _names_a_service(cluster: str | None, name: str | None) -> bool:
+    return bool(cluster and name and _ECS_NAME.match(cluster) and _ECS_NAME.match(name))
 
 
 @dataclass(frozen=True)
@@ -40,16 +48,16 @@ def link_alarm(settings: Settings, alarms: AlarmGateway, event: AlarmStateChange
     if configured:
         return configured
     tags = (detail.alarm_tags or {}) if detail.tags_complete else {}
-    if CLUSTER_TAG in tags and SERVICE_TAG in tags:
+    if _names_a_service(tags.get(CLUSTER_TAG), tags.get(SERVICE_TAG)):
         return [Link(service(tags[CLUSTER_TAG], tags[SERVICE_TAG]), "alarm tags")]
     cluster = detail.configuration.dimension("ClusterName")
     name = detail.configuration.dimension("ServiceName")
-    if cluster and name:
+    if cluster and name and _names_a_service(cluster, name):
         return [Link(service(cluster, name), "metric dimensions")]
     if not detail.tags_complete:
         # The event carried no (or truncated) tags: ask CloudWatch.
         tags = alarms.tags(event.alarm_arn)
-        if CLUSTER_TAG in tags and SERVICE_TAG in tags:
+        if _names_a_service(tags.get(CLUSTER_TAG), tags.get(SERVICE_TAG)):
             return [Link(service(tags[CLUSTER_TAG], tags[SERVICE_TAG]), "alarm tags")]
     return []
 

@@ -34,14 +34,19 @@ def parse_request(event: object) -> ManualRollbackRequest:
             raise InvalidRequest("payload_too_large", f"the request is over {MAX_PAYLOAD_BYTES} bytes")
         try:
             event = json.loads(event)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidRequest("invalid_json", f"the request is not valid JSON: {exc}") from exc
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, int digits
+            raise InvalidRequest(
+                "invalid_json", f"the request is not valid JSON this function accepts: {str(exc)[:200]}"
+            ) from exc
     if not isinstance(event, Mapping):
         raise InvalidRequest(
             "invalid_request",
             'the request must be one JSON object: {"cluster", "service", "target", "reason", ...}',
         )
-    size = len(json.dumps(event, default=str))
+    try:
+        size = len(json.dumps(event, default=str))
+    except (ValueError, RecursionError) as exc:  # nested too deep, or an int too long to print
+        raise InvalidRequest("invalid_request", f"the request cannot be read: {str(exc)[:200]}") from exc
     if size > MAX_PAYLOAD_BYTES:
         raise InvalidRequest(
             "payload_too_large", f"the request is {size} bytes; the limit is {MAX_PAYLOAD_BYTES}"
