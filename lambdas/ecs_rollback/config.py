@@ -110,6 +110,10 @@ class Settings(_Strict):
     Every field is required here: the defaults of the optional ones belong to ``contract``.
     """
 
+    # Where this installation acts: the events it reads and the services it changes are in this
+    # account and region (an event of another is ignored, a manual request for another refused).
+    home_account: Annotated[str, Field(pattern=r"^[0-9]{12}$")]
+    home_region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")]
     ledger_table_name: Annotated[str, Field(min_length=3)]
     notification_topic_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sns:")]
     scope: Scope
@@ -147,6 +151,9 @@ class Settings(_Strict):
     @property
     def lease(self) -> timedelta:
         return timedelta(seconds=self.lease_seconds)
+
+    def acts_in(self, account: str, region: str) -> bool:
+        return account == self.home_account and region == self.home_region
 
     def is_dry_run(self, service: ServiceId) -> bool:
         return self.dry_run or any(

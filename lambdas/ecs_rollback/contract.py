@@ -46,6 +46,8 @@ DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES = True
 class Env(StrEnum):
     """Every environment variable a function reads."""
 
+    HOME_ACCOUNT = "HOME_ACCOUNT"
+    HOME_REGION = "HOME_REGION"
     LEDGER_TABLE_NAME = "LEDGER_TABLE_NAME"
     NOTIFICATION_TOPIC_ARN = "NOTIFICATION_TOPIC_ARN"
     SCOPE = "SCOPE"

@@ -438,6 +438,8 @@ def provision_direct(
 
     environment = to_environment(
         Settings(
+            home_account=ACCOUNT,
+            home_region=emulator.region,
             ledger_table_name=name,
             notification_topic_arn=topic_arn,
             scope=Scope.model_validate(scope or {"clusters": ["prod"]}),

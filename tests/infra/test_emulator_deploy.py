@@ -20,7 +20,7 @@ from cdk_testkit import HANDLERS, Synthesized, load_event
 
 from ecs_rollback.contract import LEDGER_INDEXES, from_environment
 from ecs_rollback_sandbox.deploy import EMULATOR_SKIPS, DeployedStack, deploy_stack
-from ecs_rollback_sandbox.emulator import Emulator
+from ecs_rollback_sandbox.emulator import ACCOUNT, Emulator
 
 pytestmark = pytest.mark.emulator
 
@@ -84,6 +84,8 @@ def test_each_function_environment_names_the_created_table_and_topic(
     # And the functions' own configuration model loads it as it would at cold start
     settings = from_environment(environment)
     assert settings.ledger_table_name == deployed.outputs["LedgerTableName"]
+    # And the installation's own account and region, as CloudFormation resolved them
+    assert settings.acts_in(ACCOUNT, emulator.region)
 
 
 def test_the_deployment_handler_can_schedule_the_bake_timer(deployed: DeployedStack) -> None:

@@ -13,6 +13,8 @@ from ecs_rollback.contract import LEDGER_INDEXES, from_environment, table_defini
 
 POWERTOOLS_PARAMETER = "/aws/service/powertools/python/arm64/python3.13/3.37.0"
 COMMON_ENVIRONMENT = {
+    "HOME_ACCOUNT",
+    "HOME_REGION",
     "LEDGER_TABLE_NAME",
     "NOTIFICATION_TOPIC_ARN",
     "SCOPE",
@@ -151,6 +153,8 @@ def test_each_function_environment_is_the_runtime_contract(template: dict[str, A
     assert set(environment) == COMMON_ENVIRONMENT | EXTRA_ENVIRONMENT[name]
     table_id, _ = only(template, "AWS::DynamoDB::Table")
     topic_id, _ = only(template, "AWS::SNS::Topic")
+    assert environment["HOME_ACCOUNT"] == {"Ref": "AWS::AccountId"}
+    assert environment["HOME_REGION"] == {"Ref": "AWS::Region"}
     assert environment["LEDGER_TABLE_NAME"] == {"Ref": table_id}
     assert environment["NOTIFICATION_TOPIC_ARN"] == {"Ref": topic_id}
     assert json.loads(environment["SCOPE"]) == {"services": ["prod/web"], "clusters": []}
@@ -173,6 +177,8 @@ def test_each_function_environment_is_the_runtime_contract(template: dict[str, A
 
     # And the functions' own Settings model accepts it (deploy-time values stood in)
     stand_ins = {
+        "HOME_ACCOUNT": "123456789012",
+        "HOME_REGION": "us-east-1",
         "LEDGER_TABLE_NAME": "ledger",
         "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:topic",
         "BAKE_TIMER_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:bake",

@@ -294,3 +294,55 @@ def test_bake_timer_waits_while_a_linked_alarm_is_in_alarm_then_promotes(make_wo
     # Then v2 is GOOD
     assert [p["status"] for p in second] == ["promoted"]
     assert web.status_of("v2") == "GOOD"
+
+
+def _elsewhere(event: dict, *, account: str | None = None, region: str | None = None) -> dict:
+    """``event`` as another account's or region's bus would carry it (forwarded to this one)."""
+    moved = dict(event)
+    old_account, old_region = event["account"], event["region"]
+    moved["account"] = account or old_account
+    moved["region"] = region or old_region
+    moved["resources"] = [
+        arn.replace(f":{old_region}:", f":{moved['region']}:").replace(
+            f":{old_account}:", f":{moved['account']}:"
+        )
+        for arn in event["resources"]
+    ]
+    return moved
+
+
+def test_a_failed_deployment_of_another_region_changes_nothing_here(make_world, make_service):
+    # Given v2 deploying here, and a FAILED event for the same names in another region
+    world = make_world()
+    web = make_service(world, pinned=True)
+    web.revision("v2", pinned=True)
+    web.deploy("v2", complete=False)
+    foreign = _elsewhere(world.ecs.fail(web.id), region="eu-west-3")
+    calls_before = len(world.calls)
+
+    # When it reaches this installation's bus
+    result = world.deliver(foreign)
+
+    # Then it is ignored: no ECS change, no ledger record, no notification
+    assert result["status"] == "other_account_or_region"
+    assert web.task_definition == web.revisions["v2"]
+    assert world.count("ecs.UpdateService") == 0
+    assert world.calls[calls_before:] == []
+    assert world.notifications() == []
+
+
+def test_an_alarm_of_another_account_changes_nothing_here(make_world, make_service):
+    # Given v2 just deployed here, and an alarm naming the service in another account
+    world = make_world()
+    web = make_service(world, pinned=True)
+    web.revision("v2", pinned=True)
+    web.deploy("v2")
+    foreign = _elsewhere(web.alarm_fires(), account="999999999999")
+
+    # When it reaches this installation's bus
+    result = world.deliver(foreign)
+
+    # Then nothing is decided and ECS is untouched
+    assert result["decisions"] == []
+    assert web.task_definition == web.revisions["v2"]
+    assert world.count("ecs.UpdateService") == 0

@@ -283,6 +283,8 @@ def settings(**overrides: Any) -> Settings:
     """The settings a function gets from the stack's defaults (through the contract), then overrides."""
     base = contract.from_environment(
         {
+            contract.Env.HOME_ACCOUNT: ACCOUNT,
+            contract.Env.HOME_REGION: REGION,
             contract.Env.LEDGER_TABLE_NAME: "ledger",
             contract.Env.NOTIFICATION_TOPIC_ARN: f"arn:aws:sns:{REGION}:{ACCOUNT}:ecs-rollback",
             contract.Env.SCOPE: '{"clusters": ["prod"]}',

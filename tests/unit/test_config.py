@@ -15,6 +15,8 @@ from ecs_rollback.domain.model import ServiceId
 from tests.unit.builders import OTHER_SERVICE, SERVICE
 
 VALID_ENV = {
+    "HOME_ACCOUNT": "123456789012",
+    "HOME_REGION": "us-east-1",
     "LEDGER_TABLE_NAME": "ecs-rollback-ledger",
     "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:ecs-rollback",
     "SCOPE": json.dumps({"services": ["prod/web", SERVICE.arn], "clusters": ["staging"]}),
@@ -53,6 +55,8 @@ def test_settings_defaults_for_optional_variables() -> None:
     required = {
         key: VALID_ENV[key]
         for key in (
+            "HOME_ACCOUNT",
+            "HOME_REGION",
             "LEDGER_TABLE_NAME",
             "NOTIFICATION_TOPIC_ARN",
             "SCOPE",
@@ -108,6 +112,8 @@ INVALID = {
     "lock TTL under a minute": ("LOCK_TTL_SECONDS", "30"),
     "topic ARN of another service": ("NOTIFICATION_TOPIC_ARN", "arn:aws:sqs:us-east-1:123456789012:q"),
     "table name too short": ("LEDGER_TABLE_NAME", "t"),
+    "home account not 12 digits": ("HOME_ACCOUNT", "12345"),
+    "home region not a region": ("HOME_REGION", "Moon-1"),
     "dry run not a boolean": ("DRY_RUN", "maybe"),
 }
 
@@ -129,6 +135,8 @@ def test_invalid_values_raise_configuration_error_naming_the_variable(variable: 
 @pytest.mark.parametrize(
     "variable",
     [
+        "HOME_ACCOUNT",
+        "HOME_REGION",
         "LEDGER_TABLE_NAME",
         "NOTIFICATION_TOPIC_ARN",
         "SCOPE",

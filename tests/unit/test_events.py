@@ -143,6 +143,16 @@ ECS_NEAR_MISSES = {
     "missing detail": _without(["detail"]),
     "updatedAt not a time": _set(["detail", "updatedAt"], "yesterday"),
     "oversized reason": _set(["detail", "reason"], "x" * 5000),
+    "service of another region": _set(
+        ["resources"], ["arn:aws:ecs:eu-west-1:111122223333:service/default/servicetest"]
+    ),
+    "service of another account": _set(
+        ["resources"], ["arn:aws:ecs:us-west-2:999999999999:service/default/servicetest"]
+    ),
+    "lone surrogate in the id": _set(["id"], "event-\ud800"),
+    "lone surrogate in the reason": _set(["detail", "reason"], "broke \udfff here"),
+    "lone surrogate in a key": _set(["detail", "\udc00"], "x"),
+    "oversized id": _set(["id"], "e" * 129),
 }
 
 
@@ -155,6 +165,28 @@ def test_ecs_near_misses_fail_validation(edit: Any) -> None:
     # When parsing it, then validation fails
     with pytest.raises(ValidationError):
         EcsDeploymentEvent.model_validate(raw)
+
+
+def test_ecs_event_names_the_service_of_its_own_account_and_region() -> None:
+    # Given an event whose resources list another region's service before its own
+    raw = load_event("ecs_deployment_failed.json")
+    raw["resources"] = ["arn:aws:ecs:eu-west-1:111122223333:service/default/servicetest", ECS_SERVICE.arn]
+
+    # When parsing it
+    event = EcsDeploymentEvent.model_validate(raw)
+
+    # Then the service is the one of the event's own account and region
+    assert event.service == ECS_SERVICE
+
+
+def test_alarm_event_with_a_lone_surrogate_is_refused() -> None:
+    # Given an alarm event whose alarm name carries a lone surrogate (JSON can say "\ud83d")
+    raw = load_event("cloudwatch_alarm_metric_alarm.json")
+    raw["detail"]["alarmName"] = "web-5xx-\ud83d"
+
+    # When parsing it, then it is refused, naming the field
+    with pytest.raises(ValidationError, match=r"detail\.alarmName holds a lone UTF-16 surrogate"):
+        AlarmStateChangeEvent.model_validate(raw)
 
 
 def test_ecs_event_ignores_unknown_fields() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Token
+from aws_cdk import Aws, Token
 
 from ecs_rollback.config import Settings
 from ecs_rollback.contract import Env, from_environment, powertools_environment, to_environment
@@ -22,6 +22,8 @@ LEASE_SECONDS = max(spec.timeout_seconds for spec in ROLLBACK_PATH) + LEASE_MARG
 # Deploy-time values are tokens at synth; the ones the runtime model checks get a stand-in of
 # their shape, every other token a plain string.
 _STAND_INS: Mapping[str, str] = {
+    Env.HOME_ACCOUNT: "123456789012",
+    Env.HOME_REGION: "us-east-1",
     Env.LEDGER_TABLE_NAME: "ledger-table",
     Env.NOTIFICATION_TOPIC_ARN: "arn:aws:sns:us-east-1:123456789012:notifications",
     Env.BAKE_TIMER_DEAD_LETTER_ARN: "arn:aws:sqs:us-east-1:123456789012:bake-dead-letters",
@@ -33,6 +35,8 @@ def function_environment(
 ) -> dict[str, str]:
     """``deploy_time``: the per-function ``Settings`` fields that are tokens until deploy."""
     settings = Settings.model_construct(
+        home_account=Aws.ACCOUNT_ID,
+        home_region=Aws.REGION,
         ledger_table_name=ledger_table_name,
         notification_topic_arn=notification_topic_arn,
         scope=config.scope,

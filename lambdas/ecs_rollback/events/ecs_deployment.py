@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ecs_rollback.domain.model import SERVICE_ARN, ServiceId
 from ecs_rollback.events.envelope import AwsEvent
@@ -49,14 +49,26 @@ class EcsDeploymentEvent(AwsEvent):
     detail_type: Literal["ECS Deployment State Change"] = Field(alias="detail-type")
     detail: EcsDeploymentDetail
 
-    @field_validator("resources")
-    @classmethod
-    def _one_service(cls, resources: list[str]) -> list[str]:
-        if not any(SERVICE_ARN.match(arn) for arn in resources):
-            raise ValueError("resources holds no ECS service ARN")
-        return resources
+    @model_validator(mode="after")
+    def _names_its_service(self) -> EcsDeploymentEvent:
+        if self._own_service_arn() is None:
+            raise ValueError(
+                f"resources holds no ECS service ARN of the event's own account {self.account} and "
+                f"region {self.region}"
+            )
+        return self
+
+    def _own_service_arn(self) -> str | None:
+        for arn in self.resources:
+            match = SERVICE_ARN.match(arn)
+            if match is not None and (match["account"], match["region"]) == (self.account, self.region):
+                return arn
+        return None
 
     @property
     def service(self) -> ServiceId:
-        arn = next(arn for arn in self.resources if SERVICE_ARN.match(arn))
+        """The service the event is about: of the event's own account and region (ECS names it in
+        ``resources``; anything else listed there is not this event's service)."""
+        arn = self._own_service_arn()
+        assert arn is not None  # the model validator holds it
         return ServiceId.from_arn(arn)

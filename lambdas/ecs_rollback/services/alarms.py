@@ -10,7 +10,7 @@ from ecs_rollback.domain.state import ServiceState
 from ecs_rollback.events.cloudwatch_alarm import AlarmStateChangeEvent
 from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies
-from ecs_rollback.services import executor
+from ecs_rollback.services import executor, place
 from ecs_rollback.services.alarm_links import link_alarm
 
 
@@ -18,6 +18,8 @@ def handle_alarm_event(deps: Dependencies, event: AlarmStateChangeEvent) -> list
     detail = event.detail
     if detail.state.value != "ALARM":
         logger.info("alarm left ALARM; nothing to do", extra={"alarm": detail.alarm_name})
+        return []
+    if place.from_elsewhere(deps, event):
         return []
     links = link_alarm(deps.settings, deps.alarms, event)
     if not links:

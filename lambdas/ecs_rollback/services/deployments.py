@@ -23,7 +23,7 @@ from ecs_rollback.domain.state import ServiceState
 from ecs_rollback.events.ecs_deployment import EcsDeploymentEvent
 from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies, LedgerChange, ServiceSnapshot
-from ecs_rollback.services import capture, executor, releases, retry
+from ecs_rollback.services import capture, executor, place, releases, retry
 from ecs_rollback.services.alarm_links import alarms_of
 from ecs_rollback.services.notifications import (
     known_bad_notification,
@@ -43,6 +43,8 @@ class Recorded:
 
 
 def handle_deployment_event(deps: Dependencies, event: EcsDeploymentEvent) -> Recorded:
+    if place.from_elsewhere(deps, event):
+        return Recorded("other_account_or_region")
     service = event.service
     detail = event.detail
     if not deps.settings.scope.contains(service):
