@@ -26,7 +26,7 @@ from ecs_rollback_cdk.constructs.environment import function_environment
 from ecs_rollback_cdk.constructs.functions import FunctionFactory, lambda_code
 from ecs_rollback_cdk.constructs.ledger import import_ledger_table, ledger_table
 from ecs_rollback_cdk.constructs.monitoring import Monitoring
-from ecs_rollback_cdk.constructs.notifications import notification_topic
+from ecs_rollback_cdk.constructs.notifications import chat_topic, notification_topic
 from ecs_rollback_cdk.constructs.outbox import outbox_delivery
 from ecs_rollback_cdk.constructs.rules import rollback_rules
 
@@ -48,7 +48,8 @@ class EcsAutoRollback(Construct):
     names (``existingTopicArn``, ``existingTableName``, ``powertoolsLayerArn``); ``code`` replaces
     the packaged ``ecs_rollback`` directory.
 
-    Attributes for composition: ``table``, ``topic``, ``functions`` (by name) and one attribute
+    Attributes for composition: ``table``, ``topic``, ``chat_topic`` (with ``chatNotifications``,
+    else None), ``functions`` (by name) and one attribute
     per function, ``deployment_events_rule``, ``alarm_events_rule``, ``image_events_rule``,
     ``reconciler_schedule``, ``outbox_source`` (the ledger stream into the Notifier),
     ``dead_letter_queues``, ``schedule_group``, ``scheduler_role``, ``bake_schedule_dead_letters``,
@@ -73,6 +74,7 @@ class EcsAutoRollback(Construct):
 
         self.table = ledger_table(self, config, existing_table)
         self.topic = notification_topic(self, config, existing_topic)
+        self.chat_topic = chat_topic(self, config)
         if not config.pass_role_arns:
             Annotations.of(self).add_warning_v2(
                 "ecs-rollback:no-pass-role-arns",
@@ -110,11 +112,15 @@ class EcsAutoRollback(Construct):
         self.alarm_events_function = factory.function(functions.ALARM_EVENTS, environment())
         self.manual_rollback_function = factory.function(functions.MANUAL_ROLLBACK, environment())
         self.image_events_function = factory.function(functions.IMAGE_EVENTS, environment())
-        self.notifier_function = factory.function(functions.NOTIFIER, environment())
+        # The functions that publish the outbox publish its chat form too, when there is a chat topic.
+        chat = {"chat_topic_arn": self.chat_topic.topic_arn} if self.chat_topic else {}
+        self.notifier_function = factory.function(functions.NOTIFIER, environment(**chat))
         # The reconciler records lost deployments as DeploymentEvents would, bake schedule included.
         self.reconciler_function = factory.function(
             functions.RECONCILER,
-            environment(**bake.settings(), bake_timer_function_arn=self.bake_timer_function.function_arn),
+            environment(
+                **bake.settings(), bake_timer_function_arn=self.bake_timer_function.function_arn, **chat
+            ),
         )
         self.functions = factory.functions
 
@@ -159,7 +165,9 @@ class EcsAutoRollback(Construct):
                 )
                 key.grant(function, *permissions.TABLE_KEY_READ_ACTIONS, *writes)
             if access.notifies:
-                self.topic.grant_publish(function)
+                for topic in (self.topic, self.chat_topic):
+                    if topic is not None:
+                        topic.grant_publish(function)
                 self._publishers.append(name)
         bake.invoke_only(self.bake_timer_function)
 

@@ -112,7 +112,8 @@ def acknowledge_findings(
         ]
         reasons = ", ".join(STAR_ACTIONS[action] for action in ("xray", *dict.fromkeys(star)))
         findings = {"AwsSolutions-IAM5[Resource::*]": RESOURCE_STAR_REASON.format(actions=reasons)}
-        if name in publishers and rollback.topic.master_key is not None:
+        keyed_topics = [topic for topic in (rollback.topic, rollback.chat_topic) if topic is not None]
+        if name in publishers and any(topic.master_key is not None for topic in keyed_topics):
             findings["AwsSolutions-IAM5[Action::kms:GenerateDataKey*]"] = TOPIC_KEY_REASON
         if table_key and any(
             {"dynamodb:PutItem", "dynamodb:UpdateItem"} & set(statement.actions) for statement in own

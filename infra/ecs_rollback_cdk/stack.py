@@ -65,5 +65,10 @@ class EcsAutoRollbackStack(Stack):
             ),
             "DashboardName": (rollback.dashboard.dashboard_name, "The self-monitoring dashboard"),
         }
+        if rollback.chat_topic is not None:
+            outputs["ChatNotificationTopicArn"] = (
+                rollback.chat_topic.topic_arn,
+                "Each notification in Amazon Q Developer's custom format: map it to a Slack or Teams channel",
+            )
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

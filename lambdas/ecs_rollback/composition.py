@@ -65,7 +65,7 @@ def build(
         ecs=EcsAdapter(client("ecs")),
         registry=EcrRegistry(client("ecr")),
         alarms=CloudWatchAlarms(client("cloudwatch")),
-        notifier=SnsNotifier(client("sns"), settings.notification_topic_arn),
+        notifier=SnsNotifier(client("sns"), settings.notification_topic_arn, settings.chat_topic_arn),
         bake_timer=bake_timer,
         clock=clock or SystemClock(),
         telemetry=telemetry or NullTelemetry(),

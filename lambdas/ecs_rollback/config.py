@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ecs_rollback.domain.model import ServiceId
+from ecs_rollback.domain.notices import NoticeKind
 
 _NAME = r"[A-Za-z0-9_-]{1,255}"
 SERVICE_ARN_RE = re.compile(
@@ -116,6 +117,10 @@ class Settings(_Strict):
     home_region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")]
     ledger_table_name: Annotated[str, Field(min_length=3)]
     notification_topic_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sns:")]
+    notify_on: frozenset[NoticeKind]
+    # A second topic that receives each notification in Amazon Q Developer's (AWS Chatbot's)
+    # custom-notification format, for Slack and Teams channels.
+    chat_topic_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sns:")] | None
     scope: Scope
     alarm_links: tuple[AlarmLink, ...]
     bake_time_seconds: Annotated[int, Field(ge=0, le=7 * 24 * 3600)]

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from ecs_rollback.config import Settings
 from ecs_rollback.domain.errors import ConfigurationError
+from ecs_rollback.domain.notices import NoticeKind
 
 SERVICE_NAME = "ecs-auto-rollback"
 METRICS_NAMESPACE = "EcsAutoRollback"
@@ -38,6 +39,8 @@ DEFAULT_LOCK_TTL_SECONDS = 1800
 # a margin. The construct derives it from the functions' timeout.
 DEFAULT_LEASE_SECONDS = 90
 DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES = True
+# What a person needs to read; skips and dry runs only when configured.
+DEFAULT_NOTIFY_ON: frozenset[NoticeKind] = frozenset(NoticeKind) - {NoticeKind.SKIPPED, NoticeKind.DRY_RUN}
 
 
 # -- the functions' environment -------------------------------------------------------------
@@ -50,6 +53,8 @@ class Env(StrEnum):
     HOME_REGION = "HOME_REGION"
     LEDGER_TABLE_NAME = "LEDGER_TABLE_NAME"
     NOTIFICATION_TOPIC_ARN = "NOTIFICATION_TOPIC_ARN"
+    NOTIFY_ON = "NOTIFY_ON"
+    CHAT_TOPIC_ARN = "CHAT_TOPIC_ARN"
     SCOPE = "SCOPE"
     ALARM_LINKS = "ALARM_LINKS"
     BAKE_TIME_SECONDS = "BAKE_TIME_SECONDS"
@@ -78,6 +83,8 @@ _SETTINGS_VARIABLES: tuple[Env, ...] = tuple(
 # Optional variables and the value a missing one means.
 _OPTIONAL: Mapping[Env, Any] = {
     Env.ALARM_LINKS: (),
+    Env.NOTIFY_ON: DEFAULT_NOTIFY_ON,
+    Env.CHAT_TOPIC_ARN: None,
     Env.LOOP_GUARD_PERIOD_SECONDS: DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
     Env.LOCK_TTL_SECONDS: DEFAULT_LOCK_TTL_SECONDS,
     Env.LEASE_SECONDS: DEFAULT_LEASE_SECONDS,
@@ -89,7 +96,7 @@ _OPTIONAL: Mapping[Env, Any] = {
     Env.BAKE_TIMER_DEAD_LETTER_ARN: None,
     Env.SCHEDULE_GROUP_NAME: None,
 }
-_JSON = frozenset({Env.SCOPE, Env.ALARM_LINKS, Env.DRY_RUN_SERVICES})
+_JSON = frozenset({Env.SCOPE, Env.ALARM_LINKS, Env.DRY_RUN_SERVICES, Env.NOTIFY_ON})
 _BOOLEAN = frozenset({Env.DRY_RUN, Env.ROLLBACK_KNOWN_BAD_RELEASES})
 
 
@@ -120,6 +127,8 @@ def to_environment(settings: Settings) -> dict[str, str]:
 def _json(value: Any) -> str:
     if hasattr(value, "model_dump"):
         return json.dumps(value.model_dump(mode="json"), sort_keys=True)
+    if isinstance(value, (set, frozenset)):
+        value = sorted(value)
     return json.dumps(
         [item.model_dump(mode="json") if hasattr(item, "model_dump") else item for item in value]
     )

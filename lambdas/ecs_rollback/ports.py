@@ -19,6 +19,7 @@ from ecs_rollback.domain.model import (
     RollbackRecord,
     ServiceId,
 )
+from ecs_rollback.domain.notices import NoticeKind
 from ecs_rollback.domain.state import ServiceState
 
 T = TypeVar("T")
@@ -194,6 +195,7 @@ class Notification:
 
     subject: str
     body: Mapping[str, Any]
+    kind: NoticeKind
     key: str = ""
 
 
@@ -202,7 +204,7 @@ class OutboxEntry:
     """A notification written with the decision it tells of, and not yet published.
 
     ``message`` is already bounded to what SNS takes; ``attributes`` are the SNS message
-    attributes subscribers filter on (outcome, cluster, service)."""
+    attributes subscribers filter on (outcome, notice, cluster, service)."""
 
     service: ServiceId
     key: str

@@ -16,7 +16,7 @@ import logging
 import tempfile
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ def _quiet_emulator() -> Iterator[None]:
 class SandboxStack(Resources):
     """The deployed stack's resources, plus the stack as CloudFormation describes it."""
 
-    stack: DeployedStack
+    stack: DeployedStack = field(kw_only=True)
 
 
 def provision_stack(emulator: Emulator, app: SynthesizedApp) -> SandboxStack:
@@ -129,4 +129,6 @@ def provision_stack(emulator: Emulator, app: SynthesizedApp) -> SandboxStack:
     (group,) = groups
     emulator.client("scheduler").create_schedule_group(Name=group)  # moto skips AWS::Scheduler::ScheduleGroup
     inbox = subscribe_inbox(emulator, stack.outputs["NotificationTopicArn"], INBOX_QUEUE)
-    return SandboxStack(functions, inbox, group, router.targets, stack)
+    chat_topic = stack.outputs.get("ChatNotificationTopicArn")
+    chat_inbox = subscribe_inbox(emulator, chat_topic, f"{INBOX_QUEUE}-chat") if chat_topic else None
+    return SandboxStack(functions, inbox, group, router.targets, chat_inbox, stack=stack)

@@ -18,7 +18,7 @@ import hashlib
 import json
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,6 +32,7 @@ from ecs_rollback.contract import (
     DEFAULT_LOCK_TTL_SECONDS,
     DEFAULT_LOOP_GUARD_LIMIT,
     DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
+    DEFAULT_NOTIFY_ON,
     DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
     DEFAULT_WATCH_WINDOW_SECONDS,
     from_environment,
@@ -39,6 +40,7 @@ from ecs_rollback.contract import (
     to_environment,
 )
 from ecs_rollback.domain.model import ServiceId
+from ecs_rollback.domain.notices import NoticeKind
 from ecs_rollback.handlers import (
     alarm_events,
     bake_timer,
@@ -95,6 +97,7 @@ class Resources:
     inbox_url: str  # an SQS queue subscribed to the notification topic
     schedule_group: str  # where the functions create their bake timers
     route: Route  # the (rule, function) pairs EventBridge invokes for an event
+    chat_inbox_url: str | None = None  # an SQS queue subscribed to the chat topic, when there is one
 
 
 @dataclass(frozen=True)
@@ -307,18 +310,28 @@ class World:
 
     def notifications(self) -> list[dict[str, Any]]:
         """Every SNS message published so far (drained from the subscribed queue)."""
+        return [
+            {"subject": envelope.get("Subject"), "body": json.loads(envelope["Message"])}
+            for envelope in self._drain(self.resources.inbox_url)
+        ]
+
+    def chat_notifications(self) -> list[dict[str, Any]]:
+        """Every message published to the chat topic so far: Amazon Q Developer custom notifications."""
+        assert self.resources.chat_inbox_url is not None, "provision the world with chat=True"
+        return [json.loads(envelope["Message"]) for envelope in self._drain(self.resources.chat_inbox_url)]
+
+    def _drain(self, queue_url: str) -> list[dict[str, Any]]:
+        """The SNS envelopes in ``queue_url``, deleted as they are read."""
         sqs = self.emulator.client("sqs")
-        inbox = self.resources.inbox_url
-        messages: list[dict[str, Any]] = []
+        envelopes: list[dict[str, Any]] = []
         while True:
-            response = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
             batch = response.get("Messages", [])
             if not batch:
-                return messages
+                return envelopes
             for message in batch:
-                envelope = json.loads(message["Body"])
-                messages.append({"subject": envelope.get("Subject"), "body": json.loads(envelope["Message"])})
-                sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
+                envelopes.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def service_task_definition(self, service: ServiceId) -> str:
         response = self.emulator.client("ecs").describe_services(
@@ -421,6 +434,8 @@ def provision_direct(
     dry_run: bool = False,
     dry_run_services: list[str] | None = None,
     rollback_known_bad_releases: bool = DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
+    notify_on: Collection[str] = DEFAULT_NOTIFY_ON,
+    chat: bool = False,
     name: str = "ledger",
 ) -> Resources:
     """The ledger table, topic, inbox, schedule group and dead-letter queue created through the
@@ -429,6 +444,10 @@ def provision_direct(
     emulator.client("dynamodb").create_table(**table_definition(name))
     topic_arn = emulator.client("sns").create_topic(Name=f"{name}-notifications")["TopicArn"]
     inbox_url = subscribe_inbox(emulator, topic_arn, f"{name}-inbox")
+    chat_topic_arn = emulator.client("sns").create_topic(Name=f"{name}-chat")["TopicArn"] if chat else None
+    chat_inbox_url = (
+        subscribe_inbox(emulator, chat_topic_arn, f"{name}-chat-inbox") if chat_topic_arn else None
+    )
     emulator.client("scheduler").create_schedule_group(Name=f"{name}-bake")
     sqs = emulator.client("sqs")
     dead_letters = sqs.create_queue(QueueName=f"{name}-bake-dead-letters")["QueueUrl"]
@@ -442,6 +461,8 @@ def provision_direct(
             home_region=emulator.region,
             ledger_table_name=name,
             notification_topic_arn=topic_arn,
+            notify_on=frozenset(NoticeKind(kind) for kind in notify_on),
+            chat_topic_arn=chat_topic_arn,
             scope=Scope.model_validate(scope or {"clusters": ["prod"]}),
             alarm_links=tuple(AlarmLink.model_validate(link) for link in alarm_links or []),
             bake_time_seconds=bake_time_seconds,
@@ -460,7 +481,7 @@ def provision_direct(
         )
     )
     functions = {key: Function(arn(key).rsplit(":", 1)[1], arn(key), environment) for key in HANDLERS}
-    return Resources(functions, inbox_url, f"{name}-bake", route_by_detail_type)
+    return Resources(functions, inbox_url, f"{name}-bake", route_by_detail_type, chat_inbox_url)
 
 
 class StreamReader:

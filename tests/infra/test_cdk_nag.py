@@ -30,6 +30,11 @@ VARIANTS = {
         "existingTableStreamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/ledger/stream/2026-01-01T00:00:00.000",
         "existingTopicArn": "arn:aws:sns:us-east-1:123456789012:rollbacks",
     },
+    "chat": {"chatNotifications": True},
+    "chat-with-existing-topic": {
+        "chatNotifications": True,
+        "existingTopicArn": "arn:aws:sns:us-east-1:123456789012:rollbacks",
+    },
 }
 
 

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from cdk_testkit import EXECUTORS, HANDLERS, Synthesized, functions_by_name, resources
 
-from ecs_rollback.contract import LEDGER_INDEXES, from_environment, table_definition
+from ecs_rollback.contract import DEFAULT_NOTIFY_ON, LEDGER_INDEXES, from_environment, table_definition
 
 POWERTOOLS_PARAMETER = "/aws/service/powertools/python/arm64/python3.13/3.37.0"
 COMMON_ENVIRONMENT = {
@@ -17,6 +17,7 @@ COMMON_ENVIRONMENT = {
     "HOME_REGION",
     "LEDGER_TABLE_NAME",
     "NOTIFICATION_TOPIC_ARN",
+    "NOTIFY_ON",
     "SCOPE",
     "ALARM_LINKS",
     "BAKE_TIME_SECONDS",
@@ -157,6 +158,7 @@ def test_each_function_environment_is_the_runtime_contract(template: dict[str, A
     assert environment["HOME_REGION"] == {"Ref": "AWS::Region"}
     assert environment["LEDGER_TABLE_NAME"] == {"Ref": table_id}
     assert environment["NOTIFICATION_TOPIC_ARN"] == {"Ref": topic_id}
+    assert json.loads(environment["NOTIFY_ON"]) == sorted(DEFAULT_NOTIFY_ON)
     assert json.loads(environment["SCOPE"]) == {"services": ["prod/web"], "clusters": []}
     assert json.loads(environment["ALARM_LINKS"]) == [
         {"alarm": "web-5xx*", "cluster": "prod", "service": "web"}

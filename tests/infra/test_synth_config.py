@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Annotations, Match, Template
-from cdk_testkit import example_context, functions_by_name, synthesize, with_config
+from cdk_testkit import example_context, functions_by_name, resources, synthesize, with_config
 from pydantic import ValidationError
 
 from ecs_rollback.config import AlarmLink, Scope
@@ -260,3 +260,53 @@ def test_a_settings_field_the_construct_does_not_set_fails_synth(monkeypatch: py
     # When the environment is written, then synth stops and names the field
     with pytest.raises(ConfigError, match="Settings fields new_field"):
         environment.function_environment(config, ledger_table_name="ledger", notification_topic_arn="arn")
+
+
+def test_chat_notifications_add_a_topic_the_publishers_alone_may_publish_to() -> None:
+    # Given chatNotifications on
+    template = synthesize(with_config(chatNotifications=True)).template
+
+    # Then there is a second encrypted topic, and it is a stack output
+    topics = resources(template, "AWS::SNS::Topic")
+    (chat_id,) = [logical_id for logical_id in topics if "ChatNotifications" in logical_id]
+    assert "KmsMasterKeyId" in topics[chat_id]["Properties"]
+    assert template["Outputs"]["ChatNotificationTopicArn"]["Value"] == {"Ref": chat_id}
+
+    # And the functions that publish the outbox name it and may publish to it; no other does
+    functions = functions_by_name(template)
+    for name, (_, function) in functions.items():
+        environment = function["Properties"]["Environment"]["Variables"]
+        publishes_chat = name in ("Notifier", "Reconciler")
+        assert (environment.get("CHAT_TOPIC_ARN") == {"Ref": chat_id}) is publishes_chat
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Resource"] == {"Ref": chat_id}:
+                assert statement["Action"] == "sns:Publish"
+                roles = {role["Ref"] for role in policy["Properties"]["Roles"]}
+                expected = {
+                    functions[name][1]["Properties"]["Role"]["Fn::GetAtt"][0]
+                    for name in ("Notifier", "Reconciler")
+                }
+                assert roles <= expected
+
+
+def test_without_chat_notifications_there_is_no_chat_topic() -> None:
+    template = synthesize(with_config()).template
+
+    assert "ChatNotificationTopicArn" not in template["Outputs"]
+    for _, function in functions_by_name(template).values():
+        assert "CHAT_TOPIC_ARN" not in function["Properties"]["Environment"]["Variables"]
+
+
+def test_notify_on_reaches_every_function_and_a_wrong_kind_names_the_choices() -> None:
+    # Given a configuration that also notifies skips
+    template = synthesize(with_config(notifyOn=["ROLLED_BACK", "SKIPPED"])).template
+
+    # Then every function reads that list
+    for _, function in functions_by_name(template).values():
+        environment = function["Properties"]["Environment"]["Variables"]
+        assert json.loads(environment["NOTIFY_ON"]) == ["ROLLED_BACK", "SKIPPED"]
+
+    # And a misspelt kind is refused with the kinds that exist
+    with pytest.raises(ConfigError, match=r"ecsRollback\.notifyOn\.0: .*Fix: list the kinds.*HALTED"):
+        RollbackConfig.from_context({"scope": {"clusters": ["prod"]}, "notifyOn": ["ROLLEDBACK"]})

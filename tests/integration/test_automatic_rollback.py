@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from ecs_rollback.contract import DEFAULT_NOTIFY_ON
 from ecs_rollback.domain.model import RevisionId
 from tests.integration.conftest import SHA_V2, SHA_V3
 
@@ -163,9 +164,27 @@ def test_fourth_automatic_rollback_within_an_hour_is_refused_by_the_loop_guard(m
     assert refused and "loop guard" in refused[0]["subject"]
 
 
-def test_dry_run_records_and_notifies_but_leaves_ecs_alone(make_world, make_service):
-    # Given dry-run for this service
+def test_dry_run_records_but_leaves_ecs_alone_and_notifies_only_when_configured(make_world, make_service):
+    # Given dry-run for this service, and the defaults: dry runs are not notified
     world = make_world(dry_run_services=["prod/web"])
+    web = make_service(world, pinned=True)
+    web.revision("v2", pinned=True)
+    web.deploy("v2")
+    world.notifications()
+
+    # When the alarm fires
+    decision = world.deliver(web.alarm_fires())["decisions"][0]
+
+    # Then the ledger says what would happen, ECS is untouched and nobody is told
+    assert decision["outcome"] == "DRY_RUN"
+    assert world.ledger.rollbacks(web.id).items[0].outcome.value == "DRY_RUN"
+    assert world.count("ecs.UpdateService") == 0
+    assert world.notifications() == []
+
+
+def test_dry_run_notifies_when_the_configuration_sends_dry_runs(make_world, make_service):
+    # Given dry-run for this service, and dry runs among the notifications sent
+    world = make_world(dry_run_services=["prod/web"], notify_on=[*DEFAULT_NOTIFY_ON, "DRY_RUN"])
     web = make_service(world, pinned=True)
     web.revision("v2", pinned=True)
     web.deploy("v2")

@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 
 from ecs_rollback.domain.model import Outcome, RevisionId
+from ecs_rollback.domain.notices import NoticeKind
 from tests.integration.conftest import SHA_V2
 
 pytestmark = [pytest.mark.emulator, pytest.mark.timeout(120)]
@@ -56,8 +57,9 @@ def _bad_release(
     complete: bool,
     racing: tuple[str, ...] = ("alarm_events",),
 ) -> tuple[Any, Any]:
-    """v1 GOOD (adopted), v2 deployed (COMPLETED, or still IN_PROGRESS), notifications drained."""
-    world = make_world()
+    """v1 GOOD (adopted), v2 deployed (COMPLETED, or still IN_PROGRESS), notifications drained;
+    every kind of decision notifies, so each loser's skip is seen to be told exactly once."""
+    world = make_world(notify_on=list(NoticeKind))
     web = make_service(world, pinned=True)
     web.revision("v2", sha=SHA_V2, pinned=True)
     web.deploy("v2", complete=complete)

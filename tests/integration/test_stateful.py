@@ -64,6 +64,7 @@ from hypothesis.stateful import (
 )
 
 from ecs_rollback.domain.model import Outcome, ServiceId, Verdict
+from ecs_rollback.domain.notices import NoticeKind
 from ecs_rollback_sandbox.clock import ManualClock
 from ecs_rollback_sandbox.emulator import Emulator
 from ecs_rollback_sandbox.faults import FaultInjector, attach
@@ -109,7 +110,8 @@ class RollbackMachine(RuleBasedStateMachine):
     def __init__(self, emulator: Emulator) -> None:
         super().__init__()
         emulator.reset()
-        self.world = World.direct(emulator, ManualClock())
+        # Every kind of decision notifies, so "each record told exactly once" covers the skips too.
+        self.world = World.direct(emulator, ManualClock(), notify_on=list(NoticeKind))
         self.services: dict[str, Service] = {}
         self.releases = {name: itertools.count(2) for name in SERVICE_NAMES}
         self.failed: list[dict[str, Any]] = []  # invocations Lambda will retry

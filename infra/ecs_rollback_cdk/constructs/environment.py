@@ -6,6 +6,7 @@ Reading it back with ``from_environment`` makes synth fail where a cold start wo
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from aws_cdk import Aws, Token
 
@@ -26,35 +27,37 @@ _STAND_INS: Mapping[str, str] = {
     Env.HOME_REGION: "us-east-1",
     Env.LEDGER_TABLE_NAME: "ledger-table",
     Env.NOTIFICATION_TOPIC_ARN: "arn:aws:sns:us-east-1:123456789012:notifications",
+    Env.CHAT_TOPIC_ARN: "arn:aws:sns:us-east-1:123456789012:chat",
     Env.BAKE_TIMER_DEAD_LETTER_ARN: "arn:aws:sqs:us-east-1:123456789012:bake-dead-letters",
 }
+
+
+# The Settings fields that are the configuration's own, under the same name (scope, bake time, ...).
+_FROM_CONFIG = frozenset(Settings.model_fields) & frozenset(RollbackConfig.model_fields)
+# Set only for the functions that use them (``deploy_time``).
+_PER_FUNCTION = (
+    "chat_topic_arn",
+    "bake_timer_function_arn",
+    "bake_timer_role_arn",
+    "bake_timer_dead_letter_arn",
+    "schedule_group_name",
+)
 
 
 def function_environment(
     config: RollbackConfig, *, ledger_table_name: str, notification_topic_arn: str, **deploy_time: str
 ) -> dict[str, str]:
     """``deploy_time``: the per-function ``Settings`` fields that are tokens until deploy."""
-    settings = Settings.model_construct(
-        home_account=Aws.ACCOUNT_ID,
-        home_region=Aws.REGION,
-        ledger_table_name=ledger_table_name,
-        notification_topic_arn=notification_topic_arn,
-        scope=config.scope,
-        alarm_links=config.alarm_links,
-        bake_time_seconds=config.bake_time_seconds,
-        watch_window_seconds=config.watch_window_seconds,
-        loop_guard_limit=config.loop_guard_limit,
-        loop_guard_period_seconds=config.loop_guard_period_seconds,
-        lock_ttl_seconds=config.lock_ttl_seconds,
-        lease_seconds=LEASE_SECONDS,
-        dry_run=config.dry_run,
-        dry_run_services=config.dry_run_services,
-        rollback_known_bad_releases=config.rollback_known_bad_releases,
-        bake_timer_function_arn=None,
-        bake_timer_role_arn=None,
-        bake_timer_dead_letter_arn=None,
-        schedule_group_name=None,
-    ).model_copy(update=deploy_time)
+    values: dict[str, Any] = {
+        **{name: getattr(config, name) for name in _FROM_CONFIG},
+        **dict.fromkeys(_PER_FUNCTION),
+        "home_account": Aws.ACCOUNT_ID,
+        "home_region": Aws.REGION,
+        "ledger_table_name": ledger_table_name,
+        "notification_topic_arn": notification_topic_arn,
+        "lease_seconds": LEASE_SECONDS,
+    }
+    settings = Settings.model_construct(**values).model_copy(update=deploy_time)
     unset = sorted(set(Settings.model_fields) - settings.model_fields_set)
     if unset:  # model_construct does not complain: a field the construct forgot would fail at cold start
         raise ConfigError([f"the construct does not set the functions' Settings fields {', '.join(unset)}"])

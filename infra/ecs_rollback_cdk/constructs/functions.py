@@ -17,8 +17,9 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 import ecs_rollback
-from ecs_rollback_cdk.config import LOG_RETENTION, RollbackConfig
+from ecs_rollback_cdk.config import RollbackConfig
 from ecs_rollback_cdk.constructs.monitoring import Monitoring
+from ecs_rollback_cdk.context_keys import LOG_RETENTION
 
 PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_13
 POWERTOOLS_PARAMETER = "/aws/service/powertools/python/arm64/{python}/{version}"

@@ -49,10 +49,22 @@ def notification_topic(
     scope: Construct, config: RollbackConfig, existing: sns.ITopic | None = None
 ) -> sns.ITopic:
     """``existing``, else the topic ``config`` names, else a new one; subscribed to the e-mails."""
-    topic = existing or imported_topic(scope, config) or _encrypted_topic(scope)
+    topic = (
+        existing
+        or imported_topic(scope, config)
+        or _encrypted_topic(scope, "Notifications", "ECS auto-rollback")
+    )
     for address in config.notification_emails:
         topic.add_subscription(subscriptions.EmailSubscription(address))
     return topic
+
+
+def chat_topic(scope: Construct, config: RollbackConfig) -> sns.Topic | None:
+    """With ``chatNotifications``, the topic a Slack or Teams channel of Amazon Q Developer in chat
+    applications (AWS Chatbot) subscribes to: every notification in its custom-notification format."""
+    if not config.chat_notifications:
+        return None
+    return _encrypted_topic(scope, "ChatNotifications", "ECS auto-rollback (chat)", cloudwatch=False)
 
 
 def imported_topic(scope: Construct, config: RollbackConfig) -> sns.ITopic | None:
@@ -63,13 +75,20 @@ def imported_topic(scope: Construct, config: RollbackConfig) -> sns.ITopic | Non
     )
 
 
-def _encrypted_topic(scope: Construct) -> sns.Topic:
+def _encrypted_topic(
+    scope: Construct, topic_id: str, display_name: str, *, cloudwatch: bool = True
+) -> sns.Topic:
+    """A topic under its own customer-managed key; CloudWatch alarm actions of this account may
+    publish to it when ``cloudwatch``."""
     account_root = iam.AccountRootPrincipal()
     use = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    from_cloudwatch = (
+        [_from_cloudwatch(scope, "CloudWatchAlarmsPublishToEncryptedTopic", use, "*")] if cloudwatch else []
+    )
     key = kms.Key(
         scope,
-        "NotificationsKey",
-        description="Encrypts the ECS auto-rollback notification topic",
+        f"{topic_id}Key",
+        description=f"Encrypts the {display_name} notification topic",
         enable_key_rotation=True,
         removal_policy=RemovalPolicy.DESTROY,
         pending_window=Duration.days(7),
@@ -84,16 +103,15 @@ def _encrypted_topic(scope: Construct) -> sns.Topic:
                 iam.PolicyStatement(
                     sid="AccountUsesKeyThroughIam", principals=[account_root], actions=use, resources=["*"]
                 ),
-                _from_cloudwatch(scope, "CloudWatchAlarmsPublishToEncryptedTopic", use, "*"),
+                *from_cloudwatch,
             ]
         ),
     )
-    topic = sns.Topic(
-        scope, "Notifications", display_name="ECS auto-rollback", master_key=key, enforce_ssl=True
-    )
-    topic.add_to_resource_policy(
-        _from_cloudwatch(scope, "CloudWatchAlarmsOfThisAccountPublish", ["sns:Publish"], topic.topic_arn)
-    )
+    topic = sns.Topic(scope, topic_id, display_name=display_name, master_key=key, enforce_ssl=True)
+    if cloudwatch:
+        topic.add_to_resource_policy(
+            _from_cloudwatch(scope, "CloudWatchAlarmsOfThisAccountPublish", ["sns:Publish"], topic.topic_arn)
+        )
     return topic
 
 

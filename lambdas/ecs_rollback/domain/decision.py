@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ecs_rollback.domain.model import Deployment, Origin, ReleaseRef, Status, TriggerKind, Verdict
+from ecs_rollback.domain.notices import NoticeKind
 from ecs_rollback.domain.state import ServiceState
 
 
@@ -57,11 +58,16 @@ class RollBack:
     message: str
     code: str = "rollback"
 
+    @property
+    def notice(self) -> NoticeKind:
+        return NoticeKind.DRY_RUN if self.dry_run else NoticeKind.ROLLED_BACK
+
 
 @dataclass(frozen=True)
 class Skip:
     code: str
     message: str
+    notice: NoticeKind = NoticeKind.SKIPPED
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,13 @@ class Refuse:
     code: str
     message: str
     halts_automation: bool = False  # a person must act before automatic rollbacks resume
+    no_target: bool = False  # no GOOD release other than the running one is recorded
+
+    @property
+    def notice(self) -> NoticeKind:
+        if self.halts_automation:
+            return NoticeKind.HALTED
+        return NoticeKind.NO_KNOWN_GOOD if self.no_target else NoticeKind.REFUSED
 
 
 Decision = RollBack | Skip | Refuse
@@ -159,6 +172,7 @@ def _decide_automatic(
             "outside_watch_window",
             f"{current.describe()} is GOOD and went live {_ago(now - current.deployed_at)} ago, beyond the "
             f"{_ago(policy.watch_window)} watch window; an incident this late is not blamed on the deploy",
+            NoticeKind.OUTSIDE_WATCH_WINDOW,
         )
     candidates = [entry for entry in state.good if entry.release_id != current.release]
     target = next((entry for entry in candidates if not entry.images_missing), None)
@@ -169,8 +183,13 @@ def _decide_automatic(
             return Skip(
                 "already_on_newest_good",
                 f"the service already runs the newest GOOD release {current.describe()}; a rollback cannot help",
+                NoticeKind.NO_KNOWN_GOOD,
             )
-        return Skip("no_known_good", "no known good release to roll back to; a person must decide")
+        return Skip(
+            "no_known_good",
+            "no known good release to roll back to; a person must decide",
+            NoticeKind.NO_KNOWN_GOOD,
+        )
     recent = state.rollbacks_since(now - policy.loop_guard_period)
     if recent >= policy.loop_guard_limit:
         return Refuse(
@@ -200,6 +219,7 @@ def _decide_manual(
             return Refuse(
                 "no_known_good",
                 "no GOOD release other than the one running is recorded; name a revision or git SHA as target",
+                no_target=True,
             )
     else:
         found = manual.target

@@ -27,7 +27,7 @@ from ecs_rollback.services import capture, executor, place, releases, retry
 from ecs_rollback.services.alarm_links import alarms_of
 from ecs_rollback.services.notifications import (
     known_bad_notification,
-    outbox_entry,
+    outbox_entries,
     rollback_result_notification,
 )
 
@@ -96,11 +96,15 @@ def _known_bad(
         },
     )
     deps.telemetry.event("KnownBadReleaseDeployed")
-    notice = outbox_entry(
-        known_bad_notification(deployment, release, rolls_back), deployment.service, deps.clock.now()
+    told = outbox_entries(
+        deps.settings,
+        deployment.service,
+        deps.clock.now(),
+        known_bad_notification(deployment, release, rolls_back),
     )
-    with contextlib.suppress(DuplicateTrigger):  # a redelivery of the event: told already
-        deps.ledger.commit(LedgerChange(state=None, expected_version=0, notifications=[notice]))
+    if told:
+        with contextlib.suppress(DuplicateTrigger):  # a redelivery of the event: told already
+            deps.ledger.commit(LedgerChange(state=None, expected_version=0, notifications=told))
     if not rolls_back:
         return recorded
     trigger = Trigger(
@@ -161,7 +165,7 @@ def _record(
             deployments=[*(adopted.deployments if adopted else []), *transition.deployments],
             releases=[*(adopted.releases if adopted else []), *transition.releases],
             rollback_updates=[finished] if finished else [],
-            notifications=[outbox_entry(rollback_result_notification(finished), service, now)]
+            notifications=outbox_entries(deps.settings, service, now, rollback_result_notification(finished))
             if finished
             else [],
         )

@@ -52,12 +52,13 @@ from ecs_rollback.domain.model import (
     ServiceId,
     TriggerKind,
 )
+from ecs_rollback.domain.notices import NoticeKind
 from ecs_rollback.domain.pinning import ROLLBACK_ID_TAG, plan
 from ecs_rollback.domain.state import InFlight, ServiceState
 from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies, LedgerChange, OutboxEntry
 from ecs_rollback.services import retry
-from ecs_rollback.services.notifications import notification_for, outbox_entry, rollback_result_notification
+from ecs_rollback.services.notifications import notification_for, outbox_entries, rollback_result_notification
 from ecs_rollback.services.releases import copy_tags
 
 _ID_NAMESPACE = uuid.UUID("6f1f3c8e-0b7a-4d0e-9a57-5d2b1c3e4f60")
@@ -109,7 +110,8 @@ def execute(
         state, options = manual.load() if manual else (deps.ledger.load(service), None)
         state = _with_older_good(deps, state)
         decision = decide(trigger, state, policy, now, options)
-        record = _record(rollback_id, service, trigger, decision, state, now, requested_by)
+        dry_run = policy.dry_run or (options is not None and options.dry_run)
+        record = _record(rollback_id, service, trigger, decision, state, now, requested_by, dry_run)
         try:
             if isinstance(decision, RollBack):
                 assert state is not None  # decide() never rolls back a service the ledger does not know
@@ -142,7 +144,9 @@ def _record(
     state: ServiceState | None,
     now: datetime,
     requested_by: str,
+    dry_run: bool,
 ) -> RollbackRecord:
+    """The decision as a record; one under a dry run says so whatever it decided."""
     # Automatic triggers key on the event's own time, so a duplicate delivery has the same key.
     created_at = now if trigger.kind == TriggerKind.MANUAL else trigger.at
     base = RollbackRecord(
@@ -159,6 +163,7 @@ def _record(
         reason=trigger.reason,
         source=trigger.source,
         from_deployment=state.current if state is not None else None,
+        dry_run=dry_run,
     )
     if isinstance(decision, RollBack):
         return replace(
@@ -199,14 +204,12 @@ def _record_only(
         # notification. Its outbox key names this decision (a duplicate delivery is a no-op), apart
         # from the rollback id's own notice: a redelivery decided once the service is known writes
         # that one, with its record.
-        untracked = replace(notification_for(record), key=f"{record.rollback_id}#{record.code}")
-        deps.ledger.commit(
-            LedgerChange(
-                state=None,
-                expected_version=0,
-                notifications=[outbox_entry(untracked, record.service, deps.clock.now())],
-            )
+        untracked = replace(
+            notification_for(record, decision.notice), key=f"{record.rollback_id}#{record.code}"
         )
+        told = outbox_entries(deps.settings, record.service, deps.clock.now(), untracked)
+        if told:
+            deps.ledger.commit(LedgerChange(state=None, expected_version=0, notifications=told))
         _count(deps, record)
         return record
     new_state = None
@@ -214,7 +217,7 @@ def _record_only(
         new_state = lifecycle.halt(
             state, decision.message, now, state.current.rollback_id if state.current else None
         )
-    return _record_decision(deps, state, new_state, patch, record, seen)
+    return _record_decision(deps, state, new_state, patch, record, seen, decision.notice)
 
 
 def _record_decision(
@@ -224,6 +227,7 @@ def _record_decision(
     patch: StatePatch | None,
     record: RollbackRecord,
     seen: tuple[ServiceId, str] | None,
+    notice: NoticeKind,
 ) -> RollbackRecord:
     """A decision that changes nothing in ECS: its record and notice, and the state's own change."""
     changed, expected = _state_change(state, new_state, patch)
@@ -233,7 +237,7 @@ def _record_decision(
             expected_version=expected,
             new_rollback=record,
             alarm_seen=seen,
-            notifications=[_told(deps, record)],
+            notifications=_told(deps, record, notice),
         )
     )
     _count(deps, record)
@@ -251,7 +255,7 @@ def _roll_back(
     seen: tuple[ServiceId, str] | None,
 ) -> RollbackRecord:
     if decision.dry_run:
-        return _record_decision(deps, state, None, patch, _with_images(deps, record), seen)
+        return _record_decision(deps, state, None, patch, _with_images(deps, record), seen, decision.notice)
 
     target = decision.target
     locked = lifecycle.lock(
@@ -331,7 +335,7 @@ def _carry_out(
             service,
             lambda s: lifecycle.unlock(s, rollback_id),
             rollback_updates=[failed],
-            notifications=[_told(deps, failed)],
+            notifications=_told(deps, failed),
         )
         _count(deps, failed)
         return failed
@@ -350,10 +354,10 @@ def _carry_out(
     )
     rolled_back, left, judged = _roll_back_from(deps, decision, done.message)
     done = replace(done, from_deployment=left[0].summary() if left else done.from_deployment)
-    notices = [_told(deps, done)]
+    notices = _told(deps, done)
     if ended is not None:
         done = replace(done, result=ended, result_at=updated_at)
-        notices.append(outbox_entry(rollback_result_notification(done), service, updated_at))
+        notices += outbox_entries(deps.settings, service, updated_at, rollback_result_notification(done))
     _update_state(
         deps,
         service,
@@ -567,9 +571,10 @@ def _update_state(
     retry.on_conflict(attempt, what=f"the ledger state of {service}")
 
 
-def _told(deps: Dependencies, record: RollbackRecord) -> OutboxEntry:
-    """The decision's notification, for the outbox (written in the same commit as the record)."""
-    return outbox_entry(notification_for(record), record.service, deps.clock.now())
+def _told(deps: Dependencies, record: RollbackRecord, kind: NoticeKind | None = None) -> list[OutboxEntry]:
+    """The decision's notification, for the outbox (written in the same commit as the record),
+    unless the configuration does not send its kind."""
+    return outbox_entries(deps.settings, record.service, deps.clock.now(), notification_for(record, kind))
 
 
 def _count(deps: Dependencies, record: RollbackRecord) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ecs_rollback.config import Settings
 from ecs_rollback.domain.model import (
     ContainerImage,
     Deployment,
@@ -15,7 +16,7 @@ from ecs_rollback.domain.model import (
     ServiceId,
     iso,
 )
-from ecs_rollback.domain.notices import attribute_value, bounded_message, subject_line
+from ecs_rollback.domain.notices import NoticeKind, attribute_value, bounded_message, subject_line
 from ecs_rollback.ports import Notification, OutboxEntry
 
 _VERBS = {
@@ -106,7 +107,8 @@ def _commits(record: RollbackRecord) -> list[str]:
     return commits
 
 
-def notification_for(record: RollbackRecord) -> Notification:
+def notification_for(record: RollbackRecord, kind: NoticeKind | None = None) -> Notification:
+    """The decision's notification; ``kind`` is the decision's own (its outcome's when not given)."""
     verb = _VERBS[record.outcome]
     if (
         record.from_deployment
@@ -119,6 +121,7 @@ def notification_for(record: RollbackRecord) -> Notification:
     return Notification(
         subject=f"[ecs-rollback] {record.service}: {verb} ({what})",
         body=record_view(record),
+        kind=kind or NoticeKind(record.outcome.value),
         key=record.rollback_id,
     )
 
@@ -131,6 +134,7 @@ def rollback_result_notification(record: RollbackRecord) -> Notification:
     return Notification(
         subject=f"[ecs-rollback] {record.service}: rollback deployment {record.result}",
         body=body,
+        kind=NoticeKind.ROLLBACK_RESULT,
         key=f"{record.rollback_id}#result",
     )
 
@@ -158,22 +162,31 @@ def known_bad_notification(deployment: Deployment, release: Release, rolls_back:
     return Notification(
         subject=f"[ecs-rollback] {deployment.service}: deploying a known-BAD release ({deployment.revision})",
         body=body,
+        kind=NoticeKind.KNOWN_BAD_RELEASE,
         key=f"known-bad#{deployment.deployment_id}",
     )
 
 
-def outbox_entry(notification: Notification, service: ServiceId, now: datetime) -> OutboxEntry:
-    """The notification as the outbox stores it and SNS takes it: bounded subject and body, and the
-    attributes subscription filter policies match on."""
-    return OutboxEntry(
-        service=service,
-        key=notification.key,
-        subject=subject_line(notification.subject),
-        message=bounded_message(notification.body),
-        attributes={
-            "outcome": attribute_value(notification.body.get("outcome", "")),
-            "cluster": attribute_value(service.cluster),
-            "service": attribute_value(service.name),
-        },
-        created_at=now,
-    )
+def outbox_entries(
+    settings: Settings, service: ServiceId, now: datetime, *notifications: Notification
+) -> list[OutboxEntry]:
+    """The notifications of the kinds the configuration sends (``notify_on``), as the outbox
+    stores them and SNS takes them: bounded subject and body, and the attributes subscription
+    filter policies match on."""
+    return [
+        OutboxEntry(
+            service=service,
+            key=notification.key,
+            subject=subject_line(notification.subject),
+            message=bounded_message(notification.body),
+            attributes={
+                "outcome": attribute_value(notification.body.get("outcome", "")),
+                "notice": notification.kind.value,
+                "cluster": attribute_value(service.cluster),
+                "service": attribute_value(service.name),
+            },
+            created_at=now,
+        )
+        for notification in notifications
+        if notification.kind in settings.notify_on
+    ]
