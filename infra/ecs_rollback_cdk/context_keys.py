@@ -7,15 +7,7 @@ from collections.abc import Mapping
 
 from aws_cdk import aws_logs as logs
 
-from ecs_rollback.contract import (
-    DEFAULT_BAKE_TIME_SECONDS,
-    DEFAULT_LOCK_TTL_SECONDS,
-    DEFAULT_LOOP_GUARD_LIMIT,
-    DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
-    DEFAULT_NOTIFY_ON,
-    DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
-    DEFAULT_WATCH_WINDOW_SECONDS,
-)
+from ecs_rollback import contract
 from ecs_rollback.domain.notices import NoticeKind
 
 # Retention periods CloudWatch Logs accepts (PutRetentionPolicy), in days.
@@ -52,28 +44,28 @@ FIXES: dict[str, str] = {
     "alarmLinks": 'list objects like {"alarm": "web-5xx*", "cluster": "prod", "service": "web"}',
     "alarmNamePrefixes": 'list alarm name prefixes the alarm rule should also match, e.g. ["team-a-"]',
     "bakeTimeSeconds": (
-        f"use a whole number of seconds from 0 (no bake) to 604800 (7 days); the default is {DEFAULT_BAKE_TIME_SECONDS}"
+        f"use a whole number of seconds from 0 (no bake) to 604800 (7 days); the default is {contract.DEFAULT_BAKE_TIME_SECONDS}"
     ),
     "watchWindowSeconds": (
-        f"use a whole number of seconds from 0 to 604800 (7 days); the default is {DEFAULT_WATCH_WINDOW_SECONDS}"
+        f"use a whole number of seconds from 0 to 604800 (7 days); the default is {contract.DEFAULT_WATCH_WINDOW_SECONDS}"
     ),
     "loopGuardLimit": (
         "use a whole number of automatic rollbacks per service per loop-guard period, 1 to 100; "
-        f"the default is {DEFAULT_LOOP_GUARD_LIMIT}"
+        f"the default is {contract.DEFAULT_LOOP_GUARD_LIMIT}"
     ),
     "loopGuardPeriodSeconds": (
-        f"use a whole number of seconds from 60 to 604800; the default is {DEFAULT_LOOP_GUARD_PERIOD_SECONDS}"
+        f"use a whole number of seconds from 60 to 604800; the default is {contract.DEFAULT_LOOP_GUARD_PERIOD_SECONDS}"
     ),
-    "lockTtlSeconds": f"use a whole number of seconds from 60 to 86400; the default is {DEFAULT_LOCK_TTL_SECONDS}",
+    "lockTtlSeconds": f"use a whole number of seconds from 60 to 86400; the default is {contract.DEFAULT_LOCK_TTL_SECONDS}",
     "dryRun": "use true or false (JSON booleans, not strings)",
     "dryRunServices": 'list services in scope as "cluster/service", e.g. ["prod/web"]',
     "rollbackKnownBadReleases": (
         "use true (roll back at once when ECS starts deploying a release the ledger records BAD) or false "
-        f"(notify only); JSON booleans, not strings; the default is {str(DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES).lower()}"
+        f"(notify only); JSON booleans, not strings; the default is {str(contract.DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES).lower()}"
     ),
     "notifyOn": (
         f"list the kinds of notification to send, of {', '.join(NoticeKind)}; "
-        f"the default is {', '.join(sorted(DEFAULT_NOTIFY_ON))} (skips and dry runs off)"
+        f"the default is {', '.join(sorted(contract.DEFAULT_NOTIFY_ON))} (skips and dry runs off)"
     ),
     "chatNotifications": (
         "use true to add a second topic that receives each notification in Amazon Q Developer's (AWS Chatbot's) "

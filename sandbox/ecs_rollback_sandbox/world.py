@@ -23,22 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ecs_rollback import contract
 from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger
 from ecs_rollback.composition import build
 from ecs_rollback.config import AlarmLink, Scope, Settings
-from ecs_rollback.contract import (
-    DEFAULT_BAKE_TIME_SECONDS,
-    DEFAULT_LEASE_SECONDS,
-    DEFAULT_LOCK_TTL_SECONDS,
-    DEFAULT_LOOP_GUARD_LIMIT,
-    DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
-    DEFAULT_NOTIFY_ON,
-    DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
-    DEFAULT_WATCH_WINDOW_SECONDS,
-    from_environment,
-    table_definition,
-    to_environment,
-)
+from ecs_rollback.contract import from_environment, table_definition, to_environment
 from ecs_rollback.domain.model import ServiceId
 from ecs_rollback.domain.notices import NoticeKind
 from ecs_rollback.handlers import (
@@ -428,13 +417,13 @@ def provision_direct(
     *,
     scope: Mapping[str, Any] | None = None,
     alarm_links: list[dict[str, str]] | None = None,
-    bake_time_seconds: int = DEFAULT_BAKE_TIME_SECONDS,
-    watch_window_seconds: int = DEFAULT_WATCH_WINDOW_SECONDS,
-    loop_guard_limit: int = DEFAULT_LOOP_GUARD_LIMIT,
+    bake_time_seconds: int = contract.DEFAULT_BAKE_TIME_SECONDS,
+    watch_window_seconds: int = contract.DEFAULT_WATCH_WINDOW_SECONDS,
+    loop_guard_limit: int = contract.DEFAULT_LOOP_GUARD_LIMIT,
     dry_run: bool = False,
     dry_run_services: list[str] | None = None,
-    rollback_known_bad_releases: bool = DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
-    notify_on: Collection[str] = DEFAULT_NOTIFY_ON,
+    rollback_known_bad_releases: bool = contract.DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
+    notify_on: Collection[str] = contract.DEFAULT_NOTIFY_ON,
     chat: bool = False,
     name: str = "ledger",
 ) -> Resources:
@@ -468,9 +457,9 @@ def provision_direct(
             bake_time_seconds=bake_time_seconds,
             watch_window_seconds=watch_window_seconds,
             loop_guard_limit=loop_guard_limit,
-            loop_guard_period_seconds=DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
-            lock_ttl_seconds=DEFAULT_LOCK_TTL_SECONDS,
-            lease_seconds=DEFAULT_LEASE_SECONDS,
+            loop_guard_period_seconds=contract.DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
+            lock_ttl_seconds=contract.DEFAULT_LOCK_TTL_SECONDS,
+            lease_seconds=contract.DEFAULT_LEASE_SECONDS,
             dry_run=dry_run,
             dry_run_services=tuple(dry_run_services or ()),
             rollback_known_bad_releases=rollback_known_bad_releases,

@@ -55,16 +55,10 @@ def function_access(
     digests = permissions.task_digests(scope, arns)
     images = permissions.image_reads(arns, config.ecr_repository_arns)
     scheduling = bake.statements()
+    # Every function that rolls back: update the service to a revision, registered again if need be.
+    rolls_back = (permissions.service_updates(scope, arns), describe_definitions, *registration)
     # What DeploymentEvents does is what the Reconciler does when its events were lost.
-    deployment_statements = (
-        permissions.service_updates(scope, arns),
-        describe_definitions,
-        *registration,
-        *digests,
-        images,
-        permissions.alarm_states(arns),
-        *scheduling,
-    )
+    deployment_statements = (*rolls_back, *digests, images, permissions.alarm_states(arns), *scheduling)
     return {
         functions.DEPLOYMENT_EVENTS.name: Access(
             LedgerUse(writes=True, batch_reads=True, queries_indexes=True),
@@ -74,23 +68,12 @@ def function_access(
         functions.ALARM_EVENTS.name: Access(
             LedgerUse(writes=True, updates=True, queries_indexes=True),
             notifies=False,
-            statements=(
-                permissions.service_updates(scope, arns),
-                describe_definitions,
-                *registration,
-                permissions.alarm_tags(arns),
-            ),
+            statements=(*rolls_back, permissions.alarm_tags(arns)),
         ),
         functions.MANUAL_ROLLBACK.name: Access(
             LedgerUse(writes=True, batch_reads=True, queries_indexes=True),
             notifies=False,
-            statements=(
-                permissions.service_updates(scope, arns),
-                describe_definitions,
-                *registration,
-                *digests,
-                images,
-            ),
+            statements=(*rolls_back, *digests, images),
         ),
         functions.BAKE_TIMER.name: Access(
             LedgerUse(writes=True, batch_reads=True),

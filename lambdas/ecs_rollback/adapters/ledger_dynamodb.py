@@ -13,17 +13,8 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from ecs_rollback import contract
 from ecs_rollback.adapters import ledger_items as items
-from ecs_rollback.contract import (
-    GIT_INDEX,
-    HISTORY_INDEX,
-    KIND_INDEX,
-    PARTITION_KEY,
-    RELEASE_INDEX,
-    REVISION_INDEX,
-    SERVICE_GIT_INDEX,
-    SORT_KEY,
-)
 from ecs_rollback.domain.errors import ConcurrentUpdate, DuplicateTrigger
 from ecs_rollback.domain.model import (
     Deployment,
@@ -101,7 +92,7 @@ class DynamoDBLedger:
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         response = self._client.get_item(
             TableName=self._table,
-            Key=_to_wire({PARTITION_KEY: pk, SORT_KEY: sk}),
+            Key=_to_wire({contract.PARTITION_KEY: pk, contract.SORT_KEY: sk}),
             ConsistentRead=True,
         )
         item = response.get("Item")
@@ -128,7 +119,7 @@ class DynamoDBLedger:
     def _batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         request: dict[str, Any] = {
             self._table: {
-                "Keys": [_to_wire({PARTITION_KEY: pk, SORT_KEY: sk}) for pk, sk in keys],
+                "Keys": [_to_wire({contract.PARTITION_KEY: pk, contract.SORT_KEY: sk}) for pk, sk in keys],
                 "ConsistentRead": True,
             }
         }
@@ -137,7 +128,7 @@ class DynamoDBLedger:
             response = self._client.batch_get_item(RequestItems=request)
             for raw in response.get("Responses", {}).get(self._table, []):
                 item = _from_wire(raw)
-                found[(item[PARTITION_KEY], item[SORT_KEY])] = item
+                found[(item[contract.PARTITION_KEY], item[contract.SORT_KEY])] = item
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 return found
@@ -205,7 +196,10 @@ class DynamoDBLedger:
             raise
 
     def _operation(self, write: items.ItemWrite, token: str) -> dict[str, Any]:
-        key = {PARTITION_KEY: write.item[PARTITION_KEY], SORT_KEY: write.item[SORT_KEY]}
+        key = {
+            contract.PARTITION_KEY: write.item[contract.PARTITION_KEY],
+            contract.SORT_KEY: write.item[contract.SORT_KEY],
+        }
         if write.condition == "add_alarm":
             return {
                 "Update": {
@@ -234,7 +228,7 @@ class DynamoDBLedger:
             "Item": _to_wire({**write.item, items.WRITE_TOKEN: token}),
         }
         if write.condition == "new" or (write.condition == "version" and write.expected_version == 0):
-            put["ConditionExpression"] = f"attribute_not_exists({PARTITION_KEY})"
+            put["ConditionExpression"] = f"attribute_not_exists({contract.PARTITION_KEY})"
         elif write.condition == "version":
             put["ConditionExpression"] = "#version = :expected"
             put["ExpressionAttributeNames"] = {"#version": "version"}
@@ -268,8 +262,8 @@ class DynamoDBLedger:
         found, _ = self._query(
             1,
             None,
-            IndexName=REVISION_INDEX.name,
-            KeyConditionExpression=f"{REVISION_INDEX.partition_key} = :pk AND begins_with({REVISION_INDEX.sort_key}, :prefix)",
+            IndexName=contract.REVISION_INDEX.name,
+            KeyConditionExpression=f"{contract.REVISION_INDEX.partition_key} = :pk AND begins_with({contract.REVISION_INDEX.sort_key}, :prefix)",
             ExpressionAttributeValues=_to_wire(
                 {
                     ":pk": items.service_pk(service),
@@ -286,8 +280,8 @@ class DynamoDBLedger:
         found, _ = self._query(
             25,
             None,
-            IndexName=SERVICE_GIT_INDEX.name,
-            KeyConditionExpression=f"{SERVICE_GIT_INDEX.partition_key} = :pk AND begins_with({SERVICE_GIT_INDEX.sort_key}, :prefix)",
+            IndexName=contract.SERVICE_GIT_INDEX.name,
+            KeyConditionExpression=f"{contract.SERVICE_GIT_INDEX.partition_key} = :pk AND begins_with({contract.SERVICE_GIT_INDEX.sort_key}, :prefix)",
             ExpressionAttributeValues=_to_wire({":pk": items.service_pk(service), ":prefix": prefix.lower()}),
         )
         return [items.deployment_from_item(item) for item in found]
@@ -296,8 +290,8 @@ class DynamoDBLedger:
         found, next_cursor = self._query(
             limit,
             cursor,
-            IndexName=HISTORY_INDEX.name,
-            KeyConditionExpression=f"{HISTORY_INDEX.partition_key} = :pk",
+            IndexName=contract.HISTORY_INDEX.name,
+            KeyConditionExpression=f"{contract.HISTORY_INDEX.partition_key} = :pk",
             ExpressionAttributeValues=_to_wire({":pk": items.service_pk(service)}),
         )
         return Page([items.deployment_from_item(item) for item in found], next_cursor)
@@ -308,7 +302,7 @@ class DynamoDBLedger:
         found, next_cursor = self._query(
             limit,
             cursor,
-            KeyConditionExpression=f"{PARTITION_KEY} = :pk AND begins_with({SORT_KEY}, :prefix)",
+            KeyConditionExpression=f"{contract.PARTITION_KEY} = :pk AND begins_with({contract.SORT_KEY}, :prefix)",
             ExpressionAttributeValues=_to_wire(
                 {":pk": items.service_pk(service), ":prefix": items.ROLLBACK_SK_PREFIX}
             ),
@@ -321,8 +315,8 @@ class DynamoDBLedger:
         found, next_cursor = self._query(
             limit,
             cursor,
-            IndexName=GIT_INDEX.name,
-            KeyConditionExpression=f"{GIT_INDEX.partition_key} = :pk",
+            IndexName=contract.GIT_INDEX.name,
+            KeyConditionExpression=f"{contract.GIT_INDEX.partition_key} = :pk",
             ExpressionAttributeValues=_to_wire({":pk": items.git_pk(git_sha)}),
         )
         return Page([items.deployment_from_item(item) for item in found], next_cursor)
@@ -333,7 +327,7 @@ class DynamoDBLedger:
         found, next_cursor = self._query(
             limit,
             cursor,
-            KeyConditionExpression=f"{PARTITION_KEY} = :pk",
+            KeyConditionExpression=f"{contract.PARTITION_KEY} = :pk",
             ExpressionAttributeValues=_to_wire({":pk": items.image_pk(digest)}),
         )
         return Page([items.image_use_from_item(item) for item in found], next_cursor)
@@ -342,8 +336,8 @@ class DynamoDBLedger:
         found, _ = self._query(
             limit,
             None,
-            IndexName=RELEASE_INDEX.name,
-            KeyConditionExpression=f"{RELEASE_INDEX.partition_key} = :pk",
+            IndexName=contract.RELEASE_INDEX.name,
+            KeyConditionExpression=f"{contract.RELEASE_INDEX.partition_key} = :pk",
             ExpressionAttributeValues=_to_wire({":pk": items.good_pk(service)}),
         )
         return [items.release_from_item(item).ref() for item in found]
@@ -354,8 +348,8 @@ class DynamoDBLedger:
         found, next_cursor = self._query(
             limit,
             cursor,
-            IndexName=RELEASE_INDEX.name,
-            KeyConditionExpression=f"{RELEASE_INDEX.partition_key} = :pk",
+            IndexName=contract.RELEASE_INDEX.name,
+            KeyConditionExpression=f"{contract.RELEASE_INDEX.partition_key} = :pk",
             ExpressionAttributeValues=_to_wire({":pk": items.release_pk(release_id)}),
         )
         return Page([items.deployment_from_item(item) for item in found], next_cursor)
@@ -369,8 +363,8 @@ class DynamoDBLedger:
         return self._query(
             limit,
             cursor,
-            IndexName=KIND_INDEX.name,
-            KeyConditionExpression=f"{KIND_INDEX.partition_key} = :kind",
+            IndexName=contract.KIND_INDEX.name,
+            KeyConditionExpression=f"{contract.KIND_INDEX.partition_key} = :kind",
             ExpressionAttributeValues=_to_wire({":kind": kind}),
             ScanIndexForward=True,
         )
@@ -386,11 +380,17 @@ class DynamoDBLedger:
             self._client.update_item(
                 TableName=self._table,
                 Key=_to_wire(
-                    {PARTITION_KEY: items.service_pk(entry.service), SORT_KEY: items.outbox_sk(entry.key)}
+                    {
+                        contract.PARTITION_KEY: items.service_pk(entry.service),
+                        contract.SORT_KEY: items.outbox_sk(entry.key),
+                    }
                 ),
                 ConditionExpression="attribute_exists(#kind) AND (attribute_not_exists(#claimed) OR #claimed < :now)",
                 UpdateExpression="SET #claimed = :until",
-                ExpressionAttributeNames={"#kind": KIND_INDEX.partition_key, "#claimed": "claimed_until"},
+                ExpressionAttributeNames={
+                    "#kind": contract.KIND_INDEX.partition_key,
+                    "#claimed": "claimed_until",
+                },
                 ExpressionAttributeValues=_to_wire({":now": iso(now), ":until": iso(until)}),
             )
         except ClientError as error:
@@ -404,12 +404,15 @@ class DynamoDBLedger:
         self._client.update_item(
             TableName=self._table,
             Key=_to_wire(
-                {PARTITION_KEY: items.service_pk(entry.service), SORT_KEY: items.outbox_sk(entry.key)}
+                {
+                    contract.PARTITION_KEY: items.service_pk(entry.service),
+                    contract.SORT_KEY: items.outbox_sk(entry.key),
+                }
             ),
             UpdateExpression="SET #sent = :sent REMOVE #kind, #claimed",
             ExpressionAttributeNames={
                 "#sent": "sent_at",
-                "#kind": KIND_INDEX.partition_key,
+                "#kind": contract.KIND_INDEX.partition_key,
                 "#claimed": "claimed_until",
             },
             ExpressionAttributeValues=_to_wire({":sent": iso(now)}),

@@ -21,7 +21,8 @@ Sparse index keys: one attribute pair per index of ``contract.LEDGER_INDEXES``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -78,28 +79,22 @@ def service_pk(service: ServiceId) -> str:
     return f"SVC#{service.arn}"
 
 
-def deployment_sk(deployment_id: str) -> str:
-    return f"DEP#{deployment_id}"
+def _prefixed(prefix: str) -> Callable[[str], str]:
+    """A key of one entity: its prefix, then the value that names it."""
+    return f"{prefix}#{{}}".format
 
 
-def release_sk(release_id: str) -> str:
-    return f"REL#{release_id}"
+deployment_sk = _prefixed("DEP")
+release_sk = release_pk = _prefixed("REL")  # a release's own item, and its partition in by_release
+image_pk = _prefixed("IMG")
 
 
 def revision_sk(revision: RevisionId) -> str:
     return f"REV#{revision.family}:{revision.revision:010d}"
 
 
-def image_pk(digest: str) -> str:
-    return f"IMG#{digest}"
-
-
 def git_pk(git_sha: str) -> str:
     return f"GIT#{git_sha.lower()}"
-
-
-def release_pk(release_id: str) -> str:
-    return f"REL#{release_id}"
 
 
 def good_pk(service: ServiceId) -> str:
@@ -396,12 +391,11 @@ def ref_from_item(item: Item) -> ReleaseRef:
 def ref_of_deployment(deployment: Deployment) -> ReleaseRef:
     """What a deployment record alone says of its release (no revision item: written by version 1)."""
     status = deployment.status
-    verdict = Verdict.BAD if status.is_bad else Verdict.GOOD if status == Status.GOOD else None
     return ReleaseRef(
         release_id=deployment.release,
         task_definition_arn=deployment.task_definition_arn,
         deploy_task_definition_arn=deployment.task_definition_arn,
-        verdict=verdict,
+        verdict=Verdict.BAD if status.is_bad else Verdict.GOOD if status == Status.GOOD else None,
         deployment_id=deployment.deployment_id,
         deployed_at=deployment.started_at,
         good_at=deployment.good_at,
@@ -412,26 +406,13 @@ def ref_of_deployment(deployment: Deployment) -> ReleaseRef:
 
 
 def ref_from_v1_summary(item: Item) -> ReleaseRef:
-    """A version-1 deployment summary (good list, decision ``to``) read as the release it ran."""
+    """A version-1 deployment summary (good list, decision ``to``) read as the release it ran: known
+    by the revision it was first seen as, under a release id made from its revision."""
     deployment = deployment_from_item(item)
-    verdict = (
-        Verdict.BAD
-        if deployment.status.is_bad
-        else Verdict.GOOD
-        if deployment.status == Status.GOOD
-        else None
-    )
-    return ReleaseRef(
+    return replace(
+        ref_of_deployment(deployment),
         release_id=provisional_release_id(deployment.task_definition_arn),
         task_definition_arn=deployment.source_task_definition_arn or deployment.task_definition_arn,
-        deploy_task_definition_arn=deployment.task_definition_arn,
-        verdict=verdict,
-        deployment_id=deployment.deployment_id,
-        deployed_at=deployment.started_at,
-        good_at=deployment.good_at,
-        git_sha=deployment.git_sha,
-        commit_subject=commit_subject(deployment.commit_message),
-        digests_recorded=deployment.digests_complete,
     )
 
 

@@ -274,8 +274,7 @@ class Deployment:
         )
 
     def describe(self) -> str:
-        sha = f" ({self.git_sha[:12]})" if self.git_sha else ""
-        return f"{self.revision}{sha}"
+        return described(self.revision, self.git_sha)
 
 
 @dataclass(frozen=True)
@@ -303,8 +302,7 @@ class ReleaseRef:
         return RevisionId.from_arn(self.task_definition_arn)
 
     def describe(self) -> str:
-        sha = f" ({self.git_sha[:12]})" if self.git_sha else ""
-        return f"{self.revision}{sha}"
+        return described(self.revision, self.git_sha)
 
 
 @dataclass(frozen=True)
@@ -378,9 +376,7 @@ class Release:
         )
 
     def describe(self) -> str:
-        revision = RevisionId.from_arn(self.source_task_definition_arn)
-        sha = f" ({self.git_sha[:12]})" if self.git_sha else ""
-        return f"{revision}{sha}"
+        return described(RevisionId.from_arn(self.source_task_definition_arn), self.git_sha)
 
 
 @dataclass(frozen=True)
@@ -412,6 +408,12 @@ class RollbackRecord:
     @property
     def record_key(self) -> str:
         return rollback_sort_key(self.created_at, self.rollback_id)
+
+
+def described(revision: RevisionId, git_sha: str | None) -> str:
+    """How messages name a revision: ``web:3 (1a2b3c4d5e6f)``."""
+    sha = f" ({git_sha[:12]})" if git_sha else ""
+    return f"{revision}{sha}"
 
 
 def rollback_sort_key(created_at: datetime, rollback_id: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from ecs_rollback.domain.model import ContainerImage, ImageReference
 
 # What DescribeTaskDefinition returns but RegisterTaskDefinition does not accept.
-_DESCRIBE_ONLY = frozenset(
+DESCRIBE_ONLY = frozenset(
     {
         "taskDefinitionArn",
         "revision",
@@ -56,7 +56,7 @@ class PinPlan:
 
 def registration_input(definition: dict[str, Any]) -> dict[str, Any]:
     """A described task definition turned back into RegisterTaskDefinition input."""
-    return {key: copy.deepcopy(value) for key, value in definition.items() if key not in _DESCRIBE_ONLY}
+    return {key: copy.deepcopy(value) for key, value in definition.items() if key not in DESCRIBE_ONLY}
 
 
 def plan(

@@ -26,23 +26,13 @@ from ecs_rollback.domain.model import (
     ImageReference,
     provisional_release_id,
 )
+from ecs_rollback.domain.pinning import DESCRIBE_ONLY
 
 FINAL_PREFIX = "rel-"
 
-# What DescribeTaskDefinition returns but does not change what runs.
-_NOT_BEHAVIOUR = frozenset(
-    {
-        "taskDefinitionArn",
-        "revision",
-        "status",
-        "requiresAttributes",
-        "compatibilities",
-        "registeredAt",
-        "registeredBy",
-        "deregisteredAt",
-        "tags",
-    }
-)
+# What DescribeTaskDefinition returns but does not change what runs: what it returns but
+# RegisterTaskDefinition does not accept, and the tags.
+_NOT_BEHAVIOUR = DESCRIBE_ONLY | {"tags"}
 
 
 def is_provisional(release_id: str) -> bool:

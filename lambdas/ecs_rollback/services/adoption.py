@@ -9,11 +9,11 @@ manual rollback does it for an in-scope service the ledger has never seen.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ecs_rollback.domain import lifecycle
 from ecs_rollback.domain.errors import InvalidRequest
-from ecs_rollback.domain.model import Deployment, Origin, ServiceId, Status, iso
+from ecs_rollback.domain.model import Deployment, ServiceId, iso
 from ecs_rollback.ports import EcsGateway, ImageRegistry, Ledger, LedgerChange
 from ecs_rollback.services import capture, releases, retry
 
@@ -49,18 +49,7 @@ def adopt_running(
         )
     reason = f"adopted as good by {actor}"
     recorded = ledger.get_deployment(service, primary.deployment_id)
-    baseline = recorded or capture.capture(
-        ecs,
-        None,  # the tag may have moved since ECS resolved it: only ECS's own digests count
-        service,
-        primary.deployment_id,
-        primary.task_definition_arn,
-        (primary.created_at or now).astimezone(UTC),
-        now,
-        status=Status.COMPLETED,
-        origin=Origin.ADOPTED,
-        reason=reason,
-    )
+    baseline = recorded or capture.baseline(ecs, service, primary, now, reason)
     if baseline is None:
         raise InvalidRequest(
             "task_definition_unavailable",

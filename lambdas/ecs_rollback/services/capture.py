@@ -4,7 +4,7 @@ and the release they make."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from ecs_rollback.domain.gitsha import ALLOW_BAD_RELEASE_TAG, git_sha_of
 from ecs_rollback.domain.model import (
@@ -17,7 +17,7 @@ from ecs_rollback.domain.model import (
     StatusChange,
 )
 from ecs_rollback.domain.release import release_id_of
-from ecs_rollback.ports import EcsGateway, ImageRegistry, TaskDefinitionSnapshot
+from ecs_rollback.ports import EcsDeployment, EcsGateway, ImageRegistry, TaskDefinitionSnapshot
 
 
 def images_of(
@@ -107,3 +107,22 @@ def fill_digests(ecs: EcsGateway, deployment: Deployment) -> Deployment:
         else deployment.release_id
     )
     return replace(deployment, images=images, release_id=release_id)
+
+
+def baseline(
+    ecs: EcsGateway, service: ServiceId, deployment: EcsDeployment, now: datetime, reason: str
+) -> Deployment | None:
+    """The deployment ``deployment`` as an adopted baseline: COMPLETED, by ECS's own digests only
+    (the tag may have moved since ECS resolved it), or None when ECS no longer knows it."""
+    return capture(
+        ecs,
+        None,
+        service,
+        deployment.deployment_id,
+        deployment.task_definition_arn,
+        (deployment.created_at or now).astimezone(UTC),
+        now,
+        status=Status.COMPLETED,
+        origin=Origin.ADOPTED,
+        reason=reason,
+    )

@@ -16,7 +16,6 @@ from ecs_rollback.domain.model import (
     Release,
     RollbackRecord,
     ServiceId,
-    Status,
     TriggerKind,
 )
 from ecs_rollback.domain.state import ServiceState
@@ -237,18 +236,7 @@ def _adopt_baseline(
         logger.info("no earlier revision to adopt as baseline", extra={"service": str(service)})
         return None
     earlier = max(previous, key=lambda d: d.created_at or datetime.min.replace(tzinfo=UTC))
-    baseline = capture.capture(
-        deps.ecs,
-        None,  # the tag may have moved since the baseline was deployed: only ECS's own digests count
-        service,
-        earlier.deployment_id,
-        earlier.task_definition_arn,
-        (earlier.created_at or now).astimezone(UTC),
-        now,
-        status=Status.COMPLETED,
-        origin=Origin.ADOPTED,
-        reason="running when the service was first seen",
-    )
+    baseline = capture.baseline(deps.ecs, service, earlier, now, "running when the service was first seen")
     if baseline is None:
         return None
     release = releases.release_of(deps.ledger, baseline, now)
