@@ -365,3 +365,27 @@ def test_an_alarm_of_another_account_changes_nothing_here(make_world, make_servi
     assert result["decisions"] == []
     assert web.task_definition == web.revisions["v2"]
     assert world.count("ecs.UpdateService") == 0
+
+
+def test_an_alarm_delivered_after_a_newer_deployment_started_does_not_roll_that_one_back(
+    make_world, make_service
+):
+    # Given v2's alarm went off, but its event reaches the function only after a person deployed v3
+    world = make_world()
+    web = make_service(world, pinned=True)
+    web.revision("v2", pinned=True)
+    web.revision("v3", pinned=True)
+    web.deploy("v2")
+    world.clock.advance(timedelta(minutes=2))
+    late_alarm = web.alarm_fires()
+    world.clock.advance(timedelta(minutes=1))
+    web.deploy("v3")
+    world.notifications()
+
+    # When the late alarm event is delivered
+    decision = world.deliver(late_alarm)["decisions"][0]
+
+    # Then v3 keeps running: the alarm is about an earlier release
+    assert (decision["outcome"], decision["code"]) == ("SKIPPED", "alarm_before_deployment")
+    assert web.task_definition == web.revisions["v3"]
+    assert world.count("ecs.UpdateService") == 0

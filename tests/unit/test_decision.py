@@ -83,6 +83,13 @@ CASES = {
     "current is already BAD: nothing newer to undo": Case(
         state(V3_FAILED, [V1]), alarm(), Skip, "current_already_bad"
     ),
+    # -- the alarm's own time ---------------------------------------------------------------
+    "an alarm that went off before the current deployment started is about an earlier release": Case(
+        USUAL, alarm(at=NOW - minutes(6)), Skip, "alarm_before_deployment"
+    ),
+    "an alarm at the very start of the current deployment is about it": Case(
+        USUAL, alarm(at=NOW - minutes(5)), RollBack, "rollback", target=1
+    ),
     # -- the watch window -------------------------------------------------------------------
     "GOOD current deployed beyond the window: notify only": Case(
         state(good_since(3, minutes(61)), [good_since(3, minutes(61)), V1]),

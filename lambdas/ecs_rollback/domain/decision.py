@@ -158,6 +158,13 @@ def decide(
 def _decide_automatic(
     trigger: Trigger, state: ServiceState, current: Deployment, policy: Policy, now: datetime
 ) -> Decision:
+    if trigger.kind == TriggerKind.ALARM and trigger.at < current.started_at:
+        return Skip(
+            "alarm_before_deployment",
+            f"the alarm went into ALARM at {trigger.at.isoformat()}, before the current deployment "
+            f"{current.describe()} started at {current.started_at.isoformat()}: it is about an earlier "
+            "release (a late or repeated delivery), not this one",
+        )
     if trigger.kind == TriggerKind.ALARM and current.status.is_bad:
         return Skip(
             "current_already_bad",
