@@ -63,6 +63,9 @@ class FakeEcs:
         primary = EcsDeployment(f"ecs-svc/{current.rsplit(':', 1)[-1]}", "PRIMARY", current, "COMPLETED", NOW)
         return ServiceSnapshot(service, current, (primary,), ecs_rollback_enabled=False)
 
+    def describe_services(self, services: Sequence[ServiceId]) -> dict[ServiceId, ServiceSnapshot | None]:
+        return {service: self.describe_service(service) for service in services}
+
     def describe_task_definition(self, arn: str) -> TaskDefinitionSnapshot | None:
         return self.task_definitions.get(arn)
 

@@ -532,8 +532,8 @@ def test_a_lock_whose_rollback_completed_is_released(bad_release: tuple[Any, Any
 # -- 6. cost per pass ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("services", [1, 10])
-def test_an_idle_pass_costs_one_describe_per_service_and_a_query_per_100(
+@pytest.mark.parametrize("services", [1, 10, 23])
+def test_an_idle_pass_costs_one_describe_per_ten_services_and_a_query_per_100(
     make_world: Callable[..., Any], make_service: Callable[..., Any], services: int
 ) -> None:
     # Given N services, each on a GOOD release, nothing lost
@@ -555,10 +555,10 @@ def test_an_idle_pass_costs_one_describe_per_service_and_a_query_per_100(
     summary = world.reconcile()
     made = _calls(world, calls)
 
-    # Then it did nothing, and made a bounded number of calls: one DescribeServices per service,
-    # the state items by Query (one per 100) and the outbox by one more, no Scan, no write
+    # Then it did nothing, and made a bounded number of calls: one DescribeServices per ten
+    # services, the state items by Query (one per 100) and the outbox by one more, no Scan, no write
     assert summary == _did(summary, services=services)
-    assert made["ecs.DescribeServices"] <= services
+    assert made["ecs.DescribeServices"] == math.ceil(services / 10)
     assert made["dynamodb.Query"] <= math.ceil(services / 100) + 2
     assert made["dynamodb.GetItem"] + made["dynamodb.BatchGetItem"] <= services
     assert sum(made.values()) <= 2 * services + math.ceil(services / 100) + 2, made
@@ -585,6 +585,6 @@ def test_a_pass_reads_the_services_100_at_a_time(
     # Then it paged the state items with two Queries (100 a page) plus the outbox's, no Scan
     assert summary == _did(summary, services=101)
     assert made["dynamodb.Query"] <= math.ceil(101 / 100) + 1
-    assert made["ecs.DescribeServices"] <= 101
+    assert made["ecs.DescribeServices"] == math.ceil(100 / 10) + 1  # ten to a call, per page
     assert made["dynamodb.Scan"] == 0
     assert not any(made[f"dynamodb.{write}"] for write in WRITES)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,37 +19,35 @@ if TYPE_CHECKING:
 _MAX_TASKS = 100  # DescribeTasks takes 100 ARNs; a deployment's digests are the same on every task
 
 
+DESCRIBE_SERVICES_LIMIT = 10  # services per DescribeServices call (the API's own limit)
+
+
 class EcsAdapter:
     def __init__(self, client: ECSClient) -> None:
         self._client = client
 
     def describe_service(self, service: ServiceId) -> ServiceSnapshot | None:
-        response = self._client.describe_services(cluster=service.cluster, services=[service.arn])
-        found = [s for s in response.get("services", []) if s.get("status") != "INACTIVE"]
-        if not found:
-            return None
-        raw: Any = found[0]
-        configuration = raw.get("deploymentConfiguration") or {}
-        breaker = configuration.get("deploymentCircuitBreaker") or {}
-        alarms = configuration.get("alarms") or {}
-        return ServiceSnapshot(
-            service=service,
-            task_definition_arn=raw["taskDefinition"],
-            deployments=tuple(
-                EcsDeployment(
-                    deployment_id=d["id"],
-                    status=d.get("status", ""),
-                    task_definition_arn=d["taskDefinition"],
-                    rollout_state=d.get("rolloutState"),
-                    created_at=d.get("createdAt") if isinstance(d.get("createdAt"), datetime) else None,
-                )
-                for d in raw.get("deployments", [])
-            ),
-            ecs_rollback_enabled=bool(
-                (breaker.get("enable") and breaker.get("rollback"))
-                or (alarms.get("enable") and alarms.get("rollback"))
-            ),
-        )
+        return self.describe_services([service])[service]
+
+    def describe_services(self, services: Sequence[ServiceId]) -> dict[ServiceId, ServiceSnapshot | None]:
+        """Each service as ECS sees it (None: gone), in one call per cluster and ten services."""
+        found: dict[tuple[str, str], Any] = {}  # by cluster and name: an old-format ARN has no cluster
+        by_cluster: dict[str, list[ServiceId]] = {}
+        for service in services:
+            by_cluster.setdefault(service.cluster, []).append(service)
+        for cluster, members in by_cluster.items():
+            for start in range(0, len(members), DESCRIBE_SERVICES_LIMIT):
+                batch = members[start : start + DESCRIBE_SERVICES_LIMIT]
+                response = self._client.describe_services(cluster=cluster, services=[s.arn for s in batch])
+                for raw in response.get("services", []):
+                    if raw.get("status") != "INACTIVE":
+                        found[(cluster, str(raw.get("serviceName", "")))] = raw
+        return {
+            service: _snapshot(service, found[key])
+            if (key := (service.cluster, service.name)) in found
+            else None
+            for service in services
+        }
 
     def describe_task_definition(self, arn: str) -> TaskDefinitionSnapshot | None:
         try:
@@ -127,3 +125,27 @@ class EcsAdapter:
             raise EcsUpdateFailed(
                 f"ECS refused UpdateService on {service}: {error.response['Error'].get('Message', error)}"
             ) from error
+
+
+def _snapshot(service: ServiceId, raw: Any) -> ServiceSnapshot:
+    configuration = raw.get("deploymentConfiguration") or {}
+    breaker = configuration.get("deploymentCircuitBreaker") or {}
+    alarms = configuration.get("alarms") or {}
+    return ServiceSnapshot(
+        service=service,
+        task_definition_arn=raw["taskDefinition"],
+        deployments=tuple(
+            EcsDeployment(
+                deployment_id=d["id"],
+                status=d.get("status", ""),
+                task_definition_arn=d["taskDefinition"],
+                rollout_state=d.get("rolloutState"),
+                created_at=d.get("createdAt") if isinstance(d.get("createdAt"), datetime) else None,
+            )
+            for d in raw.get("deployments", [])
+        ),
+        ecs_rollback_enabled=bool(
+            (breaker.get("enable") and breaker.get("rollback"))
+            or (alarms.get("enable") and alarms.get("rollback"))
+        ),
+    )

@@ -2,7 +2,7 @@
 what guarantees convergence when an event, a timer, a publish or a whole run was lost.
 
 One pass reads the watched services' state items (one Query per 100 services, never a table
-scan) and, for each service, ECS's view of it (one ``DescribeServices``). Then:
+scan) and ECS's view of them (one ``DescribeServices`` per ten services of a cluster). Then:
 
 - an unfinished rollback whose lease lapsed is resumed (ECS first: already on the target, it is
   only recorded), one whose record is gone or finished is released;
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ecs_rollback.domain import lifecycle
-from ecs_rollback.domain.model import Status
+from ecs_rollback.domain.model import ServiceId, Status
 from ecs_rollback.domain.state import ServiceState
 from ecs_rollback.events.bake_timer import BakeTimerPayload
 from ecs_rollback.events.ecs_deployment import EcsDeploymentEvent
@@ -67,12 +67,12 @@ def reconcile(deps: Dependencies) -> Pass:
     cursor: str | None = None
     while True:
         page = deps.ledger.services(_PAGE, cursor)
-        for state in page.items:
-            if not deps.settings.scope.contains(state.service):
-                continue
+        watched = [state for state in page.items if deps.settings.scope.contains(state.service)]
+        snapshots = _ecs_view(deps, watched, result)
+        for state in watched:
             result.services += 1
             try:
-                _one_service(deps, state, result)
+                _one_service(deps, state, snapshots.get(state.service, _UNREAD), result)
             except Exception as error:  # one service's trouble must not stop the others
                 logger.exception("reconciling a service failed", extra={"service": str(state.service)})
                 result.errors.append(f"{state.service}: {type(error).__name__}")
@@ -87,13 +87,33 @@ def reconcile(deps: Dependencies) -> Pass:
     return result
 
 
-def _one_service(deps: Dependencies, state: ServiceState, result: Pass) -> None:
+def _ecs_view(
+    deps: Dependencies, states: list[ServiceState], result: Pass
+) -> dict[ServiceId, ServiceSnapshot | None]:
+    """ECS's view of the services this pass compares, ten to a DescribeServices call; a stalled
+    rollback is resumed instead (it asks ECS itself), and a failed read leaves each to its own."""
+    now = deps.clock.now()
+    compared = [state.service for state in states if not (state.in_flight and executor.stalled(state, now))]
+    if not compared:
+        return {}
+    try:
+        return deps.ecs.describe_services(compared)
+    except Exception:
+        logger.exception("describing the watched services failed; asking service by service")
+        return {}
+
+
+_UNREAD = object()  # no batched answer for this service: it is read on its own
+
+
+def _one_service(deps: Dependencies, state: ServiceState, snapshot: object, result: Pass) -> None:
     now = deps.clock.now()
     if state.in_flight is not None and executor.stalled(state, now):
         _resume_or_release(deps, state, result)
         return  # ECS is read again next minute, once the rollback is carried out
-    snapshot = deps.ecs.describe_service(state.service)
-    if snapshot is None:
+    if snapshot is _UNREAD:
+        snapshot = deps.ecs.describe_service(state.service)
+    if not isinstance(snapshot, ServiceSnapshot):
         return
     missed = _missed_events(state, snapshot, now)
     for event in missed:
