@@ -184,10 +184,23 @@ class ImageRegistry(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class FiringAlarm:
+    """An alarm in ALARM now, as DescribeAlarms tells it: enough to link it to its services."""
+
+    name: str
+    arn: str
+    reason: str
+    changed_at: datetime  # when it went into ALARM
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+
+
 class AlarmGateway(Protocol):
     def tags(self, alarm_arn: str) -> dict[str, str]: ...
 
     def in_alarm(self, alarm_names: Sequence[str]) -> list[str]: ...
+
+    def firing_alarms(self) -> list[FiringAlarm]: ...
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,15 @@
 """Plays CloudWatch's event emission: sets an alarm's state in the emulator and builds the
-``CloudWatch Alarm State Change`` event CloudWatch would send to EventBridge."""
+``CloudWatch Alarm State Change`` event CloudWatch would send to EventBridge. The alarm's state
+time in the emulator is the simulated clock's, as DescribeAlarms would report it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
+
+from moto.backends import get_backend
 
 from ecs_rollback_sandbox.clock import ManualClock
 from ecs_rollback_sandbox.emulator import ACCOUNT, Emulator
@@ -68,6 +72,9 @@ class CloudWatchSimulator:
             AlarmName=name, StateValue=state, StateReason=f"Threshold Crossed (simulated {state})"
         )
         now = self.clock.now()
+        # moto stamps the change with the wall clock; CloudWatch's would be the simulated one.
+        alarms = get_backend("cloudwatch")[self.account][self.emulator.region].alarms
+        alarms[name].state_updated_timestamp = now.astimezone(UTC).replace(tzinfo=None)  # moto's is naive UTC
         stamp = milliseconds(now) + "+0000"
         detail: dict[str, Any] = {
             "alarmName": name,

@@ -207,7 +207,7 @@ EXPECTED_ACTIONS = {
     | REGISTRATION
     | TASK_DIGESTS
     | IMAGE_READS
-    | {"cloudwatch:DescribeAlarms"}
+    | {"cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"}
     | SCHEDULING,
 }
 NOTIFIERS = ("Notifier", "Reconciler")

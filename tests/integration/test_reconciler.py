@@ -31,7 +31,15 @@ from tests.integration.conftest import SHA_V2, SHA_V3
 
 pytestmark = [pytest.mark.emulator, pytest.mark.timeout(120)]
 
-NOTHING_DONE = {"resumed": [], "released": [], "recorded": [], "promoted": [], "published": 0, "errors": []}
+NOTHING_DONE = {
+    "resumed": [],
+    "released": [],
+    "recorded": [],
+    "promoted": [],
+    "lost_alarms": [],
+    "published": 0,
+    "errors": [],
+}
 WRITES = ("TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
 
 
@@ -251,7 +259,7 @@ def test_a_completed_release_whose_bake_timer_was_lost_is_promoted(
     assert world.count("ecs.UpdateService") == 0
 
 
-def test_a_completed_release_whose_alarm_is_in_alarm_is_not_promoted(
+def test_a_completed_release_whose_alarm_is_in_alarm_is_rolled_back_not_promoted(
     completed_release: tuple[Any, Any],
 ) -> None:
     # Given v2's bake timer never fires and its alarm is in ALARM (that event lost as well)
@@ -262,22 +270,12 @@ def test_a_completed_release_whose_alarm_is_in_alarm_is_not_promoted(
     # When the reconciler runs
     summary = world.reconcile()
 
-    # Then v2 stays COMPLETED: not promoted, and nothing else done (the reconciler does not roll back)
-    assert summary == _did(summary, services=1)
-    assert web.status_of("v2") == "COMPLETED"
-    assert world.count("ecs.UpdateService") == 0
-    assert web.task_definition == web.revisions["v2"]
-
-    # When the alarm clears and the reconciler runs again
-    world.cloudwatch.set_state(web.alarm, "OK")
-    world.clock.advance(timedelta(minutes=1))
-    later = world.reconcile()
-
-    # Then v2 is promoted: the bake ended with no alarm in ALARM
-    assert later == _did(
-        later, services=1, promoted=[f"{web.id}: {RevisionId.from_arn(web.revisions['v2'])}"]
-    )
-    assert web.status_of("v2") == "GOOD"
+    # Then v2 is not promoted: the lost alarm is decided as its event would have been, a rollback
+    assert summary == _did(summary, services=1, lost_alarms=[f"{web.id}: {web.alarm} ROLLED_BACK"])
+    assert world.count("ecs.UpdateService") == 1
+    assert web.task_definition == web.revisions["v1"]
+    world.run_ecs()
+    assert web.status_of("v2") == "ROLLED_BACK"
 
 
 # -- 3. unsent outbox ---------------------------------------------------------------------------
@@ -588,3 +586,58 @@ def test_a_pass_reads_the_services_100_at_a_time(
     assert made["ecs.DescribeServices"] == math.ceil(100 / 10) + 1  # ten to a call, per page
     assert made["dynamodb.Scan"] == 0
     assert not any(made[f"dynamodb.{write}"] for write in WRITES)
+
+
+def test_an_alarm_whose_event_was_lost_is_decided_by_the_reconciler_once(
+    make_world: Callable[..., Any], make_service: Callable[..., Any]
+) -> None:
+    # Given v2 just deployed, and its alarm went into ALARM but the event never reached the function
+    world = make_world()
+    web = make_service(world, pinned=True)
+    web.revision("v2", sha=SHA_V2, pinned=True)
+    web.deploy("v2")
+    world.clock.advance(timedelta(minutes=1))
+    web.alarm_fires()  # CloudWatch's state is ALARM; the event is dropped
+    world.notifications()
+
+    # When the reconciler runs within the grace, then after it
+    early = world.reconcile()
+    world.clock.advance(timedelta(minutes=3))
+    late = world.reconcile()
+
+    # Then it waited for the event first, then rolled the service back to v1 as the event would have
+    assert early["lost_alarms"] == []
+    assert late["lost_alarms"] == ["prod/web: web-cpu-high ROLLED_BACK"]
+    assert web.task_definition == web.revisions["v1"]
+    assert world.count("ecs.UpdateService") == 1
+    assert [n["body"]["outcome"] for n in world.notifications()] == ["ROLLED_BACK"]
+
+    # And later passes, with the alarm still in ALARM, decide nothing again
+    world.run_ecs()
+    world.clock.advance(timedelta(minutes=1))
+    again = world.reconcile()
+    assert again["lost_alarms"] == []
+    assert world.count("ecs.UpdateService") == 1
+
+
+def test_an_alarm_whose_event_arrived_is_left_to_it(
+    make_world: Callable[..., Any], make_service: Callable[..., Any]
+) -> None:
+    # Given v2 rolled back by its alarm's event, the alarm still in ALARM
+    world = make_world()
+    web = make_service(world, pinned=True)
+    web.revision("v2", sha=SHA_V2, pinned=True)
+    web.deploy("v2")
+    world.clock.advance(timedelta(minutes=1))
+    world.deliver(web.alarm_fires())
+    world.run_ecs()
+    rollbacks = len(world.ledger.rollbacks(web.id).items)
+
+    # When the reconciler runs long after
+    world.clock.advance(timedelta(minutes=10))
+    summary = world.reconcile()
+
+    # Then it decides nothing more: the service saw that alarm go off
+    assert summary["lost_alarms"] == []
+    assert len(world.ledger.rollbacks(web.id).items) == rollbacks
+    assert world.count("ecs.UpdateService") == 1

@@ -32,6 +32,7 @@ from ecs_rollback.domain.model import (
     rollback_sort_key,
 )
 from ecs_rollback.domain.state import Halt, InFlight, ServiceState, Step
+from ecs_rollback.ports import FiringAlarm
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -360,3 +361,9 @@ class FakeAlarms:
 
     def in_alarm(self, alarm_names: Sequence[str]) -> list[str]:
         return [name for name in alarm_names if name in self.firing]
+
+    def firing_alarms(self) -> list[FiringAlarm]:
+        return [
+            FiringAlarm(name, f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}", "", NOW)
+            for name in self.firing
+        ]

@@ -86,9 +86,10 @@ def function_access(
         functions.NOTIFIER.name: Access(
             LedgerUse(writes=False, gets=False, updates=True), notifies=True, statements=()
         ),
+        # ... and what AlarmEvents does for the alarms whose events were lost (linking by tags).
         functions.RECONCILER.name: Access(
             LedgerUse(writes=True, batch_reads=True, updates=True, queries_indexes=True),
             notifies=True,
-            statements=deployment_statements,
+            statements=(*deployment_statements, permissions.alarm_tags(arns)),
         ),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from ecs_rollback.domain.decision import Trigger
@@ -11,10 +12,13 @@ from ecs_rollback.events.cloudwatch_alarm import AlarmStateChangeEvent
 from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies
 from ecs_rollback.services import executor, place
-from ecs_rollback.services.alarm_links import link_alarm
+from ecs_rollback.services.alarm_links import Link, link_alarm
 
 
-def handle_alarm_event(deps: Dependencies, event: AlarmStateChangeEvent) -> list[RollbackRecord]:
+def handle_alarm_event(
+    deps: Dependencies, event: AlarmStateChangeEvent, only: Callable[[Link], bool] | None = None
+) -> list[RollbackRecord]:
+    """Decide for each service the alarm is linked to (``only`` those it accepts, when given)."""
     detail = event.detail
     if detail.state.value != "ALARM":
         logger.info("alarm left ALARM; nothing to do", extra={"alarm": detail.alarm_name})
@@ -30,6 +34,7 @@ def handle_alarm_event(deps: Dependencies, event: AlarmStateChangeEvent) -> list
         )
         deps.telemetry.event("UnlinkedAlarm")
         return []
+    links = [link for link in links if only is None or only(link)]
     outside = [link for link in links if not deps.settings.scope.contains(link.service)]
     for link in outside:
         logger.info(

@@ -9,11 +9,14 @@ scan) and ECS's view of them (one ``DescribeServices`` per ten services of a clu
 - a deployment ECS reports that the ledger does not know, or knows in an older status, is
   recorded as its event would have recorded it (the events lost, or late after ECS forgot it);
 - a COMPLETED release whose bake time passed with no alarm in ALARM is promoted (its timer lost);
+- an alarm in ALARM (one paged ``DescribeAlarms``) whose transition a watched service has not
+  seen for ``ALARM_GRACE`` is decided as its lost event would have been;
 - outbox entries the stream path left unsent are published.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -21,14 +24,21 @@ from ecs_rollback.domain import lifecycle
 from ecs_rollback.domain.model import ServiceId, Status
 from ecs_rollback.domain.state import ServiceState
 from ecs_rollback.events.bake_timer import BakeTimerPayload
+from ecs_rollback.events.cloudwatch_alarm import AlarmStateChangeEvent
 from ecs_rollback.events.ecs_deployment import EcsDeploymentEvent
 from ecs_rollback.observability import logger
-from ecs_rollback.ports import Dependencies, EcsDeployment, ServiceSnapshot
+from ecs_rollback.ports import Dependencies, EcsDeployment, FiringAlarm, ServiceSnapshot
 from ecs_rollback.services import deployments, executor, outbox, retry
+from ecs_rollback.services.alarm_links import Link
+from ecs_rollback.services.alarms import handle_alarm_event
 from ecs_rollback.services.promotion import promote_if_quiet
 
 # A timer normally fires at the end of the bake; the reconciler steps in only after this.
 BAKE_GRACE = timedelta(seconds=90)
+# An alarm's event normally arrives in seconds, retries included within minutes; after this the
+# reconciler takes it as lost.
+ALARM_GRACE = timedelta(minutes=3)
+_ALARM_EVENTS = uuid.UUID("6f1d3c52-6b5e-4f3e-9d35-2f0b8a6c1e47")
 _PAGE = 100
 _EVENT_FOR_ROLLOUT = {
     "IN_PROGRESS": "SERVICE_DEPLOYMENT_IN_PROGRESS",
@@ -47,6 +57,7 @@ class Pass:
     released: list[str] = field(default_factory=list)
     recorded: list[str] = field(default_factory=list)
     promoted: list[str] = field(default_factory=list)
+    lost_alarms: list[str] = field(default_factory=list)
     published: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -57,6 +68,7 @@ class Pass:
             "released": self.released,
             "recorded": self.recorded,
             "promoted": self.promoted,
+            "lost_alarms": self.lost_alarms,
             "published": self.published,
             "errors": self.errors,
         }
@@ -65,9 +77,11 @@ class Pass:
 def reconcile(deps: Dependencies) -> Pass:
     result = Pass()
     cursor: str | None = None
+    last_alarms: dict[ServiceId, datetime | None] = {}
     while True:
         page = deps.ledger.services(_PAGE, cursor)
         watched = [state for state in page.items if deps.settings.scope.contains(state.service)]
+        last_alarms.update((state.service, state.last_alarm_at) for state in watched)
         snapshots = _ecs_view(deps, watched, result)
         for state in watched:
             result.services += 1
@@ -79,6 +93,11 @@ def reconcile(deps: Dependencies) -> Pass:
         cursor = page.cursor
         if cursor is None:
             break
+    try:
+        _lost_alarms(deps, last_alarms, result)
+    except Exception as error:
+        logger.exception("deciding on the alarms in ALARM failed")
+        result.errors.append(f"alarms: {type(error).__name__}")
     result.published = outbox.deliver_unsent(deps)
     logger.info("reconciled", extra=result.summary())
     if result.errors:
@@ -130,6 +149,56 @@ def _one_service(deps: Dependencies, state: ServiceState, snapshot: object, resu
             promotion = promote_if_quiet(deps, payload, reschedule=False)
             if promotion.outcome == "promoted":
                 result.promoted.append(f"{state.service}: {current.revision}")
+
+
+def _lost_alarms(deps: Dependencies, last_alarms: dict[ServiceId, datetime | None], result: Pass) -> None:
+    """Each alarm in ALARM for longer than ``ALARM_GRACE`` that a watched service has not seen go
+    into ALARM (its ``last_alarm_at`` is older): decided for that service as its event would have
+    been. The trigger id is the alarm's transition, so later passes find the decision made."""
+    now = deps.clock.now()
+    for alarm in deps.alarms.firing_alarms():
+        if now - alarm.changed_at < ALARM_GRACE:
+            continue
+
+        def unseen(link: Link, changed_at: datetime = alarm.changed_at) -> bool:
+            if link.service not in last_alarms:
+                return False  # not in the ledger: its first deployment event adopts it
+            seen = last_alarms[link.service]
+            return seen is None or seen < changed_at
+
+        for record in handle_alarm_event(deps, _event_of(deps, alarm), only=unseen):
+            result.lost_alarms.append(f"{record.service}: {alarm.name} {record.outcome.value}")
+
+
+def _event_of(deps: Dependencies, alarm: FiringAlarm) -> AlarmStateChangeEvent:
+    """The ``CloudWatch Alarm State Change`` event the alarm's transition emitted, as far as
+    DescribeAlarms tells it (tags are read when linking needs them)."""
+    stamp = alarm.changed_at.isoformat()
+    return AlarmStateChangeEvent.model_validate(
+        {
+            "version": "0",
+            "id": str(uuid.uuid5(_ALARM_EVENTS, f"{alarm.arn}|{stamp}")),
+            "detail-type": "CloudWatch Alarm State Change",
+            "source": "aws.cloudwatch",
+            "account": deps.settings.home_account,
+            "time": stamp,
+            "region": deps.settings.home_region,
+            "resources": [alarm.arn],
+            "detail": {
+                "alarmName": alarm.name,
+                "state": {
+                    "value": "ALARM",
+                    "reason": f"{alarm.reason} (its event was lost; found by the reconciler)",
+                    "timestamp": stamp,
+                },
+                "configuration": {
+                    "metrics": [
+                        {"id": "m1", "metricStat": {"metric": {"dimensions": dict(alarm.dimensions)}}}
+                    ]
+                },
+            },
+        }
+    )
 
 
 def _resume_or_release(deps: Dependencies, state: ServiceState, result: Pass) -> None:
