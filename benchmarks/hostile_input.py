@@ -71,6 +71,7 @@ from ecs_rollback.domain.model import ServiceId
 from ecs_rollback.observability import logger as product_logger
 from ecs_rollback_sandbox.clock import ManualClock
 from ecs_rollback_sandbox.emulator import ACCOUNT, Emulator
+from ecs_rollback_sandbox.emulator_fixes import forget_tracked_models
 from ecs_rollback_sandbox.world import World
 
 ENTRIES = ("deployment_events", "alarm_events", "manual_rollback")
@@ -912,17 +913,6 @@ def _answer(entry: str, result: Any) -> tuple[str, bool, bool]:
     if isinstance(decision, dict):
         return f"{status}: {decision.get('outcome')} {decision.get('code', '')}".strip(), False, False
     return status, status == "rejected", False
-
-
-def forget_tracked_models() -> None:
-    """moto keeps every model object it ever made for its dashboard, the deep copy of the whole table
-    (and its stream) that each ``TransactWriteItems`` takes included: a run of thousands of
-    transactions keeps thousands of copies (tens of GB) unless they are let go. The emulator's
-    state (its backends) is untouched: only the dashboard's list is cleared."""
-    from moto.core.model_instances import model_data
-
-    for model in model_data["dynamodb"].values():
-        model.instances_tracked = []  # type: ignore[attr-defined]
 
 
 def run_case(world: World, writes: Writes, case: Case) -> Result:

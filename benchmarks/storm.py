@@ -61,6 +61,10 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 from ecs_rollback.domain.model import Outcome, RevisionId, RollbackRecord, ServiceId
 from ecs_rollback_sandbox.clock import ManualClock
 from ecs_rollback_sandbox.emulator import Emulator
+from ecs_rollback_sandbox.emulator_fixes import (
+    forget_tracked_models,
+    leave_the_stream_out_of_transaction_backups,
+)
 from ecs_rollback_sandbox.eventbridge import milliseconds
 from ecs_rollback_sandbox.world import World
 
@@ -141,37 +145,6 @@ def storm_events(
         storm += [(service, event) for event in variants + redelivered]
     rng.shuffle(storm)
     return storm
-
-
-def forget_tracked_models() -> None:
-    """moto keeps every model object it ever made for its dashboard, the deep copy of the whole table
-    (and its stream) that each ``TransactWriteItems`` takes included: thousands of transactions keep
-    thousands of copies unless they are let go. The emulator's state (its backends) is untouched."""
-    from moto.core.model_instances import model_data
-
-    for model in model_data["dynamodb"].values():
-        model.instances_tracked = []  # type: ignore[attr-defined]
-
-
-def leave_the_stream_out_of_transaction_backups() -> None:
-    """moto backs up every table a ``TransactWriteItems`` names with ``copy.deepcopy``, the table's
-    stream (every record since the table was made) included, and that copy is most of the storm's
-    time: the harness answers DynamoDB requests one at a time, so every other request waits on it.
-    The backup is read back only when the transaction is cancelled, and then the harness keeps the
-    live table and cuts its stream back itself (``emulator_fixes``): the copy of the stream is never
-    used. Copy the table without it (the copy shares the live stream); nothing else changes."""
-    import copy as _copy
-    import types
-
-    from moto.dynamodb import models
-    from moto.dynamodb.models.table import Table
-
-    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
-        if memo is None and isinstance(value, Table) and value.stream_shard is not None:
-            memo = {id(value.stream_shard): value.stream_shard}
-        return _copy.deepcopy(value, memo)
-
-    models.copy = types.SimpleNamespace(deepcopy=deepcopy, copy=_copy.copy)  # type: ignore[attr-defined,assignment]
 
 
 def transaction_probe(emulator: Emulator, table: str) -> float:

@@ -118,3 +118,39 @@ def _refuse_inactive_task_definitions(original: Callable[..., Any]) -> Callable[
         return original(self, service_properties)
 
     return update_service
+
+
+# -- for long runs (benchmarks): what moto keeps or copies that no answer depends on -----------
+
+
+def forget_tracked_models() -> None:
+    """moto keeps every model object it ever made for its dashboard, the deep copy of the whole table
+    (and its stream) that each ``TransactWriteItems`` takes included: a run of thousands of
+    transactions keeps thousands of copies (gigabytes) unless they are let go. The emulator's
+    state (its backends) is untouched: only the dashboard's list is cleared."""
+    from moto.core.model_instances import model_data
+
+    for model in model_data["dynamodb"].values():
+        model.instances_tracked = []  # type: ignore[attr-defined]
+
+
+def leave_the_stream_out_of_transaction_backups() -> None:
+    """moto backs up every table a ``TransactWriteItems`` names with ``copy.deepcopy``, the table's
+    stream (every record since the table was made) included, and in a long run that copy is most
+    of the time: the harness answers DynamoDB requests one at a time, so every other request waits
+    on it. The backup is read back only when the transaction is cancelled, and then the harness
+    keeps the live table and cuts its stream back itself (``_cancelled_transactions_leave_no_trace``):
+    the copy of the stream is never used. Copy the table without it (the copy shares the live
+    stream); nothing any request answers changes."""
+    import copy as _copy
+    import types
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if memo is None and isinstance(value, Table) and value.stream_shard is not None:
+            memo = {id(value.stream_shard): value.stream_shard}
+        return _copy.deepcopy(value, memo)
+
+    models.copy = types.SimpleNamespace(deepcopy=deepcopy, copy=_copy.copy)  # type: ignore[attr-defined,assignment]
