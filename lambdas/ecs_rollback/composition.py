@@ -3,16 +3,20 @@ adapters, once per cold start.
 
 Tests and the sandbox call ``build`` with their own session or clock; the Lambda handlers call
 ``from_environment``, which caches per distinct environment (so tests need no reset).
+
+Cold start: botocore, not boto3 (boto3's import pulls in s3transfer, which nothing here uses),
+and, in Lambda, each client made on its first call (an invocation pays only for those it uses).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
 
 from ecs_rollback.adapters.alarms import CloudWatchAlarms
@@ -26,8 +30,33 @@ from ecs_rollback.contract import from_environment as settings_from_environment
 from ecs_rollback.observability import NullTelemetry
 from ecs_rollback.ports import BakeTimer, Clock, Dependencies, Telemetry
 
+if TYPE_CHECKING:
+    import boto3
+
 # Standard retries with a small budget: a Lambda has seconds, not minutes, to act.
 _BOTO_CONFIG = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=3, read_timeout=10)
+
+
+class LazyClient:
+    """A client made on its first use: an attribute of the client (a call, ``exceptions``,
+    ``meta``) builds it, once, under a lock (the sandbox's threads share one)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make: Callable[[], Any] | None = make
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        state = self.__dict__
+        if "_lock" not in state or name.startswith("__"):
+            raise AttributeError(name)  # a copy or pickle probing a half-made proxy: no client for it
+        client = state["_client"]
+        if client is None:
+            with state["_lock"]:
+                if state["_client"] is None:
+                    state["_client"], state["_make"] = state["_make"](), None
+                client = state["_client"]
+        return getattr(client, name)
 
 
 class SystemClock:
@@ -44,10 +73,23 @@ def build(
     bake_timer_target_arn: str | None = None,
     endpoint_url: str | None = None,
 ) -> Dependencies:
-    session = session or boto3.Session()
+    sessions: list[Any] = []
+    lock = threading.Lock()  # a session is not thread-safe; the clients it makes are
 
-    def client(name: str):  # type: ignore[no-untyped-def]
-        return session.client(name, config=_BOTO_CONFIG, endpoint_url=endpoint_url)  # type: ignore[call-overload]
+    def make(name: str) -> Any:
+        with lock:
+            if session is not None:
+                return session.client(name, config=_BOTO_CONFIG, endpoint_url=endpoint_url)  # type: ignore[call-overload]
+            if not sessions:  # what boto3.Session() wraps: one botocore session per build
+                import botocore.session
+
+                sessions.append(botocore.session.get_session())
+            return sessions[0].create_client(name, config=_BOTO_CONFIG, endpoint_url=endpoint_url)
+
+    def client(name: str) -> Any:
+        # A Lambda (no session given) makes each client on first use, so a cold start pays only
+        # for the clients its invocation calls; tests and the sandbox time warm functions.
+        return LazyClient(functools.partial(make, name)) if session is None else make(name)
 
     target = bake_timer_target_arn or settings.bake_timer_function_arn
     bake_timer: BakeTimer | None = None

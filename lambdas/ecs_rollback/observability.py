@@ -6,6 +6,8 @@ which writes CloudWatch embedded-metric-format lines (no PutMetricData call, no 
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -51,5 +53,22 @@ def build_metrics() -> Metrics:
     return Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 
 
-def build_tracer() -> Tracer:
-    return Tracer(service=SERVICE_NAME)
+_TRUTHY = frozenset({"1", "y", "yes", "t", "true", "on"})  # Powertools' strtobool
+
+
+def tracing_active() -> bool:
+    """Powertools' own rule: in Lambda (not SAM local, not Chalice) unless POWERTOOLS_TRACE_DISABLED."""
+    disabled = os.getenv("POWERTOOLS_TRACE_DISABLED", "false").lower() in _TRUTHY
+    local = os.getenv("AWS_SAM_LOCAL") or os.getenv("AWS_CHALICE_CLI_MODE")
+    return bool(os.getenv("LAMBDA_TASK_ROOT")) and not local and not disabled
+
+
+def build_tracer() -> Tracer | None:
+    """The X-Ray tracer when tracing is active, else None, so the X-Ray SDK is not even imported.
+
+    Only botocore is patched (each AWS call a subsegment): the functions make no other HTTP or
+    database calls, and patching everything X-Ray knows imports sqlite3, requests and others.
+    """
+    if not tracing_active():
+        return None
+    return Tracer(service=SERVICE_NAME, patch_modules=("botocore",))

@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Mapping, Set
 from datetime import datetime
-from decimal import Decimal
+from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ecs_rollback import contract
@@ -31,16 +31,78 @@ from ecs_rollback.ports import ImageUse, LedgerChange, OutboxEntry, Page
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+# boto3's DynamoDB number context: 38 digits, and no silent rounding.
+_NUMBERS = Context(Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow])
 
 
 def _to_wire(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in item.items()}
+    return {key: _serialize(value) for key, value in item.items()}
 
 
 def _from_wire(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+    return {key: _plain(_deserialize(value)) for key, value in item.items()}
+
+
+def _serialize(value: Any) -> dict[str, Any]:
+    """boto3's ``TypeSerializer``, type for type and in its order, without importing boto3 (whose
+    import pulls in s3transfer, a cold-start cost for a function that never touches S3)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if _is_number(value):
+        return {"N": _number(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, (bytes, bytearray)):
+        return {"B": value}
+    if isinstance(value, Set):
+        if all(_is_number(entry) for entry in value):
+            return {"NS": [_number(entry) for entry in value]}
+        if all(isinstance(entry, str) for entry in value):
+            return {"SS": list(value)}
+        if all(isinstance(entry, (bytes, bytearray)) for entry in value):
+            return {"BS": list(value)}
+    if isinstance(value, Mapping):
+        return {"M": {key: _serialize(entry) for key, entry in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return {"L": [_serialize(entry) for entry in value]}
+    raise TypeError(f'Unsupported type "{type(value)}" for value "{value}"')
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, float):
+        raise TypeError("Float types are not supported. Use Decimal types instead.")
+    return isinstance(value, (int, Decimal)) and not isinstance(value, bool)
+
+
+def _number(value: int | Decimal) -> str:
+    number = str(_NUMBERS.create_decimal(value))
+    if number in ("Infinity", "NaN"):
+        raise TypeError("Infinity and NaN not supported")
+    return number
+
+
+def _deserialize(value: dict[str, Any]) -> Any:
+    """boto3's ``TypeDeserializer`` (binary values as ``bytes``: the ledger stores none)."""
+    if not value:
+        raise TypeError("Value must be a nonempty dictionary whose key is a valid dynamodb type.")
+    kind, raw = next(iter(value.items()))
+    if kind in ("S", "BOOL", "B"):
+        return raw
+    if kind == "N":
+        return _NUMBERS.create_decimal(raw)
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {key: _deserialize(entry) for key, entry in raw.items()}
+    if kind == "L":
+        return [_deserialize(entry) for entry in raw]
+    if kind in ("SS", "BS"):
+        return set(raw)
+    if kind == "NS":
+        return {_NUMBERS.create_decimal(entry) for entry in raw}
+    raise TypeError(f"Dynamodb type {kind} is not supported")
 
 
 def _plain(value: Any) -> Any:

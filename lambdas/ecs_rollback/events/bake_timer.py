@@ -10,7 +10,7 @@ from ecs_rollback.domain.model import SERVICE_ARN, ServiceId
 
 
 class BakeTimerPayload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     service_arn: str = Field(pattern=SERVICE_ARN.pattern)
     deployment_id: str = Field(min_length=1, max_length=512)

@@ -17,7 +17,7 @@ AlarmStateValue = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, defer_build=True)
 
 
 class AlarmState(_Lenient):

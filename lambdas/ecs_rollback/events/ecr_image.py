@@ -15,7 +15,7 @@ from ecs_rollback.events.envelope import AwsEvent
 
 
 class EcrImageActionDetail(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, defer_build=True)
 
     result: Literal["SUCCESS", "FAILURE"]
     repository_name: str = Field(alias="repository-name", pattern=r"^[a-z0-9._/-]{2,256}$")

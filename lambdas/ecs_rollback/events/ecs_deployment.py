@@ -29,7 +29,7 @@ ECS_ROLLBACK_REASON = re.compile(
 
 
 class EcsDeploymentDetail(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, defer_build=True)
 
     event_type: Literal["INFO", "WARN", "ERROR"] = Field(alias="eventType")
     event_name: DeploymentEventName = Field(alias="eventName")

@@ -8,13 +8,17 @@ import re
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_DEPTH = 32
 
 
 class AwsEvent(EventBridgeModel):
+    # Every event model is built on its first validation, not at import: a function builds only
+    # the one it receives (and this base, never validated itself, never).
+    model_config = ConfigDict(defer_build=True)
+
     id: str = Field(min_length=1, max_length=128)
     account: str = Field(pattern=r"^[0-9]{12}$")
     region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", max_length=32)

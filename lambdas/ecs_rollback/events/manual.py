@@ -22,7 +22,7 @@ MAX_PAYLOAD_BYTES = 16 * 1024
 class ManualRollbackRequest(BaseModel):
     """``{"cluster", "service", "target", "reason", "dry_run", "force", "requested_by"}``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     cluster: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
     service: Name

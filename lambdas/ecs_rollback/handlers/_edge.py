@@ -18,7 +18,8 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 class Edge:
-    """One function's metrics, tracer and telemetry, and the decorators that wire them."""
+    """One function's metrics, tracer (when tracing is active) and telemetry, and the decorators
+    that wire them."""
 
     def __init__(self) -> None:
         self.metrics = build_metrics()
@@ -28,7 +29,7 @@ class Edge:
     def entry(self, handler: LambdaHandler, correlation_id_path: str | None = None) -> LambdaHandler:
         """``handler`` with metrics flushed, the invocation traced and the log lines correlated."""
         logged: LambdaHandler = logger.inject_lambda_context(handler, correlation_id_path=correlation_id_path)
-        traced: LambdaHandler = self.tracer.capture_lambda_handler(logged)
+        traced: LambdaHandler = self.tracer.capture_lambda_handler(logged) if self.tracer else logged
         flushed: LambdaHandler = self.metrics.log_metrics(traced)
         return flushed
 
