@@ -59,14 +59,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "EcsRollbackBenchmark")
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-
 import boto3
 
+import benchmarks.in_process  # noqa: F401  (sets the environment the functions load with)
 from ecs_rollback.domain.model import ServiceId
 from ecs_rollback.observability import logger as product_logger
 from ecs_rollback_sandbox.clock import ManualClock

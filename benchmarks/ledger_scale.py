@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import copy
 import math
-import os
 import sys
 import time
 import types
@@ -41,14 +40,9 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "EcsRollbackBenchmark")
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-
 from boto3.dynamodb.types import TypeSerializer
 
+import benchmarks.in_process  # noqa: F401  (sets the environment the functions load with)
 from ecs_rollback.adapters import ledger_items
 from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger
 from ecs_rollback.domain.model import Deployment, ServiceId, StatusChange

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import random
 import statistics
 import sys
@@ -52,12 +51,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "EcsRollbackBenchmark")
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-
+import benchmarks.in_process  # noqa: F401  (sets the environment the functions load with)
 from ecs_rollback.domain.model import Outcome, RevisionId, RollbackRecord, ServiceId
 from ecs_rollback_sandbox.clock import ManualClock
 from ecs_rollback_sandbox.emulator import Emulator

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import typer
 from rich.console import Console
 
 from ecs_rollback.domain.model import ServiceId
 from ecs_rollback.domain.state import ServiceState
 from ecs_rollback_cli.aws import Aws
+from ecs_rollback_cli.errors import CliError
 from ecs_rollback_cli.runtime import Runtime
 
 
@@ -31,6 +33,17 @@ class Cli:
             if not cursor:
                 return sorted(states, key=lambda state: (state.service.cluster, state.service.name))
 
+    def ledger_state(self, cluster: str, service: str) -> ServiceState:
+        """The service's state item; when the ledger has none, an error that says what to check."""
+        service_id = self.aws.service_id(cluster, service)
+        state = self.aws.ledger.load(service_id)
+        if state is None:
+            raise CliError(
+                f"{service_id} is not in the ledger (table {self.aws.table_name}); check the names, --region "
+                f"and --profile, or run `ecs-rollback adopt {cluster} {service}`"
+            )
+        return state
+
     def state_of(self, service: ServiceId) -> ServiceState | None:
         state = self.aws.ledger.load(service)
         return self.with_current_record(state) if state is not None else None
@@ -41,3 +54,10 @@ class Cli:
             return state
         record = self.aws.ledger.get_deployment(state.service, state.current.deployment_id)
         return replace(state, current=record.summary()) if record is not None else state
+
+
+def cli_of(ctx: typer.Context) -> Cli:
+    """The ``Cli`` of the command being run."""
+    cli = ctx.find_object(Cli)
+    assert cli is not None, "the app callback builds the Cli object"
+    return cli

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.text import Text
@@ -20,9 +20,10 @@ from ecs_rollback.services.adoption import adopt_running
 from ecs_rollback_cli import deploy as deploying
 from ecs_rollback_cli import rollback as rolling_back
 from ecs_rollback_cli.aws import DEFAULT_STACK, FUNCTION_ENV, STACK_ENV, TABLE_ENV, Aws, AwsOptions
-from ecs_rollback_cli.context import Cli
+from ecs_rollback_cli.context import Cli, cli_of
 from ecs_rollback_cli.errors import EXIT_CODES, EXIT_USAGE, CliError, GuardedGroup, with_hint
 from ecs_rollback_cli.follow import DEFAULT_POLL_SECONDS, DEFAULT_TIMEOUT_SECONDS, Wait
+from ecs_rollback_cli.params import argument, value
 from ecs_rollback_cli.runtime import Runtime
 from ecs_rollback_cli.timeline import timeline_command
 from ecs_rollback_cli.views import (
@@ -51,11 +52,6 @@ app = typer.Typer(
 )
 
 
-def _value(flag: str, metavar: str, help: str, *short: str, **more: Any) -> Any:
-    """An option that takes a value, shown in --help with the metavar that says what to give."""
-    return typer.Option(flag, *short, metavar=metavar, help=help, **more)
-
-
 PACKAGE = "ecs-auto-rollback"
 
 
@@ -69,10 +65,8 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-ClusterArg = Annotated[
-    str, typer.Argument(metavar="CLUSTER", help="ECS cluster name (or ARN).", show_default=False)
-]
-ServiceArg = Annotated[str, typer.Argument(metavar="SERVICE", help="ECS service name.", show_default=False)]
+ClusterArg = Annotated[str, argument("CLUSTER", "ECS cluster name (or ARN).")]
+ServiceArg = Annotated[str, argument("SERVICE", "ECS service name.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print plain JSON on stdout, for scripts.")]
 WaitOpt = Annotated[
     bool,
@@ -91,20 +85,20 @@ UntilGoodOpt = Annotated[
     ),
 ]
 TimeoutOpt = Annotated[
-    float, _value("--timeout", "SECONDS", "Seconds --wait waits at most, bake included.", min=1)
+    float, value("--timeout", "SECONDS", "Seconds --wait waits at most, bake included.", min=1)
 ]
 PollOpt = Annotated[
-    float, _value("--poll-interval", "SECONDS", "Seconds between checks with --wait.", min=0.1)
+    float, value("--poll-interval", "SECONDS", "Seconds between checks with --wait.", min=0.1)
 ]
 ProfileOpt = Annotated[
-    str | None, _value("--profile", "NAME", "AWS profile (default: the credential chain's).")
+    str | None, value("--profile", "NAME", "AWS profile (default: the credential chain's).")
 ]
 RegionOpt = Annotated[
-    str | None, _value("--region", "REGION", "AWS region (default: the profile's or AWS_REGION).")
+    str | None, value("--region", "REGION", "AWS region (default: the profile's or AWS_REGION).")
 ]
 StackOpt = Annotated[
     str,
-    _value(
+    value(
         "--stack",
         "NAME",
         "CloudFormation stack whose outputs name the ledger table and the function.",
@@ -113,11 +107,11 @@ StackOpt = Annotated[
 ]
 TableOpt = Annotated[
     str | None,
-    _value("--table-name", "NAME", "Ledger table name; skips the stack lookup.", envvar=TABLE_ENV),
+    value("--table-name", "NAME", "Ledger table name; skips the stack lookup.", envvar=TABLE_ENV),
 ]
 FunctionOpt = Annotated[
     str | None,
-    _value(
+    value(
         "--function-name",
         "NAME",
         "Manual rollback function name or ARN; skips the stack lookup.",
@@ -130,24 +124,18 @@ VersionOpt = Annotated[
 ]
 ImageOpt = Annotated[
     str,
-    _value(
+    value(
         "--image",
         "REPO",
         "Image repository without a tag, e.g. ACCOUNT.dkr.ecr.REGION.amazonaws.com/web.",
     ),
 ]
 TagOpt = Annotated[
-    str | None, _value("--tag", "TAG", "Immutable image tag (default: the short SHA of the git HEAD).")
+    str | None, value("--tag", "TAG", "Immutable image tag (default: the short SHA of the git HEAD).")
 ]
 ContainerOpt = Annotated[
-    str | None, _value("--container", "NAME", "Container to update when the task definition has several.")
+    str | None, value("--container", "NAME", "Container to update when the task definition has several.")
 ]
-
-
-def _cli(ctx: typer.Context) -> Cli:
-    cli = ctx.find_object(Cli)
-    assert cli is not None, "the app callback builds the Cli object"
-    return cli
 
 
 @app.callback()
@@ -175,7 +163,7 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     A COMPLETED release shows how long it still bakes before it is GOOD (the bake time is read from
     the manual rollback function's configuration).
     """
-    cli = _cli(ctx)
+    cli = cli_of(ctx)
     states = cli.all_services()
     now = cli.runtime.now()
     bake_time_seconds = None
@@ -201,22 +189,17 @@ def history(
     ctx: typer.Context,
     cluster: ClusterArg,
     service: ServiceArg,
-    limit: Annotated[int, _value("--limit", "N", "Deployments per page.", "-n", min=1, max=1000)] = 20,
+    limit: Annotated[int, value("--limit", "N", "Deployments per page.", "-n", min=1, max=1000)] = 20,
     cursor: Annotated[
-        str | None, _value("--cursor", "TOKEN", "Page token printed at the end of the previous page.")
+        str | None, value("--cursor", "TOKEN", "Page token printed at the end of the previous page.")
     ] = None,
     all_pages: Annotated[bool, typer.Option("--all", help="Read every page, not just one.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """A service's deployments, newest first: revision, image tag and digest, git SHA, commit, status, times, trigger, actor."""
-    cli = _cli(ctx)
-    service_id = cli.aws.service_id(cluster, service)
-    state = cli.aws.ledger.load(service_id)
-    if state is None:
-        raise CliError(
-            f"{service_id} is not in the ledger (table {cli.aws.table_name}); check the names, --region and --profile, "
-            f"or run `ecs-rollback adopt {cluster} {service}`"
-        )
+    cli = cli_of(ctx)
+    state = cli.ledger_state(cluster, service)
+    service_id = state.service
     items = []
     try:
         while True:
@@ -253,19 +236,12 @@ def rollback(
     ctx: typer.Context,
     cluster: Annotated[
         str | None,
-        typer.Argument(
-            metavar="CLUSTER",
-            help="ECS cluster; leave out CLUSTER and SERVICE for the interactive dialog.",
-            show_default=False,
-        ),
+        argument("CLUSTER", "ECS cluster; leave out CLUSTER and SERVICE for the interactive dialog."),
     ] = None,
-    service: Annotated[
-        str | None,
-        typer.Argument(metavar="SERVICE", help="ECS service; leave out for the dialog.", show_default=False),
-    ] = None,
+    service: Annotated[str | None, argument("SERVICE", "ECS service; leave out for the dialog.")] = None,
     to: Annotated[
         str,
-        _value(
+        value(
             "--to",
             "TARGET",
             "Target: last-good, a revision (web:42), a task definition ARN, or a git SHA (7+ hex characters).",
@@ -273,7 +249,7 @@ def rollback(
     ] = "last-good",
     reason: Annotated[
         str | None,
-        _value(
+        value(
             "--reason",
             "TEXT",
             "Why you roll back; required without the dialog, recorded in the ledger.",
@@ -289,9 +265,7 @@ def rollback(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     requested_by: Annotated[
         str | None,
-        _value(
-            "--requested-by", "WHO", "Who asks (default: your identity's ARN from sts:GetCallerIdentity)."
-        ),
+        value("--requested-by", "WHO", "Who asks (default: your identity's ARN from sts:GetCallerIdentity)."),
     ] = None,
     wait: WaitOpt = False,
     until_good: UntilGoodOpt = False,
@@ -307,7 +281,7 @@ def rollback(
     what the function decided. Exits 3 when the function REFUSED (for example a BAD target without
     --force), 1 on errors; with --wait, 4 if the rollback's deployment FAILED, 5 on timeout.
     """
-    cli = _cli(ctx)
+    cli = cli_of(ctx)
     options = rolling_back.RollbackOptions(
         to=to,
         reason=reason,
@@ -359,7 +333,7 @@ def deploy(
     """
     wanted = Wait(wait, until_good, timeout, poll_interval)
     return deploying.deploy(
-        _cli(ctx),
+        cli_of(ctx),
         cluster,
         service,
         image=image,
@@ -382,7 +356,7 @@ def adopt(
     as_json: JsonOpt = False,
 ) -> None:
     """Record the revision the service runs now as its baseline GOOD, so a bad deploy has a target."""
-    cli = _cli(ctx)
+    cli = cli_of(ctx)
     cli.aws.describe_service(cluster, service)  # a clear error for a service ECS does not have
     service_id = cli.aws.service_id(cluster, service)
     try:

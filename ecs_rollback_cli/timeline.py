@@ -35,8 +35,9 @@ from ecs_rollback.domain.model import (
 )
 from ecs_rollback.domain.state import ServiceState
 from ecs_rollback.ports import Ledger
-from ecs_rollback_cli.context import Cli
+from ecs_rollback_cli.context import cli_of
 from ecs_rollback_cli.errors import EXIT_USAGE, CliError
+from ecs_rollback_cli.params import argument, value
 from ecs_rollback_cli.views import short_digest, short_sha, when
 
 DEFAULT_LIMIT = 50
@@ -947,35 +948,28 @@ def timeline_command(
     ctx: typer.Context,
     cluster: Annotated[
         str | None,
-        typer.Argument(
-            metavar="CLUSTER",
-            help="ECS cluster name (or ARN); leave out CLUSTER and SERVICE for every service in the ledger, "
+        argument(
+            "CLUSTER",
+            "ECS cluster name (or ARN); leave out CLUSTER and SERVICE for every service in the ledger, "
             "give CLUSTER alone for every service of that cluster.",
-            show_default=False,
         ),
     ] = None,
-    service: Annotated[
-        str | None,
-        typer.Argument(metavar="SERVICE", help="ECS service name; leave out for all.", show_default=False),
-    ] = None,
+    service: Annotated[str | None, argument("SERVICE", "ECS service name; leave out for all.")] = None,
     html_file: Annotated[
         Path | None,
-        typer.Option(
+        value(
             "--html",
-            metavar="FILE",
-            help="The HTML file to write (required; overwritten). One self-contained page: no network, "
+            "FILE",
+            "The HTML file to write (required; overwritten). One self-contained page: no network, "
             "no CDN. '-' writes the page to stdout.",
             show_default=False,
         ),
     ] = None,
     limit: Annotated[
-        int,
-        typer.Option(
-            "--limit", "-n", metavar="N", min=1, max=1000, help="Newest deployments shown per service."
-        ),
+        int, value("--limit", "N", "Newest deployments shown per service.", "-n", min=1, max=1000)
     ] = DEFAULT_LIMIT,
     title: Annotated[
-        str, typer.Option("--title", metavar="TEXT", help="The page's heading and browser title.")
+        str, value("--title", "TEXT", "The page's heading and browser title.")
     ] = "Release timeline",
 ) -> None:
     """Write an HTML page of each service's releases over time: deployments, bake, GOOD/BAD, alarms, rollbacks.
@@ -986,8 +980,7 @@ def timeline_command(
     as an arrow from the release left to the release restored; the commit, git SHA and revision on
     hover. Prints the path written; progress goes to stderr.
     """
-    cli = ctx.find_object(Cli)
-    assert cli is not None, "the app callback builds the Cli object"
+    cli = cli_of(ctx)
     if html_file is None:
         raise CliError(
             "--html FILE is required: the file to write the page to (e.g. --html timeline.html; "
@@ -998,14 +991,7 @@ def timeline_command(
     if not to_stdout:
         _check_target(html_file)
     if cluster is not None and service is not None:
-        service_id = cli.aws.service_id(cluster, service)
-        state = cli.aws.ledger.load(service_id)
-        if state is None:
-            raise CliError(
-                f"{service_id} is not in the ledger (table {cli.aws.table_name}); check the names, --region "
-                f"and --profile, or run `ecs-rollback adopt {cluster} {service}`"
-            )
-        states = [state]
+        states = [cli.ledger_state(cluster, service)]
     else:
         states = ledger_services(cli.aws.ledger)
         if cluster is not None:

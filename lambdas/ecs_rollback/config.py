@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any, ClassVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,6 +22,22 @@ SERVICE_ARN_RE = re.compile(
 )
 SERVICE_REF_RE = re.compile(rf"^(?P<cluster>{_NAME})/(?P<service>{_NAME})$")
 CLUSTER_RE = re.compile(rf"^{_NAME}$")
+
+
+class _Duration:
+    """The setting ``<name>_seconds`` as the timedelta the code computes with, read as ``<name>``."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._seconds = f"{name}_seconds"
+
+    @overload
+    def __get__(self, settings: None, owner: type) -> _Duration: ...
+
+    @overload
+    def __get__(self, settings: object, owner: type | None = None) -> timedelta: ...
+
+    def __get__(self, settings: object, owner: type | None = None) -> Any:
+        return self if settings is None else timedelta(seconds=getattr(settings, self._seconds))
 
 
 class _Strict(BaseModel):
@@ -137,25 +153,11 @@ class Settings(_Strict):
     bake_timer_dead_letter_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sqs:")] | None
     schedule_group_name: str | None
 
-    @property
-    def bake_time(self) -> timedelta:
-        return timedelta(seconds=self.bake_time_seconds)
-
-    @property
-    def watch_window(self) -> timedelta:
-        return timedelta(seconds=self.watch_window_seconds)
-
-    @property
-    def loop_guard_period(self) -> timedelta:
-        return timedelta(seconds=self.loop_guard_period_seconds)
-
-    @property
-    def lock_ttl(self) -> timedelta:
-        return timedelta(seconds=self.lock_ttl_seconds)
-
-    @property
-    def lease(self) -> timedelta:
-        return timedelta(seconds=self.lease_seconds)
+    bake_time: ClassVar[_Duration] = _Duration()
+    watch_window: ClassVar[_Duration] = _Duration()
+    loop_guard_period: ClassVar[_Duration] = _Duration()
+    lock_ttl: ClassVar[_Duration] = _Duration()
+    lease: ClassVar[_Duration] = _Duration()
 
     def acts_in(self, account: str, region: str) -> bool:
         return account == self.home_account and region == self.home_region

@@ -6,10 +6,10 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Set
 from datetime import datetime
 from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -30,6 +30,8 @@ from ecs_rollback.ports import ImageUse, LedgerChange, OutboxEntry, Page
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+T = TypeVar("T")
 
 # boto3's DynamoDB number context: 38 digits, and no silent rounding.
 _NUMBERS = Context(Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow])
@@ -118,6 +120,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    """An item's primary key, on the wire."""
+    return _to_wire({contract.PARTITION_KEY: pk, contract.SORT_KEY: sk})
+
+
 def _encode_cursor(key: dict[str, Any] | None) -> str | None:
     if not key:
         return None
@@ -134,6 +141,14 @@ def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     if not isinstance(decoded, dict):
         raise ValueError("the page cursor is not one this ledger returned; start again without it")
     return decoded
+
+
+def _deployment_id(item: dict[str, Any]) -> str:
+    return str(item["deployment_id"])
+
+
+def _good_ref(item: dict[str, Any]) -> ReleaseRef:
+    return items.release_from_item(item).ref()
 
 
 def _written_by(reason: Any, token: str) -> bool:
@@ -154,7 +169,7 @@ class DynamoDBLedger:
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         response = self._client.get_item(
             TableName=self._table,
-            Key=_to_wire({contract.PARTITION_KEY: pk, contract.SORT_KEY: sk}),
+            Key=_key(pk, sk),
             ConsistentRead=True,
         )
         item = response.get("Item")
@@ -181,7 +196,7 @@ class DynamoDBLedger:
     def _batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         request: dict[str, Any] = {
             self._table: {
-                "Keys": [_to_wire({contract.PARTITION_KEY: pk, contract.SORT_KEY: sk}) for pk, sk in keys],
+                "Keys": [_key(pk, sk) for pk, sk in keys],
                 "ConsistentRead": True,
             }
         }
@@ -258,15 +273,11 @@ class DynamoDBLedger:
             raise
 
     def _operation(self, write: items.ItemWrite, token: str) -> dict[str, Any]:
-        key = {
-            contract.PARTITION_KEY: write.item[contract.PARTITION_KEY],
-            contract.SORT_KEY: write.item[contract.SORT_KEY],
-        }
         if write.condition == "add_alarm":
             return {
                 "Update": {
                     "TableName": self._table,
-                    "Key": _to_wire(key),
+                    "Key": _key(write.item[contract.PARTITION_KEY], write.item[contract.SORT_KEY]),
                     "UpdateExpression": "SET #entity = :entity, #version = :schema, #service = :service, "
                     "#token = :token ADD #alarms :alarm",
                     "ExpressionAttributeNames": {
@@ -302,151 +313,119 @@ class DynamoDBLedger:
     # -- queries ------------------------------------------------------------------------
 
     def _query(
-        self, limit: int, cursor: str | None, **kwargs: Any
-    ) -> tuple[list[dict[str, Any]], str | None]:
+        self,
+        read: Callable[[dict[str, Any]], T],
+        pk: str,
+        limit: int,
+        cursor: str | None,
+        *,
+        prefix: str | None = None,
+        keys: tuple[str, str] = (contract.PARTITION_KEY, contract.SORT_KEY),
+        **kwargs: Any,
+    ) -> Page[T]:
+        """One page of the partition ``pk``, newest first, each item read by ``read``; with ``prefix``,
+        only the items whose sort key begins with it. ``keys``: the partition and sort key queried."""
         if not 1 <= limit <= 1000:
             raise ValueError("limit must be between 1 and 1000")
+        partition_key, sort_key = keys
+        condition, values = f"{partition_key} = :pk", {":pk": pk}
+        if prefix is not None:
+            condition += f" AND begins_with({sort_key}, :prefix)"
+            values[":prefix"] = prefix
         request: dict[str, Any] = {
             "TableName": self._table,
             "Limit": limit,
             "ScanIndexForward": False,
             **kwargs,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": _to_wire(values),
         }
         start = _decode_cursor(cursor)
         if start:
             request["ExclusiveStartKey"] = start
         response = self._client.query(**request)
-        return [_from_wire(item) for item in response.get("Items", [])], _encode_cursor(
-            response.get("LastEvaluatedKey")
-        )
+        found = [read(_from_wire(item)) for item in response.get("Items", [])]
+        return Page(found, _encode_cursor(response.get("LastEvaluatedKey")))
+
+    def _on_index(
+        self,
+        index: contract.LedgerIndex,
+        read: Callable[[dict[str, Any]], T],
+        pk: str,
+        limit: int,
+        cursor: str | None,
+        **kwargs: Any,
+    ) -> Page[T]:
+        """``_query`` on one of the ledger's indexes, by its own key attributes."""
+        keys = (index.partition_key, index.sort_key)
+        return self._query(read, pk, limit, cursor, keys=keys, IndexName=index.name, **kwargs)
+
+    def _deployments(
+        self, index: contract.LedgerIndex, pk: str, limit: int, cursor: str | None, prefix: str | None = None
+    ) -> Page[Deployment]:
+        """The deployment records ``index`` lists under ``pk``, newest first."""
+        return self._on_index(index, items.deployment_from_item, pk, limit, cursor, prefix=prefix)
 
     def find_revision(self, service: ServiceId, revision: RevisionId) -> Deployment | None:
-        found, _ = self._query(
-            1,
-            None,
-            IndexName=contract.REVISION_INDEX.name,
-            KeyConditionExpression=f"{contract.REVISION_INDEX.partition_key} = :pk AND begins_with({contract.REVISION_INDEX.sort_key}, :prefix)",
-            ExpressionAttributeValues=_to_wire(
-                {
-                    ":pk": items.service_pk(service),
-                    ":prefix": items.revision_sort_prefix(revision.family, revision.revision),
-                }
-            ),
-        )
+        prefix = items.revision_sort_prefix(revision.family, revision.revision)
+        found = self._on_index(
+            contract.REVISION_INDEX, _deployment_id, items.service_pk(service), 1, None, prefix=prefix
+        ).items
         if not found:
             return None
         # The index is eventually consistent; read the record itself for its current status.
-        return self.get_deployment(service, found[0]["deployment_id"])
+        return self.get_deployment(service, found[0])
 
     def find_git_sha(self, service: ServiceId, prefix: str) -> list[Deployment]:
-        found, _ = self._query(
-            25,
-            None,
-            IndexName=contract.SERVICE_GIT_INDEX.name,
-            KeyConditionExpression=f"{contract.SERVICE_GIT_INDEX.partition_key} = :pk AND begins_with({contract.SERVICE_GIT_INDEX.sort_key}, :prefix)",
-            ExpressionAttributeValues=_to_wire({":pk": items.service_pk(service), ":prefix": prefix.lower()}),
-        )
-        return [items.deployment_from_item(item) for item in found]
+        pk = items.service_pk(service)
+        return self._deployments(contract.SERVICE_GIT_INDEX, pk, 25, None, prefix.lower()).items
 
     def history(self, service: ServiceId, limit: int = 20, cursor: str | None = None) -> Page[Deployment]:
-        found, next_cursor = self._query(
-            limit,
-            cursor,
-            IndexName=contract.HISTORY_INDEX.name,
-            KeyConditionExpression=f"{contract.HISTORY_INDEX.partition_key} = :pk",
-            ExpressionAttributeValues=_to_wire({":pk": items.service_pk(service)}),
-        )
-        return Page([items.deployment_from_item(item) for item in found], next_cursor)
+        return self._deployments(contract.HISTORY_INDEX, items.service_pk(service), limit, cursor)
 
     def rollbacks(
         self, service: ServiceId, limit: int = 20, cursor: str | None = None
     ) -> Page[RollbackRecord]:
-        found, next_cursor = self._query(
-            limit,
-            cursor,
-            KeyConditionExpression=f"{contract.PARTITION_KEY} = :pk AND begins_with({contract.SORT_KEY}, :prefix)",
-            ExpressionAttributeValues=_to_wire(
-                {":pk": items.service_pk(service), ":prefix": items.ROLLBACK_SK_PREFIX}
-            ),
-        )
-        return Page([items.rollback_from_item(item) for item in found], next_cursor)
+        pk = items.service_pk(service)
+        return self._query(items.rollback_from_item, pk, limit, cursor, prefix=items.ROLLBACK_SK_PREFIX)
 
     def deployments_of_git_sha(
         self, git_sha: str, limit: int = 20, cursor: str | None = None
     ) -> Page[Deployment]:
-        found, next_cursor = self._query(
-            limit,
-            cursor,
-            IndexName=contract.GIT_INDEX.name,
-            KeyConditionExpression=f"{contract.GIT_INDEX.partition_key} = :pk",
-            ExpressionAttributeValues=_to_wire({":pk": items.git_pk(git_sha)}),
-        )
-        return Page([items.deployment_from_item(item) for item in found], next_cursor)
+        return self._deployments(contract.GIT_INDEX, items.git_pk(git_sha), limit, cursor)
 
     def deployments_of_digest(
         self, digest: str, limit: int = 20, cursor: str | None = None
     ) -> Page[ImageUse]:
-        found, next_cursor = self._query(
-            limit,
-            cursor,
-            KeyConditionExpression=f"{contract.PARTITION_KEY} = :pk",
-            ExpressionAttributeValues=_to_wire({":pk": items.image_pk(digest)}),
-        )
-        return Page([items.image_use_from_item(item) for item in found], next_cursor)
+        return self._query(items.image_use_from_item, items.image_pk(digest), limit, cursor)
 
     def good_releases(self, service: ServiceId, limit: int = 20) -> list[ReleaseRef]:
-        found, _ = self._query(
-            limit,
-            None,
-            IndexName=contract.RELEASE_INDEX.name,
-            KeyConditionExpression=f"{contract.RELEASE_INDEX.partition_key} = :pk",
-            ExpressionAttributeValues=_to_wire({":pk": items.good_pk(service)}),
-        )
-        return [items.release_from_item(item).ref() for item in found]
+        return self._on_index(contract.RELEASE_INDEX, _good_ref, items.good_pk(service), limit, None).items
 
     def deployments_of_release(
         self, release_id: str, limit: int = 20, cursor: str | None = None
     ) -> Page[Deployment]:
-        found, next_cursor = self._query(
-            limit,
-            cursor,
-            IndexName=contract.RELEASE_INDEX.name,
-            KeyConditionExpression=f"{contract.RELEASE_INDEX.partition_key} = :pk",
-            ExpressionAttributeValues=_to_wire({":pk": items.release_pk(release_id)}),
-        )
-        return Page([items.deployment_from_item(item) for item in found], next_cursor)
+        return self._deployments(contract.RELEASE_INDEX, items.release_pk(release_id), limit, cursor)
 
     def services(self, limit: int = 100, cursor: str | None = None) -> Page[ServiceState]:
-        found, next_cursor = self._of_kind(items.SERVICE_KIND, limit, cursor)
-        return Page([items.state_from_item(item) for item in found], next_cursor)
+        return self._of_kind(items.state_from_item, items.SERVICE_KIND, limit, cursor)
 
-    def _of_kind(self, kind: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    def _of_kind(
+        self, read: Callable[[dict[str, Any]], T], kind: str, limit: int, cursor: str | None
+    ) -> Page[T]:
         """The items ``by_kind`` lists under ``kind``, oldest first."""
-        return self._query(
-            limit,
-            cursor,
-            IndexName=contract.KIND_INDEX.name,
-            KeyConditionExpression=f"{contract.KIND_INDEX.partition_key} = :kind",
-            ExpressionAttributeValues=_to_wire({":kind": kind}),
-            ScanIndexForward=True,
-        )
+        return self._on_index(contract.KIND_INDEX, read, kind, limit, cursor, ScanIndexForward=True)
 
     # -- the outbox ---------------------------------------------------------------------
 
     def unsent(self, limit: int = 100) -> list[OutboxEntry]:
-        found, _ = self._of_kind(items.OUTBOX_KIND, limit, None)
-        return [items.outbox_from_item(item) for item in found]
+        return self._of_kind(items.outbox_from_item, items.OUTBOX_KIND, limit, None).items
 
     def claim(self, entry: OutboxEntry, now: datetime, until: datetime) -> bool:
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key=_to_wire(
-                    {
-                        contract.PARTITION_KEY: items.service_pk(entry.service),
-                        contract.SORT_KEY: items.outbox_sk(entry.key),
-                    }
-                ),
+                Key=_key(items.service_pk(entry.service), items.outbox_sk(entry.key)),
                 ConditionExpression="attribute_exists(#kind) AND (attribute_not_exists(#claimed) OR #claimed < :now)",
                 UpdateExpression="SET #claimed = :until",
                 ExpressionAttributeNames={
@@ -465,12 +444,7 @@ class DynamoDBLedger:
         """Idempotent: a retried call sets the same attribute and removes what is already gone."""
         self._client.update_item(
             TableName=self._table,
-            Key=_to_wire(
-                {
-                    contract.PARTITION_KEY: items.service_pk(entry.service),
-                    contract.SORT_KEY: items.outbox_sk(entry.key),
-                }
-            ),
+            Key=_key(items.service_pk(entry.service), items.outbox_sk(entry.key)),
             UpdateExpression="SET #sent = :sent REMOVE #kind, #claimed",
             ExpressionAttributeNames={
                 "#sent": "sent_at",
