@@ -18,6 +18,7 @@ from ecs_rollback.ports import (
     Dependencies,
     EcsDeployment,
     OutboxEntry,
+    ServiceRevision,
     ServiceSnapshot,
     TaskDefinitionSnapshot,
 )
@@ -43,6 +44,10 @@ class FakeEcs:
     digests: dict[str, dict[str, str]] = field(default_factory=dict)  # task definition ARN -> digests
     updates: list[tuple[ServiceId, str]] = field(default_factory=list)
     registrations: list[dict[str, Any]] = field(default_factory=list)
+    # Service deployments ECS may still roll back: ARN -> (service ARN, task definition it returns to).
+    ongoing: dict[str, tuple[str, str]] = field(default_factory=dict)
+    stops: list[str] = field(default_factory=list)
+    revisions: dict[str, ServiceRevision] = field(default_factory=dict)
     # Called before UpdateService acts; raise from it to fail the call the way AWS would.
     before_update: Callable[[ServiceId, str], None] | None = None
 
@@ -88,6 +93,26 @@ class FakeEcs:
             self.before_update(service, task_definition_arn)
         self.updates.append((service, task_definition_arn))
         self.services[service.arn] = task_definition_arn
+
+    def stop_service_deployment(self, service_deployment_arn: str) -> bool:
+        """ECS's own rollback: the service goes back to what ``ongoing`` says ran before it."""
+        self.stops.append(service_deployment_arn)
+        back_to = self.ongoing.pop(service_deployment_arn, None)
+        if back_to is None:
+            return False
+        service_arn, task_definition_arn = back_to
+        self.services[service_arn] = task_definition_arn
+        return True
+
+    def describe_service_revision(self, arn: str) -> ServiceRevision | None:
+        return self.revisions.get(arn)
+
+    def revision_digests(self, revision_arns: Sequence[str], task_definition_arn: str) -> dict[str, str]:
+        for arn in revision_arns:
+            revision = self.revisions.get(arn)
+            if revision is not None and revision.task_definition_arn == task_definition_arn:
+                return dict(revision.digests)
+        return {}
 
 
 def refuse_updates(

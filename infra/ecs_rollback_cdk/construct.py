@@ -28,6 +28,7 @@ from ecs_rollback_cdk.constructs.ledger import import_ledger_table, ledger_table
 from ecs_rollback_cdk.constructs.monitoring import Monitoring
 from ecs_rollback_cdk.constructs.notifications import chat_topic, notification_topic
 from ecs_rollback_cdk.constructs.outbox import outbox_delivery
+from ecs_rollback_cdk.constructs.release_gate import hook_role
 from ecs_rollback_cdk.constructs.rules import rollback_rules
 
 
@@ -53,7 +54,9 @@ class EcsAutoRollback(Construct):
     per function, ``deployment_events_rule``, ``alarm_events_rule``, ``image_events_rule``,
     ``reconciler_schedule``, ``outbox_source`` (the ledger stream into the Notifier),
     ``dead_letter_queues``, ``schedule_group``, ``scheduler_role``, ``bake_schedule_dead_letters``,
-    ``alarms``, ``dashboard`` and ``config``.
+    ``alarms``, ``dashboard`` and ``config``; for a service's deployment lifecycle hooks,
+    ``release_gate_function`` (``hookTargetArn``) and ``release_gate_hook_role`` (``roleArn``),
+    which ECS assumes to invoke the gate and nothing else.
     """
 
     def __init__(
@@ -122,6 +125,9 @@ class EcsAutoRollback(Construct):
                 **bake.settings(), bake_timer_function_arn=self.bake_timer_function.function_arn, **chat
             ),
         )
+        # ECS calls the release gate as a deployment lifecycle hook, with a role of its own.
+        self.release_gate_function = factory.function(functions.RELEASE_GATE, environment())
+        self.release_gate_hook_role = hook_role(self, self.release_gate_function)
         self.functions = factory.functions
 
         self._statements: dict[str, list[iam.PolicyStatement]] = {}

@@ -51,6 +51,14 @@ WILDCARD_REASONS = {
         "A whole cluster is in scope (scope.clusters): DescribeServices/UpdateService on that cluster's "
         "services only, service/<cluster>/*."
     ),
+    "ReadServiceRevisionsInScope": (
+        "ECS names a service revision at deploy time: DescribeServiceRevisions, a read, on the revisions of "
+        "the services in scope only, service-revision/<cluster>/<service>/*."
+    ),
+    "StopServiceDeploymentsInScope": (
+        "ECS names a service deployment when it starts one: StopServiceDeployment (with ROLLBACK) on the "
+        "deployments of the services in scope only, service-deployment/<cluster>/<service>/*."
+    ),
     "RegisterPinnedTaskDefinitionCopies": (
         "RegisterTaskDefinition creates the next revision of a family (a copy pinned to image digests, or a "
         "deregistered rollback revision registered again from the ledger), whose ARN cannot be known in "

@@ -7,6 +7,9 @@ Resource-level support follows the Service Authorization Reference:
 
 - ecs:DescribeServices, ecs:UpdateService: ``service`` ARNs (one per service in scope, or
   ``service/<cluster>/*`` for a cluster in scope);
+- ecs:StopServiceDeployment: ``service-deployment`` ARNs of the services in scope
+  (``service-deployment/<cluster>/<service>/*``); ecs:DescribeServiceRevisions:
+  ``service-revision`` ARNs of the same services;
 - ecs:DescribeTaskDefinition: no resource-level permissions, so ``*`` (a read);
 - ecs:RegisterTaskDefinition: ``task-definition`` ARNs; ecs:TagResource on the same ARNs, only
   as part of RegisterTaskDefinition (condition ecs:CreateAction);
@@ -105,6 +108,14 @@ def _task_arns(scope: Scope, arns: Arns) -> list[str]:
     return [cluster_arn.replace(":cluster/", ":task/") + "/*" for cluster_arn in _cluster_arns(scope, arns)]
 
 
+def _service_children(scope: Scope, arns: Arns, kind: str) -> list[str]:
+    """``service-deployment`` or ``service-revision`` ARNs of the services in scope."""
+    return [
+        arn.replace(":service/", f":{kind}/", 1) + ("" if arn.endswith("/*") else "/*")
+        for arn in _service_arns(scope, arns)
+    ]
+
+
 # -- ECS services ---------------------------------------------------------------------------
 
 
@@ -119,6 +130,25 @@ def service_updates(scope: Scope, arns: Arns) -> iam.PolicyStatement:
 
 
 # -- task definitions -----------------------------------------------------------------------
+
+
+def service_deployment_stops(scope: Scope, arns: Arns) -> iam.PolicyStatement:
+    """StopServiceDeployment (with ROLLBACK) on the service deployments of the services in scope:
+    ECS's own rollback, when it lands on the newest GOOD release."""
+    return iam.PolicyStatement(
+        sid="StopServiceDeploymentsInScope",
+        actions=["ecs:StopServiceDeployment"],
+        resources=_service_children(scope, arns, "service-deployment"),
+    )
+
+
+def service_revision_reads(scope: Scope, arns: Arns) -> iam.PolicyStatement:
+    """DescribeServiceRevisions on the revisions of the services in scope (the digests ECS resolved)."""
+    return iam.PolicyStatement(
+        sid="ReadServiceRevisionsInScope",
+        actions=["ecs:DescribeServiceRevisions"],
+        resources=_service_children(scope, arns, "service-revision"),
+    )
 
 
 def task_definition_reads() -> iam.PolicyStatement:

@@ -63,6 +63,14 @@ class EcsAutoRollbackStack(Stack):
                 rollback.reconciler_function.function_name,
                 "Runs every minute: resumes stalled rollbacks, records lost events, publishes unsent notices",
             ),
+            "ReleaseGateFunctionArn": (
+                rollback.release_gate_function.function_arn,
+                "The release gate: a service's deployment lifecycle hook hookTargetArn",
+            ),
+            "ReleaseGateHookRoleArn": (
+                rollback.release_gate_hook_role.role_arn,
+                "The role ECS assumes to invoke the release gate: the lifecycle hook's roleArn",
+            ),
             "DashboardName": (rollback.dashboard.dashboard_name, "The self-monitoring dashboard"),
         }
         if rollback.chat_topic is not None:

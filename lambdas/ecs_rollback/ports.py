@@ -143,6 +143,10 @@ class ServiceSnapshot:
     task_definition_arn: str
     deployments: tuple[EcsDeployment, ...]
     ecs_rollback_enabled: bool  # circuit breaker or deployment alarms with rollback on
+    controller: str = "ECS"  # deploymentController.type: ECS, CODE_DEPLOY or EXTERNAL
+    strategy: str = "ROLLING"  # deploymentConfiguration.strategy: ROLLING, BLUE_GREEN, LINEAR, CANARY
+    current_service_deployment: str | None = None  # its ARN, where ECS reports one
+    current_service_revisions: tuple[str, ...] = ()  # ARNs of the revisions it runs now
 
     def deployment(self, deployment_id: str) -> EcsDeployment | None:
         return next((d for d in self.deployments if d.deployment_id == deployment_id), None)
@@ -150,6 +154,17 @@ class ServiceSnapshot:
     @property
     def primary(self) -> EcsDeployment | None:
         return next((d for d in self.deployments if d.status == "PRIMARY"), None)
+
+
+@dataclass(frozen=True)
+class ServiceRevision:
+    """A service revision as ``DescribeServiceRevisions`` tells it: the task definition it runs
+    and the image digest ECS resolved for each container (where ECS recorded one)."""
+
+    arn: str
+    service_arn: str
+    task_definition_arn: str
+    digests: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -169,9 +184,23 @@ class EcsGateway(Protocol):
 
     def running_digests(self, service: ServiceId, task_definition_arn: str) -> dict[str, str]: ...
 
+    def revision_digests(self, revision_arns: Sequence[str], task_definition_arn: str) -> dict[str, str]:
+        """Container name -> the digest ECS resolved, from the service revision (of those named)
+        that runs ``task_definition_arn``; empty when ECS recorded none."""
+        ...
+
     def register_task_definition(self, definition: Mapping[str, Any], tags: Mapping[str, str]) -> str: ...
 
     def update_service(self, service: ServiceId, task_definition_arn: str) -> None: ...
+
+    def stop_service_deployment(self, service_deployment_arn: str) -> bool:
+        """``StopServiceDeployment`` with ``ROLLBACK``: True when ECS rolls it back (or already
+        does), False when the deployment is no longer ongoing (it finished meanwhile)."""
+        ...
+
+    def describe_service_revision(self, arn: str) -> ServiceRevision | None:
+        """None when ECS does not know the revision."""
+        ...
 
 
 class ImageRegistry(Protocol):

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -52,6 +53,18 @@ def _prepare_process() -> None:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
+class Strategy(StrEnum):
+    """The demo service's deployment strategy, as the command spells it."""
+
+    ROLLING = "rolling"
+    BLUE_GREEN = "blue-green"
+
+    @property
+    def ecs_name(self) -> str:
+        """As ECS spells it (``deploymentConfiguration.strategy``)."""
+        return self.value.upper().replace("-", "_")
+
+
 @app.command()
 def main(
     keep: Annotated[
@@ -81,12 +94,21 @@ def main(
         bool,
         typer.Option("--json", help="Print the timeline, ledger and notifications as one JSON document."),
     ] = False,
+    strategy: Annotated[
+        Strategy,
+        typer.Option(
+            "--strategy",
+            help="The demo service's ECS deployment strategy: rolling (the bad release completes, then "
+            "alarms: UpdateService to the GOOD release), or blue-green (it alarms during ECS's bake: "
+            "ECS's own rollback, StopServiceDeployment).",
+        ),
+    ] = Strategy.ROLLING,
 ) -> None:
     """Run the ECS auto-rollback service on an embedded AWS emulator and show a rollback, end to end."""
     _prepare_process()
     progress = _Progress()
     try:
-        _run(progress, keep=keep, port=port, quiet=quiet, as_json=as_json)
+        _run(progress, keep=keep, port=port, quiet=quiet, as_json=as_json, strategy=strategy.ecs_name)
     except KeyboardInterrupt:
         print("sandbox: interrupted", file=sys.stderr)
         raise typer.Exit(130) from None
@@ -127,7 +149,9 @@ def _check_port(host: str, port: int) -> None:
             ) from error
 
 
-def _run(progress: _Progress, *, keep: bool, port: int, quiet: bool, as_json: bool) -> None:
+def _run(
+    progress: _Progress, *, keep: bool, port: int, quiet: bool, as_json: bool, strategy: str = "ROLLING"
+) -> None:
     started = time.monotonic()
     from ecs_rollback_sandbox.clock import ManualClock
     from ecs_rollback_sandbox.demo import STORY_LENGTH, run_story
@@ -161,7 +185,7 @@ def _run(progress: _Progress, *, keep: bool, port: int, quiet: bool, as_json: bo
             "(moto skips it) and an SQS inbox subscribed to the topic",
         )
         progress.step = "telling the story"
-        result = run_story(world, timeline)
+        result = run_story(world, timeline, strategy=strategy)
         progress.step = "writing the timeline page"
         page = _write_timeline(world, deployed.stack.outputs["LedgerTableName"])
         elapsed = time.monotonic() - started

@@ -41,15 +41,15 @@ class StoryResult:
     notifications: list[dict[str, Any]]
 
 
-def run_story(world: World, timeline: Timeline) -> StoryResult:
-    """Good deploy, bad deploy with a moved ``latest``, alarm, rollback pinned to the recorded digest."""
+def run_story(world: World, timeline: Timeline, *, strategy: str = "ROLLING") -> StoryResult:
+    """Good deploy, bad deploy with a moved ``latest``, alarm, rollback pinned to the recorded digest.
+    With ``strategy="BLUE_GREEN"`` the bad release alarms while ECS bakes it, and the rollback is
+    ECS's own (``StopServiceDeployment``): the traffic goes back to the blue revision."""
+    if strategy == "BLUE_GREEN":
+        return _blue_green_story(world, timeline)
     notifications: list[dict[str, Any]] = []
 
-    timeline.heading("1. A service that deploys well")
-    web = DemoService.create(world, timeline, V1)
-    for result in web.bake():
-        if result.get("status") != "promoted":
-            raise SandboxError(f"web:1 was not promoted to GOOD after its bake time: {result}")
+    web = _good_start(world, timeline, strategy)
 
     timeline.heading("2. A bad release: `latest` moves to a new image")
     world.clock.advance(timedelta(minutes=20))
@@ -105,6 +105,60 @@ def run_story(world: World, timeline: Timeline) -> StoryResult:
     rollbacks = world.ledger.rollbacks(web.id).items
     timeline.ledger(history, rollbacks)
     return StoryResult(web, rolled_back_to, pinned, dict(calls), notifications)
+
+
+def _good_start(world: World, timeline: Timeline, strategy: str) -> DemoService:
+    timeline.heading("1. A service that deploys well")
+    web = DemoService.create(world, timeline, V1, strategy=strategy)
+    for result in web.bake():
+        if result.get("status") != "promoted":
+            raise SandboxError(f"web:1 was not promoted to GOOD after its bake time: {result}")
+    return web
+
+
+def _blue_green_story(world: World, timeline: Timeline) -> StoryResult:
+    """The bad release takes the traffic, alarms during ECS's bake, and ECS flips it back."""
+    web = _good_start(world, timeline, "BLUE_GREEN")
+
+    timeline.heading("2. A bad release, blue/green: `latest` moves, the green revision takes the traffic")
+    world.clock.advance(timedelta(minutes=20))
+    web.release(V2)
+    web.deploy("v2", complete=False)
+    web.shift_traffic()
+
+    timeline.heading("3. Four minutes into ECS's bake the 5xx alarm fires")
+    world.clock.advance(timedelta(minutes=4))
+    first_call = len(world.calls)
+    web.alarm(LINKED_ALARM)
+    calls = Counter(world.calls[first_call:])
+    if calls["ecs.StopServiceDeployment"] != 1 or calls["ecs.UpdateService"]:
+        raise SandboxError(f"the alarm did not stop ECS's deployment with ROLLBACK: {dict(calls)}")
+    timeline.say(
+        "check",
+        f"the alarm function asked ECS for its own rollback: {sum(calls.values())} AWS calls, "
+        + ", ".join(f"{name} x{count}" for name, count in sorted(calls.items())),
+        calls=dict(calls),
+    )
+    notifications = web.show_inbox()
+
+    timeline.heading("4. ECS rolls its deployment back: the blue revision, as it ran")
+    play_ecs(world, timeline)
+    rolled_back_to = web.task_definition
+    recorded = web.recorded("v1").images[0].digest
+    if web.running_digests(rolled_back_to) != {recorded}:
+        raise SandboxError(
+            f"after ECS's rollback the tasks run {web.running_digests()}, not web:1's {recorded}"
+        )
+    timeline.say(
+        "check",
+        f"demo/web runs {revision_of(rolled_back_to)} on web:1's recorded digest {short_digest(recorded)}, "
+        f"though `latest` points at {short_digest(web.tag_digest())} (the bad build): ECS kept the revision's digests",
+        task_definition_arn=rolled_back_to,
+    )
+    notifications += web.show_inbox()
+    timeline.ledger(world.ledger.history(web.id, limit=50).items, world.ledger.rollbacks(web.id).items)
+    image = f"{web.repository_uri}@{recorded}"
+    return StoryResult(web, rolled_back_to, image, dict(calls), notifications)
 
 
 def prepare_for_operator(service: DemoService) -> None:

@@ -1,5 +1,6 @@
 """Plays Amazon ECS's part, which the emulator does not: deployments that progress, tasks that
-report the image digests ECS resolved, and the ``ECS Deployment State Change`` events ECS emits.
+report the image digests ECS resolved, the service deployments and revisions ECS keeps of each
+(``service_deployments``), and the ``ECS Deployment State Change`` events ECS emits.
 
 The emulator runs in this process (``ThreadedMotoServer``), so the simulator edits its in-memory
 ECS objects directly, exactly where real ECS would change state on its own.
@@ -19,6 +20,7 @@ from ecs_rollback.domain.model import ImageReference, ServiceId
 from ecs_rollback_sandbox.clock import ManualClock
 from ecs_rollback_sandbox.emulator import ACCOUNT, Emulator
 from ecs_rollback_sandbox.eventbridge import EventSource, milliseconds
+from ecs_rollback_sandbox.service_deployments import ServiceDeployments, use_clock
 
 
 @dataclass
@@ -29,7 +31,13 @@ class EcsSimulator:
 
     @property
     def _backend(self) -> Any:
-        return get_backend("ecs")[self.account][self.emulator.region]
+        backend = get_backend("ecs")[self.account][self.emulator.region]
+        use_clock(backend, self.clock.now)
+        return backend
+
+    @property
+    def service_deployments(self) -> ServiceDeployments:
+        return ServiceDeployments(self._backend)
 
     def service_id(self, cluster: str, service: str) -> ServiceId:
         return ServiceId("aws", self.emulator.region, self.account, cluster, service)
@@ -47,29 +55,51 @@ class EcsSimulator:
         *,
         desired: int = 2,
         circuit_breaker_rollback: bool = False,
+        strategy: str = "ROLLING",
+        bake_time_minutes: int | None = None,
+        controller: str = "ECS",
     ) -> ServiceId:
+        """A service running ``task_definition_arn``. ``strategy`` is ECS's deployment strategy
+        (ROLLING, BLUE_GREEN, LINEAR, CANARY) and ``controller`` its deployment controller (ECS,
+        CODE_DEPLOY, EXTERNAL), as ``CreateService`` takes them."""
         ecs = self.emulator.client("ecs")
         ecs.create_cluster(clusterName=cluster)
+        configuration: dict[str, Any] = {
+            "deploymentCircuitBreaker": {
+                "enable": circuit_breaker_rollback,
+                "rollback": circuit_breaker_rollback,
+            },
+            "maximumPercent": 200,
+            "minimumHealthyPercent": 100,
+        }
+        if controller == "ECS":
+            configuration["strategy"] = strategy
+            if bake_time_minutes is not None:
+                configuration["bakeTimeInMinutes"] = bake_time_minutes
         ecs.create_service(
             cluster=cluster,
             serviceName=service,
             taskDefinition=task_definition_arn,
             desiredCount=desired,
-            deploymentConfiguration={
-                "deploymentCircuitBreaker": {
-                    "enable": circuit_breaker_rollback,
-                    "rollback": circuit_breaker_rollback,
-                },
-                "maximumPercent": 200,
-                "minimumHealthyPercent": 100,
-            },
+            deploymentConfiguration=configuration,
+            deploymentController={"type": controller},
         )
         service_id = self.service_id(cluster, service)
         raw = self._service(service_id)
         for deployment in raw.deployments:
             deployment["createdAt"] = self.clock.now()
             deployment["rolloutState"] = "COMPLETED"
-        self._start_tasks(service_id, task_definition_arn, started_by=raw.deployments[0]["id"], count=desired)
+        started_by = raw.deployments[0]["id"] if raw.deployments else f"{controller.lower()}-deployment"
+        self._start_tasks(service_id, task_definition_arn, started_by=started_by, count=desired)
+        if raw.deployments:
+            self.service_deployments.open(
+                raw,
+                task_definition=task_definition_arn,
+                ecs_deployment_id=started_by,
+                container_images=self._container_images(task_definition_arn),
+                now=self.clock.now(),
+                status="SUCCESSFUL",
+            )
         return service_id
 
     # -- what ECS does on its own ---------------------------------------------------------
@@ -89,6 +119,10 @@ class EcsSimulator:
         raw = self._service(service)
         first = raw.deployments[0]
         first.update(rolloutState="IN_PROGRESS", runningCount=0, pendingCount=raw.desired_count)
+        record = self.service_deployments.of_ecs_deployment(raw, first["id"])
+        if record is not None:
+            record.update(status="IN_PROGRESS", lifecycleStage="SCALE_UP")
+            record.pop("finishedAt", None)
         return self.deployment_event(
             service,
             "SERVICE_DEPLOYMENT_IN_PROGRESS",
@@ -127,7 +161,28 @@ class EcsSimulator:
                 "rolloutStateReason": f"ECS deployment {deployment_id} in progress.",
             },
         )
-        self._start_tasks(service, raw.task_definition, started_by=deployment_id, count=raw.desired_count)
+        joined = self.service_deployments.joined(raw, deployment_id, now)
+        # ECS's rollback runs its source revision as recorded: the digests it resolved then.
+        restored = self.service_deployments.restored_digests(raw) if joined else None
+        self._start_tasks(
+            service, raw.task_definition, started_by=deployment_id, count=raw.desired_count, digests=restored
+        )
+        if joined:
+            # The deployment that carries out a requested rollback (StopServiceDeployment).
+            source = next(
+                (d["id"] for d in raw.deployments[1:] if d["taskDefinition"] == raw.task_definition),
+                None,
+            )
+            raw.deployments[:] = [d for d in raw.deployments if d["id"] == deployment_id or d["id"] == source]
+            reason = reason or f"ECS deployment stopped: rolling back to deploymentId {source or 'unknown'}."
+        elif not reason or "rolling back" not in reason:
+            self.service_deployments.open(
+                raw,
+                task_definition=raw.task_definition,
+                ecs_deployment_id=deployment_id,
+                container_images=self._container_images(raw.task_definition),
+                now=now,
+            )
         return self.deployment_event(
             service,
             "SERVICE_DEPLOYMENT_IN_PROGRESS",
@@ -144,12 +199,28 @@ class EcsSimulator:
         primary["updatedAt"] = self.clock.now()
         raw.deployments[:] = [primary]
         self._stop_tasks_except(service, primary["taskDefinition"])
-        return self.deployment_event(
-            service,
-            "SERVICE_DEPLOYMENT_COMPLETED",
-            primary["id"],
-            f"ECS deployment {primary['id']} completed.",
-        )
+        reason = f"ECS deployment {primary['id']} completed."
+        self.service_deployments.advance(raw, primary["id"], "SUCCESSFUL", self.clock.now(), reason)
+        return self.deployment_event(service, "SERVICE_DEPLOYMENT_COMPLETED", primary["id"], reason)
+
+    def shift_traffic(self, service: ServiceId) -> None:
+        """Blue/green, linear or canary: the new revision has taken all the production traffic and
+        ECS bakes it (the old revision stays up, ready to take the traffic back). ECS sends no event
+        until the bake ends; ``complete`` then finishes the deployment."""
+        raw = self._service(service)
+        primary = raw.deployments[0]
+        primary.update(runningCount=raw.desired_count, pendingCount=0, updatedAt=self.clock.now())
+        record = self.service_deployments.of_ecs_deployment(raw, primary["id"])
+        if record is not None:
+            target = dict(record["targetServiceRevision"])
+            target.update(
+                runningTaskCount=target["requestedTaskCount"],
+                pendingTaskCount=0,
+                requestedProductionTrafficWeight=100.0,
+            )
+            record.update(
+                lifecycleStage="BAKE_TIME", targetServiceRevision=target, updatedAt=self.clock.now()
+            )
 
     def fail(
         self, service: ServiceId, *, reason: str = "ECS deployment circuit breaker: task failed to start."
@@ -159,6 +230,8 @@ class EcsSimulator:
         primary["rolloutState"] = "FAILED"
         primary["rolloutStateReason"] = reason
         primary["updatedAt"] = self.clock.now()
+        if "rolling back" not in reason:
+            self.service_deployments.advance(raw, primary["id"], "STOPPED", self.clock.now(), reason)
         return self.deployment_event(
             service, "SERVICE_DEPLOYMENT_FAILED", primary["id"], reason, event_type="ERROR"
         )
@@ -169,6 +242,9 @@ class EcsSimulator:
         failed, previous = raw.deployments[0], next(d for d in raw.deployments[1:] if d["status"] == "ACTIVE")
         reason = f"ECS deployment circuit breaker: rolling back to deploymentId {previous['id']}."
         failed_event = self.fail(service, reason=reason)
+        record = self.service_deployments.of_ecs_deployment(raw, failed["id"])
+        if record is not None:
+            self.service_deployments.begin_rollback(raw, record, self.clock.now(), reason)
         raw.task_definition = previous["taskDefinition"]
         raw.deployments[:] = [d for d in raw.deployments if d is not failed]
         return [failed_event, self.start_deployment(service, reason=reason)]
@@ -176,8 +252,15 @@ class EcsSimulator:
     # -- tasks and digests ----------------------------------------------------------------
 
     def _start_tasks(
-        self, service: ServiceId, task_definition_arn: str, *, started_by: str, count: int
+        self,
+        service: ServiceId,
+        task_definition_arn: str,
+        *,
+        started_by: str,
+        count: int,
+        digests: dict[str, str] | None = None,
     ) -> None:
+        """``count`` running tasks; each image resolved now, unless ``digests`` says what it runs."""
         backend = self._backend
         cluster = backend.clusters[service.cluster]
         definition = backend.describe_task_definition(task_definition_arn)
@@ -192,15 +275,30 @@ class EcsSimulator:
                 launch_type="EC2",
                 started_by=started_by,
             )
-            task.containers = [self._container(definition, spec) for spec in definition.container_definitions]
+            task.containers = [
+                self._container(definition, spec, (digests or {}).get(str(spec.get("name"))))
+                for spec in definition.container_definitions
+            ]
             backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
 
-    def _container(self, definition: Any, spec: dict[str, Any]) -> Any:
+    def _container_images(self, task_definition_arn: str) -> list[dict[str, str]]:
+        """What a service revision records: each container's image and the digest ECS resolved."""
+        definition = self._backend.describe_task_definition(task_definition_arn)
+        return [
+            {
+                "containerName": str(spec.get("name", "")),
+                "image": str(spec.get("image", "")),
+                "imageDigest": self.resolve(str(spec.get("image", ""))),
+            }
+            for spec in definition.container_definitions
+        ]
+
+    def _container(self, definition: Any, spec: dict[str, Any], digest: str | None = None) -> Any:
         container: Any = cast(Any, Container)(definition)  # moto's model, built as moto builds it
         container.name = spec.get("name")
         container.image = spec.get("image")
         container.last_status = "RUNNING"
-        container.image_digest = self.resolve(spec.get("image", ""))  # what ECS resolved at start
+        container.image_digest = digest or self.resolve(spec.get("image", ""))  # what ECS resolved at start
         return container
 
     def _stop_tasks_except(self, service: ServiceId, task_definition_arn: str) -> None:

@@ -34,9 +34,10 @@ class Emulator:
     def start(self) -> Emulator:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-        from ecs_rollback_sandbox import emulator_fixes
+        from ecs_rollback_sandbox import emulator_fixes, service_deployments
 
         emulator_fixes.apply()  # the same corrected emulator for every test, whatever runs first
+        service_deployments.apply()  # and the ECS APIs it lacks
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access line per call is noise here
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()

@@ -36,13 +36,14 @@ def apply() -> None:
     from moto.dynamodb.responses import DynamoHandler
     from moto.ecs.models import EC2ContainerServiceBackend
 
-    _replace(CloudWatchResponse, "describe_alarms", _filter_alarms_by_state)
-    _replace(DynamoHandler, "call_action", _one_request_at_a_time)
-    _replace(DynamoDBBackend, "transact_write_items", _cancelled_transactions_leave_no_trace)
-    _replace(EC2ContainerServiceBackend, "update_service", _refuse_inactive_task_definitions)
+    replace_method(CloudWatchResponse, "describe_alarms", _filter_alarms_by_state)
+    replace_method(DynamoHandler, "call_action", _one_request_at_a_time)
+    replace_method(DynamoDBBackend, "transact_write_items", _cancelled_transactions_leave_no_trace)
+    replace_method(EC2ContainerServiceBackend, "update_service", _refuse_inactive_task_definitions)
 
 
-def _replace(owner: type, name: str, fix: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+def replace_method(owner: type, name: str, fix: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    """``owner.name`` becomes ``fix(original)``, once however often it is called."""
     original = getattr(owner, name)
     if getattr(original, _APPLIED, False):
         return

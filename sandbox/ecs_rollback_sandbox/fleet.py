@@ -17,6 +17,9 @@ from ecs_rollback_sandbox.timeline import Timeline, short_digest, short_image
 from ecs_rollback_sandbox.world import World
 
 DEPLOYMENT_TIME = timedelta(minutes=2)  # how long ECS takes to reach steady state, on the simulated clock
+BLUE_GREEN_BAKE_MINUTES = (
+    10  # ECS's own bake (deploymentConfiguration.bakeTimeInMinutes) in the blue/green story
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def _started(world: World, timeline: Timeline, service: ServiceId, event: dict[s
     timeline.say(
         "ecs",
         f"{service.cluster}/{service.name}: deployment of {revision_of(task_definition)} IN_PROGRESS; "
-        f"tasks run {running_images(world, task_definition)}",
+        f"tasks run {running_images(world, service, task_definition)}",
         event=event,
     )
     return world.deliver(event)
@@ -77,16 +80,37 @@ def revision_of(task_definition_arn: str) -> str:
     return str(RevisionId.from_arn(task_definition_arn))
 
 
-def running_images(world: World, task_definition_arn: str) -> str:
-    """What ECS resolves each container's image to when it starts tasks, right now."""
+def running_images(world: World, service: ServiceId, task_definition_arn: str) -> str:
+    """What the tasks ECS started for ``task_definition_arn`` run: each image and its digest, as
+    ECS reports them (resolved at start, or kept from the revision ECS rolls back to)."""
     definition = world.emulator.client("ecs").describe_task_definition(taskDefinition=task_definition_arn)
+    started = _task_digests(world, service, task_definition_arn, by_container=True)
     parts = []
     for container in definition["taskDefinition"]["containerDefinitions"]:
         image = container["image"]
-        digest = world.ecs.resolve(image)
+        digest = started.get(container["name"]) or world.ecs.resolve(image)
         shown = short_image(image)
         parts.append(shown if ImageReference.parse(image).digest else f"{shown} = {short_digest(digest)}")
     return ", ".join(parts)
+
+
+def _task_digests(
+    world: World, service: ServiceId, task_definition_arn: str | None, *, by_container: bool = False
+) -> dict[str, str]:
+    """Digest by container name (or by digest itself) from the service's running tasks of
+    ``task_definition_arn`` (None: all). The emulator's ListTasks ignores ``serviceName``; the
+    task's ``group`` names its service."""
+    ecs = world.emulator.client("ecs")
+    arns = ecs.list_tasks(cluster=service.cluster, desiredStatus="RUNNING")["taskArns"]
+    tasks = ecs.describe_tasks(cluster=service.cluster, tasks=arns)["tasks"] if arns else []
+    return {
+        (container.get("name", "") if by_container else container["imageDigest"]): container["imageDigest"]
+        for task in tasks
+        if task.get("group") == f"service:{service.name}"
+        and task_definition_arn in (None, task.get("taskDefinitionArn"))
+        for container in task.get("containers", [])
+        if container.get("imageDigest")
+    }
 
 
 # -- one service ----------------------------------------------------------------------------------
@@ -114,17 +138,26 @@ class DemoService:
         desired: int = 2,
         circuit_breaker_rollback: bool = False,
         alarms: bool = True,
+        strategy: str = "ROLLING",
     ) -> DemoService:
         """The repository, the first revision, the service, its alarms; then ECS's first deployment."""
         service = cls(world, timeline, world.ecs.service_id(cluster, name))
         arn = service.release(first)
+        baking = strategy != "ROLLING"
         world.ecs.create_service(
-            cluster, name, arn, desired=desired, circuit_breaker_rollback=circuit_breaker_rollback
+            cluster,
+            name,
+            arn,
+            desired=desired,
+            circuit_breaker_rollback=circuit_breaker_rollback,
+            strategy=strategy,
+            bake_time_minutes=BLUE_GREEN_BAKE_MINUTES if baking else None,
         )
         timeline.say(
             "you",
             f"CreateService {cluster}/{name}: {revision_of(arn)}, desired {desired}"
-            + (", circuit breaker with rollback" if circuit_breaker_rollback else ""),
+            + (", circuit breaker with rollback" if circuit_breaker_rollback else "")
+            + (f", {strategy} with {BLUE_GREEN_BAKE_MINUTES} min bake" if baking else ""),
         )
         if alarms:
             world.cloudwatch.create_plain_alarm(service.linked_alarm)
@@ -241,6 +274,19 @@ class DemoService:
     @property
     def task_definition(self) -> str:
         return self.world.service_task_definition(self.id)
+
+    def shift_traffic(self) -> None:
+        """Blue/green: the new (green) revision takes the production traffic; ECS bakes it."""
+        self.world.ecs.shift_traffic(self.id)
+        self.timeline.say(
+            "ecs",
+            f"{self.id.cluster}/{self.id.name}: {revision_of(self.task_definition)} takes 100% of production "
+            f"traffic and bakes for {BLUE_GREEN_BAKE_MINUTES} min; the blue revision stays up",
+        )
+
+    def running_digests(self, task_definition_arn: str | None = None) -> set[str]:
+        """The digests the service's running tasks (of ``task_definition_arn``, or all) report."""
+        return set(_task_digests(self.world, self.id, task_definition_arn).values())
 
     def images(self, task_definition_arn: str | None = None) -> list[str]:
         definition = self.world.emulator.client("ecs").describe_task_definition(

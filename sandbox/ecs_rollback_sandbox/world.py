@@ -38,6 +38,7 @@ from ecs_rollback.handlers import (
     manual_rollback,
     notifier,
     reconciler,
+    release_gate,
 )
 from ecs_rollback.ports import Dependencies
 from ecs_rollback_sandbox.clock import ManualClock
@@ -73,6 +74,8 @@ HANDLERS: dict[str, Handler] = {
     "image_events": lambda event, deps, _: image_events.handle(event, deps),
     "notifier": lambda event, deps, _: notifier.handle(event, deps),
     "reconciler": lambda event, deps, _: reconciler.handle(event, deps),
+    # ECS invokes it as a deployment lifecycle hook (``World.lifecycle_hook``).
+    "release_gate": lambda event, deps, _: release_gate.handle(event, deps),
 }
 # Lambda's event source mapping on the ledger's stream invokes the notifier with these only.
 OUTBOX_PREFIX = "OUT#"
@@ -93,7 +96,8 @@ class Resources:
 class Delivery:
     """One invocation of a function, as the timeline tells it."""
 
-    via: str  # "rule <name>", "schedule", "invoke", "lambda Invoke", or "no rule matched"
+    via: str  # "rule <name>", "schedule", "invoke", "lambda Invoke", "lifecycle hook",
+    # or "no rule matched"
     function: str | None  # handler module (HANDLERS key); None when nothing was invoked
     event: Any
     result: dict[str, Any]
@@ -231,6 +235,31 @@ class World:
         return self.invoke(
             "reconciler", {"source": "aws.events", "detail-type": "Scheduled Event"}, via="schedule"
         )
+
+    def lifecycle_hook(
+        self, service: ServiceId, stage: str, *, hook_details: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """What ECS does at ``stage`` of the service's newest service deployment when its
+        ``lifecycleHooks`` name the release gate: invoke it with the documented payload
+        (``executionDetails`` naming the deployment's real target revision) and read its answer."""
+        ecs = self.emulator.client("ecs")
+        (newest,) = ecs.list_service_deployments(cluster=service.cluster, service=service.name, maxResults=1)[
+            "serviceDeployments"
+        ]
+        payload: dict[str, Any] = {
+            "executionId": str(uuid.uuid4()),
+            "lifecycleStage": stage,
+            "resourceArn": newest["serviceDeploymentArn"],
+            "executionDetails": {
+                "serviceArn": service.arn,
+                "targetServiceRevisionArn": newest["targetServiceRevisionArn"],
+                "testTrafficWeights": {},
+                "productionTrafficWeights": {},
+            },
+        }
+        if hook_details is not None:
+            payload["hookDetails"] = dict(hook_details)
+        return self.invoke("release_gate", payload, via="lifecycle hook")
 
     def manual(self, **request: Any) -> dict[str, Any]:
         request.setdefault("reason", "operator request in a test")

@@ -76,19 +76,8 @@ class Harness:
     # -- the emulator's state, read through its APIs -------------------------------------------
 
     def running_digests(self, service: DemoService) -> set[str]:
-        """Image digests the service's running tasks report (what ECS resolved when it started them).
-
-        The emulator's ListTasks ignores ``serviceName``; the task's ``group`` names its service.
-        """
-        ecs = self.world.emulator.client("ecs")
-        arns = ecs.list_tasks(cluster=service.id.cluster, desiredStatus="RUNNING")["taskArns"]
-        tasks = ecs.describe_tasks(cluster=service.id.cluster, tasks=arns)["tasks"] if arns else []
-        return {
-            container["imageDigest"]
-            for task in tasks
-            if task.get("group") == f"service:{service.id.name}"
-            for container in task["containers"]
-        }
+        """Image digests the service's running tasks report (what ECS resolved when it started them)."""
+        return service.running_digests()
 
     def history(self, service: DemoService) -> list[Deployment]:
         return list(self.world.ledger.history(service.id, limit=100).items)

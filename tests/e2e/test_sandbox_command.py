@@ -88,6 +88,32 @@ def test_the_command_tells_the_story_as_json_and_leaves_no_thread_behind(
     assert leftover == []
 
 
+def test_the_blue_green_story_rolls_back_through_ecs_itself(
+    aws: Emulator, sandbox_app: SynthesizedApp
+) -> None:
+    # When the command tells the blue/green story
+    result = CliRunner().invoke(sandbox_command, ["--json", "--strategy", "blue-green"])
+
+    # Then the bad release alarms during ECS's bake and ECS's own rollback is asked for, once
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    texts = "\n".join(entry["text"] for entry in document["timeline"])
+    assert "takes 100% of production traffic and bakes" in texts
+    assert "ECS kept the revision's digests" in texts
+    calls = document["rollback_aws_calls"]
+    assert calls["ecs.StopServiceDeployment"] == 1
+    assert calls.get("ecs.UpdateService", 0) == 0
+    (rollback,) = document["ledger"]["rollbacks"]
+    assert (rollback["outcome"], rollback["from"], rollback["to"], rollback["result"]) == (
+        "ROLLED_BACK",
+        "web:3",
+        "web:1",
+        "COMPLETED",
+    )
+    history = {row["revision"]: row["status"] for row in document["ledger"]["history"]}
+    assert history["web:3"] == "ROLLED_BACK"
+
+
 def test_a_port_in_use_fails_with_one_clear_line() -> None:
     # Given a port something else listens on
     with socket.socket() as taken:

@@ -26,6 +26,7 @@ HANDLERS = {
     "ImageEvents": "ecs_rollback.handlers.image_events.handler",
     "Notifier": "ecs_rollback.handlers.notifier.handler",
     "Reconciler": "ecs_rollback.handlers.reconciler.handler",
+    "ReleaseGate": "ecs_rollback.handlers.release_gate.handler",
 }
 EXECUTORS = ("DeploymentEvents", "AlarmEvents", "ManualRollback", "Reconciler")
 

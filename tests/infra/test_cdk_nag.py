@@ -163,10 +163,11 @@ def test_a_composed_ledger_table_under_a_customer_managed_key_is_granted_and_ack
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if statement.get("Resource") == key_arn
     ]
-    # (one per function for its items, and the Notifier's stream read decrypting the stream)
+    # (one per function that writes items, the release gate's reads, and the Notifier's stream
+    # read decrypting the stream)
     item_statements = [s for s in key_statements if s["Action"] != ["kms:Decrypt", "kms:DescribeKey"]]
     assert len(item_statements) == 7
-    assert len(key_statements) == 8
+    assert len(key_statements) == 9
     for statement in item_statements:
         assert set(statement["Action"]) == {
             "kms:Decrypt",

@@ -151,14 +151,16 @@ COMMON_ACTIONS = {
 NOTIFY = {"sns:Publish", "kms:Decrypt", "kms:GenerateDataKey*"}
 LEDGER_READS = {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
 LEDGER_WRITES = {"dynamodb:PutItem"}  # TransactWriteItems of Put items
-SERVICE_UPDATES = {"ecs:DescribeServices", "ecs:UpdateService"}
+# A rollback updates the service, or stops ECS's own deployment with ROLLBACK.
+SERVICE_UPDATES = {"ecs:DescribeServices", "ecs:UpdateService", "ecs:StopServiceDeployment"}
 REGISTRATION = {
     "ecs:DescribeTaskDefinition",
     "ecs:RegisterTaskDefinition",
     "ecs:TagResource",
     "iam:PassRole",
 }
-TASK_DIGESTS = {"ecs:ListTasks", "ecs:DescribeTasks"}
+# The digests ECS resolved: its service revisions, or its tasks.
+TASK_DIGESTS = {"ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeServiceRevisions"}
 IMAGE_READS = {"ecr:DescribeImages"}
 SCHEDULING = {"scheduler:CreateSchedule", "iam:PassRole"}
 EXPECTED_ACTIONS = {
@@ -209,8 +211,14 @@ EXPECTED_ACTIONS = {
     | IMAGE_READS
     | {"cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"}
     | SCHEDULING,
+    # ECS's lifecycle hooks: the target revision and its task definition, the release's verdict and
+    # the linked alarms (one item and a batch of two), the alarms' states; no write.
+    "ReleaseGate": COMMON_ACTIONS
+    | LEDGER_READS
+    | {"ecs:DescribeServiceRevisions", "ecs:DescribeTaskDefinition", "cloudwatch:DescribeAlarms"},
 }
 NOTIFIERS = ("Notifier", "Reconciler")
+READ_ONLY = ("ReleaseGate",)  # writes nothing to the ledger
 # Where each function's Query goes: the GSIs (index/*), or the table itself (pk IMG#<digest>).
 QUERIES = {
     "DeploymentEvents": "index",
@@ -296,7 +304,9 @@ def test_an_existing_table_is_granted_by_its_name() -> None:
     # Then each function's ledger actions name that table, and the index queries its indexes
     table_arn = _arn("dynamodb", ":table/ledger")
     for name in EXPECTED_ACTIONS:
-        items = _statement(template, name, "ReadAndWriteLedgerItems")
+        items = _statement(
+            template, name, "ReadLedgerItems" if name in READ_ONLY else "ReadAndWriteLedgerItems"
+        )
         assert items["Resource"] == table_arn
     indexes = _statement(template, "DeploymentEvents", "QueryLedgerIndexes")
     assert indexes["Action"] == "dynamodb:Query"
@@ -330,6 +340,24 @@ REGISTERING = ("DeploymentEvents", "AlarmEvents", "ManualRollback", "BakeTimer")
 def test_service_updates_are_scoped_to_the_services_in_scope(template: dict[str, Any], name: str) -> None:
     assert _statement(template, name, "ReadAndUpdateServicesInScope")["Resource"] == _arn(
         "ecs", ":service/prod/web"
+    )
+
+
+@pytest.mark.parametrize("name", EXECUTORS)
+def test_stopping_ecs_deployments_is_scoped_to_the_services_in_scope(
+    template: dict[str, Any], name: str
+) -> None:
+    assert _statement(template, name, "StopServiceDeploymentsInScope")["Resource"] == _arn(
+        "ecs", ":service-deployment/prod/web/*"
+    )
+
+
+@pytest.mark.parametrize("name", ["DeploymentEvents", "ManualRollback", "Reconciler", "ReleaseGate"])
+def test_service_revision_reads_are_scoped_to_the_services_in_scope(
+    template: dict[str, Any], name: str
+) -> None:
+    assert _statement(template, name, "ReadServiceRevisionsInScope")["Resource"] == _arn(
+        "ecs", ":service-revision/prod/web/*"
     )
 
 

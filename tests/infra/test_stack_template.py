@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from cdk_testkit import EXECUTORS, HANDLERS, Synthesized, functions_by_name, resources
+from cdk_testkit import EXECUTORS, HANDLERS, Synthesized, functions_by_name, resources, role_policy_statements
 
 from ecs_rollback.contract import DEFAULT_NOTIFY_ON, LEDGER_INDEXES, from_environment, table_definition
 
@@ -51,6 +51,7 @@ EXTRA_ENVIRONMENT = {
         "BAKE_TIMER_DEAD_LETTER_ARN",
         "SCHEDULE_GROUP_NAME",
     },
+    "ReleaseGate": set(),
 }
 
 
@@ -139,7 +140,9 @@ def test_each_function_shares_the_factory_defaults(template: dict[str, Any], nam
         "Default": POWERTOOLS_PARAMETER,
     }
     assert len(properties["Layers"]) == 1
-    expected_size = (256, 30) if name in ("BakeTimer", "ImageEvents", "Notifier") else (512, 60)
+    expected_size = (
+        (256, 30) if name in ("BakeTimer", "ImageEvents", "Notifier", "ReleaseGate") else (512, 60)
+    )
     assert (properties["MemorySize"], properties["Timeout"]) == expected_size
     assert "FunctionName" not in properties
 
@@ -472,8 +475,8 @@ def test_alarms_on_every_function_and_every_dead_letter_queue_notify_the_topic(
     expected = {(metric, name) for name in HANDLERS for metric in ("Errors", "Throttles")}
     expected |= {("ApproximateNumberOfMessagesVisible", queue) for queue in queues}
     assert watched == expected
-    # seven async-failure queues, four rule DLQs, the bake schedules' DLQ, the outbox stream's
-    assert len(queues) == 13
+    # eight async-failure queues, four rule DLQs, the bake schedules' DLQ, the outbox stream's
+    assert len(queues) == 14
 
 
 def test_dashboard_shows_functions_queues_and_alarms(template: dict[str, Any]) -> None:
@@ -515,6 +518,30 @@ def test_outputs_name_the_ledger_function_and_topic(assertions: Template, templa
     assertions.has_output("ImageEventsFunctionName", {"Value": {"Ref": image_id}})
 
 
+def test_ecs_may_invoke_the_release_gate_and_nothing_else(
+    assertions: Template, template: dict[str, Any]
+) -> None:
+    # Given the release gate and the role the stack outputs for a service's lifecycle hooks
+    gate_id, _ = functions_by_name(template)["ReleaseGate"]
+    gate_arn = {"Fn::GetAtt": [gate_id, "Arn"]}
+    assertions.has_output("ReleaseGateFunctionArn", {"Value": gate_arn})
+    role_id = template["Outputs"]["ReleaseGateHookRoleArn"]["Value"]["Fn::GetAtt"][0]
+    role = template["Resources"][role_id]
+
+    # Then only ECS assumes the role, and it may invoke the gate's unqualified ARN, nothing else
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "ecs.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRole"
+    assert role_policy_statements(template, role_id) == [
+        {
+            "Sid": "InvokeReleaseGateOnly",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": gate_arn,
+        }
+    ]
+
+
 def test_resources_carry_the_project_tag(assertions: Template) -> None:
     tag = Match.array_with([{"Key": "project", "Value": "ecs-auto-rollback"}])
     for resource_type in (
@@ -526,8 +553,8 @@ def test_resources_carry_the_project_tag(assertions: Template) -> None:
         assertions.has_resource_properties(resource_type, {"Tags": tag})
 
 
-def test_the_stack_holds_the_seven_functions(template: dict[str, Any]) -> None:
-    assert len(resources(template, "AWS::Lambda::Function")) == 7
+def test_the_stack_holds_the_eight_functions(template: dict[str, Any]) -> None:
+    assert len(resources(template, "AWS::Lambda::Function")) == 8
     assert set(EXECUTORS) < set(HANDLERS)
 
 

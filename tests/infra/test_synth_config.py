@@ -199,6 +199,7 @@ def test_the_construct_composes_in_another_app_and_exposes_its_parts() -> None:
         "ImageEvents",
         "Notifier",
         "Reconciler",
+        "ReleaseGate",
     }
     assert rollback.manual_rollback_function is rollback.functions["ManualRollback"]
     assert rollback.image_events_function is rollback.functions["ImageEvents"]

@@ -48,6 +48,7 @@ HANDLERS = {
     "ecs_rollback.handlers.image_events.handler",
     "ecs_rollback.handlers.notifier.handler",
     "ecs_rollback.handlers.reconciler.handler",
+    "ecs_rollback.handlers.release_gate.handler",
 }
 # Not part of the source tree a wheel is built from (build output, environments, caches).
 _NOT_SOURCE = shutil.ignore_patterns(

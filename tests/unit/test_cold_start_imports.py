@@ -35,6 +35,7 @@ HANDLERS = (
     "manual_rollback",
     "notifier",
     "reconciler",
+    "release_gate",
 )
 
 

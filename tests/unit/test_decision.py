@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ecs_rollback.domain.decision import (
     Decision,
     ManualOptions,
+    Path,
     Policy,
     Refuse,
     RollBack,
@@ -610,3 +611,59 @@ def test_a_target_without_recorded_digests_says_it_deploys_by_tag() -> None:
 
     # Then the rollback says it is deployed by tag
     assert isinstance(decision, RollBack) and "deployed by tag" in decision.message
+
+
+def _ecs_deploying(current: Deployment, back_to: Deployment, **how: object) -> Deployment:
+    return replace(
+        current,
+        controller="ECS",
+        strategy=str(how.get("strategy", "BLUE_GREEN")),
+        service_deployment_arn="arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/web/abc",
+        ecs_rollback_to=back_to.task_definition_arn,
+        ecs_rollback_release=back_to.release,
+    )
+
+
+@pytest.mark.parametrize(
+    ("current", "good", "path", "says"),
+    [
+        # ECS still deploying web:3, its own rollback lands on web:1, the newest GOOD: ECS's way
+        (_ecs_deploying(V3, V1), [V1], Path.STOP_SERVICE_DEPLOYMENT, "StopServiceDeployment"),
+        # ECS's own rollback would land on web:2, not GOOD: UpdateService to web:1
+        (_ecs_deploying(V3, V2_BAD), [V1], Path.UPDATE_SERVICE, "not web:1"),
+        # web:3 finished deploying (COMPLETED, baking by the ledger's bake time): UpdateService
+        (
+            replace(_ecs_deploying(V3, V1), status=Status.COMPLETED, completed_at=NOW - minutes(2)),
+            [V1],
+            Path.UPDATE_SERVICE,
+            "rolling back",
+        ),
+        # no service deployment recorded (before ECS had them, or events lost): UpdateService
+        (V3, [V1], Path.UPDATE_SERVICE, "rolling back"),
+    ],
+)
+def test_the_fastest_correct_path_is_chosen(
+    current: Deployment, good: list[Deployment], path: Path, says: str
+) -> None:
+    decision = decide(alarm(), state(current, good), policy(), NOW)
+    assert isinstance(decision, RollBack), decision
+    assert decision.path == path
+    assert says in decision.message
+    expected = (
+        V1.task_definition_arn
+        if path == Path.STOP_SERVICE_DEPLOYMENT
+        else decision.target.deploy_task_definition_arn
+    )
+    assert decision.deploys == expected
+
+
+@pytest.mark.parametrize(
+    ("controller", "code"), [("EXTERNAL", "external_controller"), ("CODE_DEPLOY", "codedeploy_controller")]
+)
+def test_a_service_another_controller_deploys_is_refused_for_every_trigger(
+    controller: str, code: str
+) -> None:
+    current = replace(V3, controller=controller)
+    for trigger, options in ((alarm(), None), (manual_trigger(), manual())):
+        decision = decide(trigger, state(current, [V1]), policy(), NOW, options)
+        assert isinstance(decision, Refuse) and decision.code == code, decision

@@ -20,6 +20,7 @@ from ecs_rollback.events.ecs_deployment import EcsDeploymentEvent
 from ecs_rollback.events.manual import MAX_PAYLOAD_BYTES
 from ecs_rollback.services.manual import parse_request
 from tests.unit.builders import EVENTS, load_event
+from tests.unit.test_release_gate import LIFECYCLE_HOOK_SAMPLES
 
 ECS_SERVICE = ServiceId("aws", "us-west-2", "111122223333", "default", "servicetest")
 
@@ -74,7 +75,10 @@ def test_every_sample_file_is_covered() -> None:
 
     # When comparing with the samples these tests parse
     covered = (
-        set(ECS_SAMPLES) | set(ALARM_SAMPLES) | {"manual_rollback_request.json", "ecr_image_deleted.json"}
+        set(ECS_SAMPLES)
+        | set(ALARM_SAMPLES)
+        | {"manual_rollback_request.json", "ecr_image_deleted.json"}
+        | set(LIFECYCLE_HOOK_SAMPLES)  # tests/unit/test_release_gate.py
     )
 
     # Then none is left untested

@@ -258,3 +258,89 @@ def test_a_deregistered_rollback_revision_is_registered_again_from_the_ledger() 
 def _refuse_inactive(fakes: Fakes, arn: str) -> None:
     if fakes.ecs.task_definitions[arn].status != "ACTIVE":
         refuse_updates("TaskDefinition is inactive")(SERVICE, arn)
+
+
+SERVICE_DEPLOYMENT = "arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/web/r9i43YFjvgF_xlg7m2eJ1r"
+
+
+def ecs_still_deploying(fakes: Fakes, service: Running) -> None:
+    """web:3 is ECS's ongoing service deployment, and ECS's own rollback returns to web:1."""
+    state = fakes.ledger.load(SERVICE)
+    assert state is not None and state.current is not None
+    good = state.good[0]
+    current = replace(
+        state.current,
+        controller="ECS",
+        strategy="BLUE_GREEN",
+        service_deployment_arn=SERVICE_DEPLOYMENT,
+        ecs_rollback_to=service.good_arn,
+        ecs_rollback_release=good.release_id,
+    )
+    fakes.ledger.commit(LedgerChange(state=replace(state, current=current, version=2), expected_version=1))
+    fakes.ecs.ongoing[SERVICE_DEPLOYMENT] = (SERVICE.arn, service.good_arn)
+
+
+def test_while_ecs_deploys_the_release_its_own_rollback_is_asked_for_once() -> None:
+    # Given web:3 still deploying (baking), ECS's own rollback landing on web:1, the newest GOOD
+    fakes = Fakes()
+    service = running_service(fakes)
+    ecs_still_deploying(fakes, service)
+    deps = fakes.deps()
+
+    # When its alarm is delivered twice
+    first = executor.execute(deps, alarm(), SERVICE)
+    second = executor.execute(deps, alarm(), SERVICE)
+
+    # Then ECS is asked to roll its deployment back once, and no UpdateService is made
+    assert fakes.ecs.stops == [SERVICE_DEPLOYMENT]
+    assert fakes.ecs.updates == []
+    assert first.path == "stop_service_deployment" and first.service_deployment_arn == SERVICE_DEPLOYMENT
+    assert second.rollback_id == first.rollback_id
+    state = fakes.ledger.load(SERVICE)
+    assert state is not None and state.in_flight is not None
+    assert state.in_flight.target_task_definition_arn == service.good_arn  # what ECS's rollback deploys
+
+
+def test_a_stop_whose_deployment_already_ended_updates_the_service_instead() -> None:
+    # Given web:3 recorded as still deploying, but ECS finished that deployment meanwhile
+    fakes = Fakes()
+    service = running_service(fakes)
+    ecs_still_deploying(fakes, service)
+    del fakes.ecs.ongoing[SERVICE_DEPLOYMENT]
+    deps = fakes.deps()
+
+    # When its alarm arrives
+    record = executor.execute(deps, alarm(), SERVICE)
+
+    # Then the stop is answered "not ongoing" and the service is updated to the GOOD revision
+    assert fakes.ecs.stops == [SERVICE_DEPLOYMENT]
+    assert fakes.ecs.updates == [(SERVICE, service.good_arn)]
+    assert record.path == "update_service"
+    stored = fakes.ledger.get_rollback(SERVICE, record.record_key)
+    assert stored is not None and stored.path == "update_service"
+
+
+def test_a_stop_whose_answer_was_lost_is_recorded_not_repeated() -> None:
+    # Given ECS carried out StopServiceDeployment but the run failed before recording it
+    fakes = Fakes()
+    service = running_service(fakes)
+    ecs_still_deploying(fakes, service)
+    deps = fakes.deps()
+    original = fakes.ecs.stop_service_deployment
+
+    def carried_out_then_lost(arn: str) -> bool:
+        original(arn)
+        raise TransientFault("StopServiceDeployment: ConnectionClosedError")
+
+    fakes.ecs.stop_service_deployment = carried_out_then_lost  # type: ignore[method-assign]
+    with pytest.raises(TransientFault):
+        executor.execute(deps, alarm(), SERVICE)
+    fakes.ecs.stop_service_deployment = original  # type: ignore[method-assign]
+
+    # When the event is delivered again
+    record = executor.execute(deps, alarm(), SERVICE)
+
+    # Then ECS is asked first (it already runs web:1): nothing is stopped or updated again
+    assert fakes.ecs.stops == [SERVICE_DEPLOYMENT]
+    assert fakes.ecs.updates == []
+    assert record.outcome == Outcome.ROLLED_BACK and record.update_service_at is not None

@@ -7,7 +7,9 @@ Each entry is what that function's code calls, through its ports, and nothing el
   digests, asks ECR what a tag means), adopts a baseline and prepares its pinned copy, rolls back
   failed and known-BAD deployments, schedules the bake, checks alarm states when the bake is 0;
 - AlarmEvents links the alarm (its tags when the event carried none) and rolls back: reads the
-  service (to resume a rollback a lost answer left unfinished), UpdateService, and when the
+  service (to resume a rollback a lost answer left unfinished), UpdateService or, while ECS is
+  still deploying and its own rollback lands on the newest GOOD release, StopServiceDeployment;
+  when the
   rollback revision was deregistered, registers it again from the ledger;
 - ManualRollback rolls back like AlarmEvents, and adopts a service the ledger never saw (as
   DeploymentEvents adopts a baseline): no alarms;
@@ -16,7 +18,10 @@ Each entry is what that function's code calls, through its ports, and nothing el
 - ImageEvents marks the releases that ran a deleted image: the ledger only;
 - Notifier publishes the outbox entries the ledger's stream delivers, and marks them sent: the
   topic and UpdateItem only (its stream read comes with the event source);
-- Reconciler does what the others do when their events were lost: all of it, and the topic.
+- Reconciler does what the others do when their events were lost: all of it, and the topic;
+- ReleaseGate answers ECS's lifecycle hooks: reads the target service revision and its task
+  definition, the release's verdict and the service's linked alarms from the ledger, and the
+  alarms' states; it writes nothing.
 
 No function on the rollback path publishes: a decision's notification is an outbox entry written
 in the same transaction as the decision, and the Notifier (or the Reconciler) publishes it.
@@ -52,11 +57,17 @@ def function_access(
     registration = permissions.task_definition_registration(
         arns, families=config.task_definition_families, pass_role_arns=config.pass_role_arns
     )
-    digests = permissions.task_digests(scope, arns)
+    # The digests ECS resolved: from its service revisions, or its tasks where it has none.
+    digests = (*permissions.task_digests(scope, arns), permissions.service_revision_reads(scope, arns))
     images = permissions.image_reads(arns, config.ecr_repository_arns)
     scheduling = bake.statements()
     # Every function that rolls back: update the service to a revision, registered again if need be.
-    rolls_back = (permissions.service_updates(scope, arns), describe_definitions, *registration)
+    rolls_back = (
+        permissions.service_updates(scope, arns),
+        permissions.service_deployment_stops(scope, arns),
+        describe_definitions,
+        *registration,
+    )
     # What DeploymentEvents does is what the Reconciler does when its events were lost.
     deployment_statements = (*rolls_back, *digests, images, permissions.alarm_states(arns), *scheduling)
     return {
@@ -91,5 +102,14 @@ def function_access(
             LedgerUse(writes=True, batch_reads=True, updates=True, queries_indexes=True),
             notifies=True,
             statements=(*deployment_statements, permissions.alarm_tags(arns)),
+        ),
+        functions.RELEASE_GATE.name: Access(
+            LedgerUse(writes=False, batch_reads=True),
+            notifies=False,
+            statements=(
+                permissions.service_revision_reads(scope, arns),
+                describe_definitions,
+                permissions.alarm_states(arns),
+            ),
         ),
     }

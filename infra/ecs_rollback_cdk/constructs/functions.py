@@ -1,4 +1,4 @@
-"""The seven functions, from one private factory: every function gets the same runtime,
+"""The eight functions, from one private factory: every function gets the same runtime,
 architecture, JSON logs, tracing, log retention, failure queue and alarms; a spec says the rest.
 """
 
@@ -37,7 +37,9 @@ class FunctionSpec:
     within seconds) with 60 s to cover a worst-case sequence of SDK calls with retries (describe,
     register a pinned copy, update the service, ledger transaction, notify). The bake timer and
     the image events are off the rollback path and make a few calls each (alarms, one pinned copy,
-    a few ledger pages and writes): 256 MB and 30 s.
+    a few ledger pages and writes): 256 MB and 30 s. So does the release gate, which ECS calls
+    synchronously and which reads at most a service revision, a task definition, one ledger item
+    and the alarm states.
     """
 
     name: str
@@ -53,6 +55,7 @@ MANUAL_ROLLBACK = FunctionSpec("ManualRollback", "manual_rollback")
 IMAGE_EVENTS = FunctionSpec("ImageEvents", "image_events", memory_mb=256, timeout_seconds=30)
 NOTIFIER = FunctionSpec("Notifier", "notifier", memory_mb=256, timeout_seconds=30)
 RECONCILER = FunctionSpec("Reconciler", "reconciler")
+RELEASE_GATE = FunctionSpec("ReleaseGate", "release_gate", memory_mb=256, timeout_seconds=30)
 # The functions that take a service's lock and call UpdateService: the lease a run holds on a
 # rollback outlasts the longest of them.
 ROLLBACK_PATH = (DEPLOYMENT_EVENTS, ALARM_EVENTS, MANUAL_ROLLBACK, RECONCILER)
@@ -67,6 +70,10 @@ DESCRIPTIONS = {
     "Notifier": "Publishes the rollback decisions the ledger's outbox holds, from the ledger's stream",
     "Reconciler": (
         "Every minute: resumes stalled rollbacks, records lost deployments and bakes, publishes unsent notices"
+    ),
+    "ReleaseGate": (
+        "ECS deployment lifecycle hook: fails a known-BAD release before scale-up, and a deployment "
+        "whose linked alarm fires after a traffic shift"
     ),
 }
 

@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ecs_rollback.adapters.aws_errors import describe, is_transient
 from ecs_rollback.domain.errors import EcsUpdateFailed, TransientFault
 from ecs_rollback.domain.model import ServiceId
-from ecs_rollback.ports import EcsDeployment, ServiceSnapshot, TaskDefinitionSnapshot
+from ecs_rollback.ports import EcsDeployment, ServiceRevision, ServiceSnapshot, TaskDefinitionSnapshot
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -20,6 +20,7 @@ _MAX_TASKS = 100  # DescribeTasks takes 100 ARNs; a deployment's digests are the
 
 
 DESCRIBE_SERVICES_LIMIT = 10  # services per DescribeServices call (the API's own limit)
+DESCRIBE_REVISIONS_LIMIT = 20  # ARNs per DescribeServiceRevisions call (the API's own limit)
 
 
 class EcsAdapter:
@@ -95,6 +96,17 @@ class EcsAdapter:
                     digests.setdefault(container["name"], digest)
         return digests
 
+    def revision_digests(self, revision_arns: Sequence[str], task_definition_arn: str) -> dict[str, str]:
+        if not revision_arns:
+            return {}
+        response = self._client.describe_service_revisions(
+            serviceRevisionArns=list(revision_arns[:DESCRIBE_REVISIONS_LIMIT])
+        )
+        for raw in response.get("serviceRevisions", []):
+            if raw.get("taskDefinition") == task_definition_arn:
+                return _digests_of(raw)
+        return {}
+
     def register_task_definition(self, definition: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         request = dict(definition)
         if tags:
@@ -102,13 +114,8 @@ class EcsAdapter:
         try:
             response = self._client.register_task_definition(**request)
         except (ClientError, BotoCoreError) as error:
-            if is_transient(error):
-                raise TransientFault(f"{describe(error)} (family {definition.get('family')})") from error
-            if not isinstance(error, ClientError):
-                raise
-            raise EcsUpdateFailed(
-                f"ECS refused to register the pinned copy of {definition.get('family')}: "
-                f"{error.response['Error'].get('Message', error)}"
+            raise _refused(
+                error, "RegisterTaskDefinition", f"the pinned copy of {definition.get('family')}"
             ) from error
         return response["taskDefinition"]["taskDefinitionArn"]
 
@@ -118,22 +125,62 @@ class EcsAdapter:
                 cluster=service.cluster, service=service.name, taskDefinition=task_definition_arn
             )
         except (ClientError, BotoCoreError) as error:
-            if is_transient(error):
-                raise TransientFault(f"{describe(error)} (service {service})") from error
-            if not isinstance(error, ClientError):
-                raise
-            raise EcsUpdateFailed(
-                f"ECS refused UpdateService on {service}: {error.response['Error'].get('Message', error)}"
-            ) from error
+            raise _refused(error, "UpdateService", str(service)) from error
+
+    def stop_service_deployment(self, service_deployment_arn: str) -> bool:
+        try:
+            self._client.stop_service_deployment(
+                serviceDeploymentArn=service_deployment_arn, stopType="ROLLBACK"
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConflictException":
+                return False  # no longer ongoing: it finished (or was stopped) meanwhile
+            raise _refused(error, "StopServiceDeployment", service_deployment_arn) from error
+        except BotoCoreError as error:
+            raise _refused(error, "StopServiceDeployment", service_deployment_arn) from error
+        return True
+
+    def describe_service_revision(self, arn: str) -> ServiceRevision | None:
+        response = self._client.describe_service_revisions(serviceRevisionArns=[arn])
+        for raw in response.get("serviceRevisions", []):
+            if raw.get("serviceRevisionArn") == arn and raw.get("taskDefinition"):
+                return ServiceRevision(
+                    arn=arn,
+                    service_arn=str(raw.get("serviceArn", "")),
+                    task_definition_arn=str(raw["taskDefinition"]),
+                    digests=_digests_of(raw),
+                )
+        return None
+
+
+def _digests_of(revision: Any) -> dict[str, str]:
+    """A service revision's ``containerImages``: container name -> the digest ECS resolved."""
+    return {
+        str(image["containerName"]): str(image["imageDigest"])
+        for image in revision.get("containerImages", [])
+        if image.get("containerName") and image.get("imageDigest")
+    }
+
+
+def _refused(error: ClientError | BotoCoreError, call: str, subject: str) -> Exception:
+    """What a failed ECS write means for the rollback: a fault a retry may cure, or ECS's refusal."""
+    if is_transient(error):
+        return TransientFault(f"{describe(error)} ({call} on {subject})")
+    if not isinstance(error, ClientError):
+        return error
+    return EcsUpdateFailed(
+        f"ECS refused {call} on {subject}: {error.response['Error'].get('Message', error)}"
+    )
 
 
 def _snapshot(service: ServiceId, raw: Any) -> ServiceSnapshot:
     configuration = raw.get("deploymentConfiguration") or {}
     breaker = configuration.get("deploymentCircuitBreaker") or {}
     alarms = configuration.get("alarms") or {}
+    controller = (raw.get("deploymentController") or {}).get("type") or "ECS"
     return ServiceSnapshot(
         service=service,
-        task_definition_arn=raw["taskDefinition"],
+        task_definition_arn=raw.get("taskDefinition", ""),
         deployments=tuple(
             EcsDeployment(
                 deployment_id=d["id"],
@@ -147,5 +194,11 @@ def _snapshot(service: ServiceId, raw: Any) -> ServiceSnapshot:
         ecs_rollback_enabled=bool(
             (breaker.get("enable") and breaker.get("rollback"))
             or (alarms.get("enable") and alarms.get("rollback"))
+        ),
+        controller=str(controller),
+        strategy=str(configuration.get("strategy") or "ROLLING"),
+        current_service_deployment=raw.get("currentServiceDeployment"),
+        current_service_revisions=tuple(
+            str(revision["arn"]) for revision in raw.get("currentServiceRevisions", []) if revision.get("arn")
         ),
     )

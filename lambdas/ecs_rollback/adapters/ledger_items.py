@@ -36,6 +36,7 @@ from ecs_rollback.contract import (
     SERVICE_GIT_INDEX,
     SORT_KEY,
 )
+from ecs_rollback.domain.lifecycle import new_release
 from ecs_rollback.domain.model import (
     ContainerImage,
     Deployment,
@@ -50,7 +51,6 @@ from ecs_rollback.domain.model import (
     StatusChange,
     TriggerKind,
     Verdict,
-    commit_subject,
     iso,
     parse_iso,
     provisional_release_id,
@@ -138,6 +138,16 @@ def _compact(item: Item) -> Item:
     return {key: value for key, value in item.items() if value is not None and value != ""}
 
 
+def _task_definition_text(task_definition: dict[str, object] | None) -> str | None:
+    """A whole task definition, kept as one JSON string (keys sorted, so equal ones are equal)."""
+    return json.dumps(task_definition, sort_keys=True, default=str) if task_definition is not None else None
+
+
+def _task_definition_from(item: Item) -> dict[str, object] | None:
+    text = item.get("task_definition")
+    return json.loads(text) if text else None
+
+
 def _meta(pk: str, sk: str, entity: str) -> Item:
     return {PARTITION_KEY: pk, SORT_KEY: sk, "entity": entity, "schema_version": SCHEMA_VERSION}
 
@@ -196,6 +206,7 @@ def deployment_summary_to_item(deployment: Deployment) -> Item:
             "adopted": deployment.adopted or None,
             "allow_bad_release": deployment.allow_bad_release or None,
             "reason": deployment.reason,
+            **_how_ecs_deploys(deployment),
         }
     )
 
@@ -218,8 +229,9 @@ def deployment_to_item(deployment: Deployment) -> Item:
             "digests_complete": deployment.digests_complete,
         }
     )
-    if deployment.task_definition is not None:
-        item["task_definition"] = json.dumps(deployment.task_definition, sort_keys=True, default=str)
+    task_definition = _task_definition_text(deployment.task_definition)
+    if task_definition is not None:
+        item["task_definition"] = task_definition
     if deployment.git_sha:
         item[SERVICE_GIT_INDEX.sort_key] = f"{deployment.git_sha}#{started}"
         item[GIT_INDEX.partition_key] = git_pk(deployment.git_sha)
@@ -228,7 +240,6 @@ def deployment_to_item(deployment: Deployment) -> Item:
 
 
 def deployment_from_item(item: Item) -> Deployment:
-    task_definition = item.get("task_definition")
     return Deployment(
         service=ServiceId.from_arn(item["service_arn"]),
         deployment_id=item["deployment_id"],
@@ -247,14 +258,33 @@ def deployment_from_item(item: Item) -> Deployment:
         actor=item.get("actor", "ecs"),
         rollback_id=item.get("rollback_id"),
         source_task_definition_arn=item.get("source_task_definition_arn"),
-        task_definition=json.loads(task_definition) if task_definition else None,
+        task_definition=_task_definition_from(item),
         adopted=bool(item.get("adopted", False)),
         reason=item.get("reason"),
         completed_at=_time(item.get("completed_at")),
         good_at=_time(item.get("good_at")),
         release_id=item.get("release_id"),  # absent on version-1 items: the revision is its own release
         allow_bad_release=bool(item.get("allow_bad_release", False)),
+        **_how_ecs_deploys_from(item),
     )
+
+
+_HOW_ECS_DEPLOYS = (
+    "controller",
+    "strategy",
+    "service_deployment_arn",
+    "ecs_rollback_to",
+    "ecs_rollback_release",
+)
+
+
+def _how_ecs_deploys(deployment: Deployment) -> Item:
+    """Controller, strategy and ECS's own service deployment (None: not recorded)."""
+    return {name: getattr(deployment, name) for name in _HOW_ECS_DEPLOYS}
+
+
+def _how_ecs_deploys_from(item: Item) -> dict[str, Any]:
+    return {name: item.get(name) for name in _HOW_ECS_DEPLOYS}
 
 
 def _current_to_item(deployment: Deployment) -> Item:
@@ -273,6 +303,7 @@ def _current_to_item(deployment: Deployment) -> Item:
             "source_task_definition_arn": deployment.source_task_definition_arn,
             "git_sha": deployment.git_sha,
             "adopted": deployment.adopted or None,
+            **_how_ecs_deploys(deployment),
         }
     )
 
@@ -296,6 +327,7 @@ def _current_from_item(item: Item, service: ServiceId) -> Deployment:
         completed_at=_time(item.get("completed_at")),
         good_at=_time(item.get("good_at")),
         release_id=item.get("release_id"),
+        **_how_ecs_deploys_from(item),
     )
 
 
@@ -389,20 +421,12 @@ def ref_from_item(item: Item) -> ReleaseRef:
 
 
 def ref_of_deployment(deployment: Deployment) -> ReleaseRef:
-    """What a deployment record alone says of its release (no revision item: written by version 1)."""
+    """What a deployment record alone says of its release (no revision item: written by version 1):
+    the release the ledger would first see in it, judged by the deployment's status."""
     status = deployment.status
-    return ReleaseRef(
-        release_id=deployment.release,
-        task_definition_arn=deployment.task_definition_arn,
-        deploy_task_definition_arn=deployment.task_definition_arn,
-        verdict=Verdict.BAD if status.is_bad else Verdict.GOOD if status == Status.GOOD else None,
-        deployment_id=deployment.deployment_id,
-        deployed_at=deployment.started_at,
-        good_at=deployment.good_at,
-        git_sha=deployment.git_sha,
-        commit_subject=commit_subject(deployment.commit_message),
-        digests_recorded=deployment.digests_complete,
-    )
+    verdict = Verdict.BAD if status.is_bad else Verdict.GOOD if status == Status.GOOD else None
+    release = new_release(deployment, deployment.started_at)
+    return replace(release, verdict=verdict, good_at=deployment.good_at).ref()
 
 
 def ref_from_v1_summary(item: Item) -> ReleaseRef:
@@ -439,9 +463,7 @@ def release_to_item(release: Release) -> Item:
                 "git_sha": release.git_sha,
                 "commit_message": release.commit_message,
                 "adopted": release.adopted or None,
-                "task_definition": json.dumps(release.task_definition, sort_keys=True, default=str)
-                if release.task_definition is not None
-                else None,
+                "task_definition": _task_definition_text(release.task_definition),
             }
         )
     )
@@ -452,7 +474,6 @@ def release_to_item(release: Release) -> Item:
 
 
 def release_from_item(item: Item) -> Release:
-    task_definition = item.get("task_definition")
     return Release(
         release_id=item["release_id"],
         service=ServiceId.from_arn(item["service_arn"]),
@@ -472,7 +493,7 @@ def release_from_item(item: Item) -> Release:
         git_sha=item.get("git_sha"),
         commit_message=item.get("commit_message"),
         adopted=bool(item.get("adopted", False)),
-        task_definition=json.loads(task_definition) if task_definition else None,
+        task_definition=_task_definition_from(item),
     )
 
 
@@ -647,6 +668,8 @@ def rollback_to_item(record: RollbackRecord) -> Item:
                 "update_service_at": _opt_time(record.update_service_at),
                 "result": record.result,
                 "result_at": _opt_time(record.result_at),
+                "path": record.path,
+                "service_deployment_arn": record.service_deployment_arn,
             }
         )
     )
@@ -677,6 +700,8 @@ def rollback_from_item(item: Item) -> RollbackRecord:
         update_service_at=_time(item.get("update_service_at")),
         result=item.get("result"),
         result_at=_time(item.get("result_at")),
+        path=item.get("path"),
+        service_deployment_arn=item.get("service_deployment_arn"),
     )
 
 

@@ -6,8 +6,9 @@ product brief ("Deciding a rollback") are tested as a table and as Hypothesis pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from ecs_rollback.domain.model import Deployment, Origin, ReleaseRef, Status, TriggerKind, Verdict
 from ecs_rollback.domain.notices import NoticeKind
@@ -50,6 +51,13 @@ class ManualOptions:
     dry_run: bool
 
 
+class Path(StrEnum):
+    """How a rollback is carried out (recorded on the decision as ``path``)."""
+
+    UPDATE_SERVICE = "update_service"  # UpdateService to the GOOD release's rollback revision
+    STOP_SERVICE_DEPLOYMENT = "stop_service_deployment"  # ECS's own rollback of its deployment
+
+
 @dataclass(frozen=True)
 class RollBack:
     target: ReleaseRef
@@ -57,6 +65,14 @@ class RollBack:
     dry_run: bool
     message: str
     code: str = "rollback"
+    path: Path = Path.UPDATE_SERVICE
+
+    @property
+    def deploys(self) -> str:
+        """The task definition the service runs once the rollback is carried out."""
+        if self.path == Path.STOP_SERVICE_DEPLOYMENT and self.current and self.current.ecs_rollback_to:
+            return self.current.ecs_rollback_to
+        return self.target.deploy_task_definition_arn
 
     @property
     def notice(self) -> NoticeKind:
@@ -149,10 +165,37 @@ def decide(
             halts_automation=True,
         )
 
+    refusal = not_deployed_by_ecs(current.controller, str(state.service))
+    if refusal is not None:
+        return Refuse(*refusal)
     if automatic:
-        return _decide_automatic(trigger, state, current, policy, now)
-    assert manual is not None, "manual triggers carry their options"
-    return _decide_manual(state, current, manual, policy)
+        decision = _decide_automatic(trigger, state, current, policy, now)
+    else:
+        assert manual is not None, "manual triggers carry their options"
+        decision = _decide_manual(state, current, manual, policy)
+    return _choose_path(decision, current) if isinstance(decision, RollBack) else decision
+
+
+def _choose_path(decision: RollBack, current: Deployment) -> Decision:
+    """The fastest correct way back: ECS's own rollback while ECS is still deploying (or baking)
+    the current release and would land on the target; UpdateService otherwise."""
+    target = decision.target
+    ongoing = current.status == Status.IN_PROGRESS and current.service_deployment_arn is not None
+    how = f" ({current.strategy.lower().replace('_', '/')})" if current.strategy else ""
+    if ongoing and current.ecs_rollback_to and current.ecs_rollback_release == target.release_id:
+        return replace(
+            decision,
+            path=Path.STOP_SERVICE_DEPLOYMENT,
+            message=f"{decision.message}; ECS is still deploying {current.describe()}{how} and its own "
+            f"rollback returns to {target.describe()}: StopServiceDeployment with ROLLBACK",
+        )
+    if ongoing and current.ecs_rollback_release:
+        return replace(
+            decision,
+            message=f"{decision.message}; ECS's own rollback would return to release "
+            f"{current.ecs_rollback_release}, not {target.describe()}: UpdateService",
+        )
+    return decision
 
 
 def _decide_automatic(
@@ -253,6 +296,30 @@ def _decide_manual(
     return RollBack(
         target, current, dry_run, f"{verb} from {current.describe()} to {target.describe()}{note}"
     )
+
+
+NOT_DEPLOYED_BY_ECS = ("external_controller", "codedeploy_controller")
+
+
+def not_deployed_by_ecs(controller: str | None, service: str) -> tuple[str, str] | None:
+    """(code, message) when the service's deployment controller is not ECS's own: its task
+    definition cannot be changed through ECS, so no rollback of this service's can work."""
+    if controller == "EXTERNAL":
+        return (
+            "external_controller",
+            f"{service} uses the EXTERNAL deployment controller: its task sets are deployed by another "
+            "tool, and ECS refuses a task definition change; roll back in that tool (make the GOOD "
+            "release's task set primary: aws ecs update-service-primary-task-set)",
+        )
+    if controller == "CODE_DEPLOY":
+        return (
+            "codedeploy_controller",
+            f"{service} is deployed by CodeDeploy, which refuses a task definition change made through "
+            "ECS; roll back in CodeDeploy: stop the running deployment with rollback (aws deploy "
+            "stop-deployment --deployment-id ID --auto-rollback-enabled), or create a deployment of the "
+            "GOOD release's revision with the service's AppSpec",
+        )
+    return None
 
 
 def _images_gone(target: ReleaseRef) -> str:

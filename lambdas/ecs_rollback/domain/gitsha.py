@@ -15,6 +15,12 @@ COMMIT_MESSAGE_TAG = "ecs-rollback:commit-message"
 ALLOW_BAD_RELEASE_TAG = "ecs-rollback:allow-bad-release"
 OCI_REVISION_LABEL = "org.opencontainers.image.revision"
 
+
+def allows_bad_release(task_definition_tags: Mapping[str, str]) -> bool:
+    """True when a person tagged the revision to deploy it although its release is recorded BAD."""
+    return task_definition_tags.get(ALLOW_BAD_RELEASE_TAG, "").lower() == "true"
+
+
 _FULL_HEX = re.compile(r"^[0-9a-f]{7,40}$")
 # Immutable tag conventions: "3f2c1ab", "sha-3f2c1ab", "git-3f2c1ab", "v1.4.2-3f2c1ab", "main-3f2c1ab..."
 _TAG = re.compile(r"^(?:.*[-_.])?(?:sha|git|g)?-?(?P<sha>[0-9a-f]{7,40})$")

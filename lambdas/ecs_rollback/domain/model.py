@@ -177,7 +177,7 @@ class ContainerImage:
     container: str
     image: str
     digest: str | None = None
-    digest_source: str | None = None  # "reference", "ecs-task" or "ecr"
+    digest_source: str | None = None  # "reference", "ecs-revision", "ecs-task", "ecr" or "recorded"
 
     @property
     def reference(self) -> ImageReference:
@@ -220,6 +220,15 @@ class Deployment:
     good_at: datetime | None = None
     release_id: str | None = None  # None: read from a version-1 item, the revision is its own release
     allow_bad_release: bool = False  # a person deployed it knowing its release is recorded BAD
+    # How ECS deploys it (DescribeServices when it was recorded): the deployment controller (ECS,
+    # CODE_DEPLOY, EXTERNAL), the strategy (ROLLING, BLUE_GREEN, LINEAR, CANARY), and ECS's own
+    # service deployment of it, which ``StopServiceDeployment`` rolls back to ``ecs_rollback_to``
+    # (the revision that ran before, of release ``ecs_rollback_release``).
+    controller: str | None = None
+    strategy: str | None = None
+    service_deployment_arn: str | None = None
+    ecs_rollback_to: str | None = None
+    ecs_rollback_release: str | None = None
 
     @property
     def revision(self) -> RevisionId:
@@ -404,6 +413,10 @@ class RollbackRecord:
     update_service_at: datetime | None = None
     result: str | None = None  # COMPLETED / FAILED once the rollback's own deployment ends
     result_at: datetime | None = None
+    # How it is carried out: "update_service" (UpdateService to the target's rollback revision) or
+    # "stop_service_deployment" (ECS's own rollback of ``service_deployment_arn``).
+    path: str | None = None
+    service_deployment_arn: str | None = None
 
     @property
     def record_key(self) -> str:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from ecs_rollback.domain import lifecycle
+from ecs_rollback.domain.decision import not_deployed_by_ecs
 from ecs_rollback.domain.errors import InvalidRequest
 from ecs_rollback.domain.model import Deployment, ServiceId, iso
 from ecs_rollback.ports import EcsGateway, ImageRegistry, Ledger, LedgerChange
@@ -41,6 +42,9 @@ def adopt_running(
             "service_not_found",
             f"ECS has no active service {service} in {service.region}; check the cluster, service and region",
         )
+    refusal = not_deployed_by_ecs(snapshot.controller, str(service))
+    if refusal is not None:
+        raise InvalidRequest(*refusal)
     primary = snapshot.primary
     if primary is None:
         raise InvalidRequest(
@@ -49,14 +53,16 @@ def adopt_running(
         )
     reason = f"adopted as good by {actor}"
     recorded = ledger.get_deployment(service, primary.deployment_id)
-    baseline = recorded or capture.baseline(ecs, service, primary, now, reason)
+    baseline = recorded or capture.baseline(
+        ecs, service, primary, now, reason, snapshot.current_service_revisions
+    )
     if baseline is None:
         raise InvalidRequest(
             "task_definition_unavailable",
             f"ECS no longer describes {primary.task_definition_arn}, the revision {service} runs; nothing to adopt",
         )
     if recorded is None:
-        baseline = replace(baseline, actor=actor)
+        baseline = replace(capture.how_ecs_deploys(baseline, snapshot, None), actor=actor)
     release = releases.release_of(ledger, baseline, now)
     if release.is_bad and not force:
         raise InvalidRequest(

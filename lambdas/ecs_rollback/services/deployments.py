@@ -140,13 +140,19 @@ def _record(
                 extra={"service": service.arn, "deployment_id": detail.deployment_id},
             )
             return Recorded("deployment_not_found")
+        before = (
+            state.current
+            if state.current and state.current.deployment_id != deployment.deployment_id
+            else None
+        )
+        deployment = capture.how_ecs_deploys(deployment, snapshot, before)
     pending = {release.release_id: release for release in (adopted.releases if adopted else [])}
     release = pending.get(deployment.release) or releases.release_of(deps.ledger, deployment, now)
     transition = lifecycle.record_started(state, deployment, release, now)
     deployment, release = transition.deployments[0], transition.releases[0]
 
     if detail.event_name == "SERVICE_DEPLOYMENT_COMPLETED":
-        filled = capture.fill_digests(deps.ecs, deployment)
+        filled = capture.fill_digests(deps.ecs, deployment, snapshot.current_service_revisions)
         if filled.release != deployment.release:  # its digests are known now: its final release
             release = releases.release_of(deps.ledger, filled, now).with_revision(filled.task_definition_arn)
         bake_time_zero = _bake_is_zero_and_quiet(deps, transition.state)
@@ -221,6 +227,7 @@ def _capture(
         now,
         origin=Origin.ECS_ROLLBACK if ecs_rollback else Origin.DEPLOY,
         reason=detail.reason or None,
+        revisions=snapshot.current_service_revisions,
     )
 
 
@@ -236,7 +243,14 @@ def _adopt_baseline(
         logger.info("no earlier revision to adopt as baseline", extra={"service": str(service)})
         return None
     earlier = max(previous, key=lambda d: d.created_at or datetime.min.replace(tzinfo=UTC))
-    baseline = capture.baseline(deps.ecs, service, earlier, now, "running when the service was first seen")
+    baseline = capture.baseline(
+        deps.ecs,
+        service,
+        earlier,
+        now,
+        "running when the service was first seen",
+        snapshot.current_service_revisions,
+    )
     if baseline is None:
         return None
     release = releases.release_of(deps.ledger, baseline, now)

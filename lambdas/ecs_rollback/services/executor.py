@@ -30,6 +30,7 @@ from ecs_rollback.domain import lifecycle
 from ecs_rollback.domain.decision import (
     Decision,
     ManualOptions,
+    Path,
     Policy,
     Refuse,
     RollBack,
@@ -171,6 +172,10 @@ def _record(
             outcome=Outcome.DRY_RUN if decision.dry_run else Outcome.ROLLED_BACK,
             to_release=decision.target,
             dry_run=decision.dry_run,
+            path=decision.path.value,
+            service_deployment_arn=decision.current.service_deployment_arn
+            if decision.path == Path.STOP_SERVICE_DEPLOYMENT and decision.current
+            else None,
         )
     if isinstance(decision, Refuse):
         return replace(base, outcome=Outcome.REFUSED)
@@ -263,7 +268,7 @@ def _roll_back(
         lifecycle.LockRequest(
             rollback_id=record.rollback_id,
             record_key=record.record_key,
-            target_task_definition_arn=target.deploy_task_definition_arn,
+            target_task_definition_arn=decision.deploys,
             source_task_definition_arn=target.task_definition_arn,
             from_task_definition_arn=decision.current.task_definition_arn if decision.current else None,
             target_release_id=target.release_id,
@@ -284,10 +289,11 @@ def _roll_back(
         extra={
             "rollback_id": record.rollback_id,
             "service": str(record.service),
-            "target": target.deploy_task_definition_arn,
+            "target": decision.deploys,
+            "path": decision.path.value,
         },
     )
-    return _carry_out(deps, trigger.at, decision, record, target.deploy_task_definition_arn)
+    return _carry_out(deps, trigger.at, decision, record, decision.deploys)
 
 
 def _carry_out(
@@ -313,6 +319,17 @@ def _carry_out(
                 "ECS already runs the rollback's target; recording it",
                 extra={"rollback_id": rollback_id, "service": str(service), "deployed": deployed_arn},
             )
+        elif record.path == Path.STOP_SERVICE_DEPLOYMENT and record.service_deployment_arn:
+            if not deps.ecs.stop_service_deployment(record.service_deployment_arn):
+                # ECS finished that deployment meanwhile: nothing of its own to roll back any more.
+                deployed_arn = decision.target.deploy_task_definition_arn
+                logger.info(
+                    "the service deployment is no longer ongoing; updating the service instead",
+                    extra={"rollback_id": rollback_id, "service_deployment": record.service_deployment_arn},
+                )
+                _update_state(deps, service, lambda s: lifecycle.retarget(s, rollback_id, deployed_arn))
+                record = replace(record, path=Path.UPDATE_SERVICE.value)
+                deps.ecs.update_service(service, deployed_arn)
         else:
             try:
                 deps.ecs.update_service(service, deployed_arn)
@@ -505,7 +522,13 @@ def resume(deps: Dependencies, state: ServiceState, record: RollbackRecord) -> R
         extra={"rollback_id": record.rollback_id, "step": in_flight.step},
     )
     deps.telemetry.event("RollbackResumed")
-    decision = RollBack(record.to_release, record.from_deployment, dry_run=False, message=record.message)
+    decision = RollBack(
+        record.to_release,
+        record.from_deployment,
+        dry_run=False,
+        message=record.message,
+        path=Path(record.path or Path.UPDATE_SERVICE.value),
+    )
     return _carry_out(
         deps,
         record.triggered_at,

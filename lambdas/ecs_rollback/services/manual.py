@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ecs_rollback.domain.decision import ManualOptions, Trigger
+from ecs_rollback.domain.decision import NOT_DEPLOYED_BY_ECS, ManualOptions, Trigger
 from ecs_rollback.domain.errors import InvalidRequest
 from ecs_rollback.domain.model import ReleaseRef, RevisionId, ServiceId, TriggerKind
 from ecs_rollback.domain.release import release_id_of
@@ -168,6 +168,8 @@ def _adopted_on_day_one(deps: Dependencies, service: ServiceId) -> ServiceState 
             "manual rollback (first request for this service)",
         )
     except InvalidRequest as error:
+        if error.code in NOT_DEPLOYED_BY_ECS:
+            raise  # no rollback of this service can work: say why, and what to do instead
         logger.info("day-one adoption not possible", extra={"service": str(service), "why": error.message})
         return None
     return deps.ledger.load(service)
