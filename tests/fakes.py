@@ -107,6 +107,9 @@ class FakeEcs:
     def describe_service_revision(self, arn: str) -> ServiceRevision | None:
         return self.revisions.get(arn)
 
+    def service_deployment_status(self, arn: str) -> tuple[str, str] | None:
+        return ("IN_PROGRESS", "") if arn in self.ongoing else None
+
     def revision_digests(self, revision_arns: Sequence[str], task_definition_arn: str) -> dict[str, str]:
         for arn in revision_arns:
             revision = self.revisions.get(arn)

@@ -55,6 +55,10 @@ WILDCARD_REASONS = {
         "ECS names a service revision at deploy time: DescribeServiceRevisions, a read, on the revisions of "
         "the services in scope only, service-revision/<cluster>/<service>/*."
     ),
+    "ReadServiceDeploymentsInScope": (
+        "ECS names a service deployment when it starts one: DescribeServiceDeployments, a read, on the "
+        "deployments of the services in scope only, service-deployment/<cluster>/<service>/*."
+    ),
     "StopServiceDeploymentsInScope": (
         "ECS names a service deployment when it starts one: StopServiceDeployment (with ROLLBACK) on the "
         "deployments of the services in scope only, service-deployment/<cluster>/<service>/*."

@@ -8,7 +8,8 @@ Resource-level support follows the Service Authorization Reference:
 - ecs:DescribeServices, ecs:UpdateService: ``service`` ARNs (one per service in scope, or
   ``service/<cluster>/*`` for a cluster in scope);
 - ecs:StopServiceDeployment: ``service-deployment`` ARNs of the services in scope
-  (``service-deployment/<cluster>/<service>/*``); ecs:DescribeServiceRevisions:
+  (``service-deployment/<cluster>/<service>/*``), and ecs:DescribeServiceDeployments on the same
+  ARNs; ecs:DescribeServiceRevisions:
   ``service-revision`` ARNs of the same services;
 - ecs:DescribeTaskDefinition: no resource-level permissions, so ``*`` (a read);
 - ecs:RegisterTaskDefinition: ``task-definition`` ARNs; ecs:TagResource on the same ARNs, only
@@ -138,6 +139,16 @@ def service_deployment_stops(scope: Scope, arns: Arns) -> iam.PolicyStatement:
     return iam.PolicyStatement(
         sid="StopServiceDeploymentsInScope",
         actions=["ecs:StopServiceDeployment"],
+        resources=_service_children(scope, arns, "service-deployment"),
+    )
+
+
+def service_deployment_reads(scope: Scope, arns: Arns) -> iam.PolicyStatement:
+    """DescribeServiceDeployments on the service deployments of the services in scope: how a
+    deployment ECS no longer lists ended."""
+    return iam.PolicyStatement(
+        sid="ReadServiceDeploymentsInScope",
+        actions=["ecs:DescribeServiceDeployments"],
         resources=_service_children(scope, arns, "service-deployment"),
     )
 

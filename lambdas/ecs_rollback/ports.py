@@ -202,6 +202,10 @@ class EcsGateway(Protocol):
         """None when ECS does not know the revision."""
         ...
 
+    def service_deployment_status(self, arn: str) -> tuple[str, str] | None:
+        """(status, statusReason) of ECS's service deployment ``arn``; None when ECS does not know it."""
+        ...
+
 
 class ImageRegistry(Protocol):
     def resolve_tag(self, image: ImageReference) -> str | None:

@@ -210,6 +210,7 @@ EXPECTED_ACTIONS = {
     | TASK_DIGESTS
     | IMAGE_READS
     | {"cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"}
+    | {"ecs:DescribeServiceDeployments"}
     | SCHEDULING,
     # ECS's lifecycle hooks: the target revision and its task definition, the release's verdict and
     # the linked alarms (one item and a batch of two), the alarms' states; no write.

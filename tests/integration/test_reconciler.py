@@ -225,6 +225,44 @@ def _bake_ends(world: Any) -> timedelta:
     return timedelta(seconds=world.settings["reconciler"].bake_time_seconds)
 
 
+def test_a_deployment_ecs_forgot_gets_its_outcome_from_its_service_deployment(
+    bad_release: tuple[Any, Any],
+) -> None:
+    # Given v3 recorded IN_PROGRESS, then its COMPLETED event lost, and v4 deployed and completed by
+    # ECS with none of its events delivered: ECS lists only v4 now
+    world, web = bad_release
+    web.revision("v3", sha=SHA_V3, pinned=True)
+    web.revision("v4", pinned=True)
+    world.clock.advance(timedelta(minutes=1))
+    world.emulator.client("ecs").update_service(
+        cluster=web.id.cluster, service=web.id.name, taskDefinition=web.revisions["v3"]
+    )
+    started = world.ecs.start_deployment(web.id)
+    world.deliver(started)
+    v3 = str(started["detail"]["deploymentId"])
+    world.ecs.complete(web.id)  # its COMPLETED event, never delivered
+    v4 = _deploy_events_lost(world, web, "v4", complete=True)
+    assert web.status_of("v3") == "IN_PROGRESS"
+
+    # When the reconciler runs
+    summary = world.reconcile()
+
+    # Then v4 is recorded from DescribeServices, and v3's outcome from its service deployment
+    assert summary["recorded"] == [
+        f"{web.id}: {v4} SERVICE_DEPLOYMENT_COMPLETED",
+        f"{web.id}: {v3} SERVICE_DEPLOYMENT_COMPLETED",
+    ]
+    assert web.status_of("v3") == "COMPLETED"
+    assert web.status_of("v4") == "COMPLETED"
+    state = world.ledger.load(web.id)
+    assert state is not None and state.current is not None and state.current.deployment_id == v4
+    assert world.count("ecs.DescribeServiceDeployments") == 1
+
+    # And a second pass asks ECS's service deployments nothing more
+    world.reconcile()
+    assert world.count("ecs.DescribeServiceDeployments") == 1
+
+
 def test_a_completed_release_whose_bake_timer_was_lost_is_promoted(
     completed_release: tuple[Any, Any],
 ) -> None:

@@ -18,7 +18,8 @@ Each entry is what that function's code calls, through its ports, and nothing el
 - ImageEvents marks the releases that ran a deleted image: the ledger only;
 - Notifier publishes the outbox entries the ledger's stream delivers, and marks them sent: the
   topic and UpdateItem only (its stream read comes with the event source);
-- Reconciler does what the others do when their events were lost: all of it, and the topic;
+- Reconciler does what the others do when their events were lost: all of it, and the topic, and
+  reads how a deployment ECS no longer lists ended (its service deployment);
 - ReleaseGate answers ECS's lifecycle hooks: reads the target service revision and its task
   definition, the release's verdict and the service's linked alarms from the ledger, and the
   alarms' states; it writes nothing.
@@ -101,7 +102,11 @@ def function_access(
         functions.RECONCILER.name: Access(
             LedgerUse(writes=True, batch_reads=True, updates=True, queries_indexes=True),
             notifies=True,
-            statements=(*deployment_statements, permissions.alarm_tags(arns)),
+            statements=(
+                *deployment_statements,
+                permissions.alarm_tags(arns),
+                permissions.service_deployment_reads(scope, arns),
+            ),
         ),
         functions.RELEASE_GATE.name: Access(
             LedgerUse(writes=False, batch_reads=True),

@@ -140,6 +140,13 @@ class EcsAdapter:
             raise _refused(error, "StopServiceDeployment", service_deployment_arn) from error
         return True
 
+    def service_deployment_status(self, arn: str) -> tuple[str, str] | None:
+        response = self._client.describe_service_deployments(serviceDeploymentArns=[arn])
+        for raw in response.get("serviceDeployments", []):
+            if raw.get("serviceDeploymentArn") == arn and raw.get("status"):
+                return str(raw["status"]), str(raw.get("statusReason", ""))
+        return None
+
     def describe_service_revision(self, arn: str) -> ServiceRevision | None:
         response = self._client.describe_service_revisions(serviceRevisionArns=[arn])
         for raw in response.get("serviceRevisions", []):

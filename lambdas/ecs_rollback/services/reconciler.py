@@ -8,6 +8,8 @@ scan) and ECS's view of them (one ``DescribeServices`` per ten services of a clu
   only recorded), one whose record is gone or finished is released;
 - a deployment ECS reports that the ledger does not know, or knows in an older status, is
   recorded as its event would have recorded it (the events lost, or late after ECS forgot it);
+  one the ledger holds IN_PROGRESS that ECS no longer lists (a newer one replaced it) gets its
+  outcome from ECS's service deployment (one ``DescribeServiceDeployments``, only then);
 - a COMPLETED release whose bake time passed with no alarm in ALARM is promoted (its timer lost);
 - an alarm in ALARM (one paged ``DescribeAlarms``) whose transition a watched service has not
   seen for ``ALARM_GRACE`` is decided as its lost event would have been;
@@ -46,6 +48,13 @@ _EVENT_FOR_ROLLOUT = {
     "FAILED": "SERVICE_DEPLOYMENT_FAILED",
 }
 _RANK = {Status.IN_PROGRESS: 0, Status.COMPLETED: 1}
+# A service deployment's final status, as the deployment event ECS would have sent.
+_EVENT_FOR_OUTCOME = {
+    "SUCCESSFUL": "SERVICE_DEPLOYMENT_COMPLETED",
+    "STOPPED": "SERVICE_DEPLOYMENT_FAILED",
+    "ROLLBACK_SUCCESSFUL": "SERVICE_DEPLOYMENT_FAILED",
+    "ROLLBACK_FAILED": "SERVICE_DEPLOYMENT_FAILED",
+}
 
 
 @dataclass
@@ -134,7 +143,7 @@ def _one_service(deps: Dependencies, state: ServiceState, snapshot: object, resu
         snapshot = deps.ecs.describe_service(state.service)
     if not isinstance(snapshot, ServiceSnapshot):
         return
-    missed = _missed_events(state, snapshot, now)
+    missed = _missed_events(state, snapshot, now) + _forgotten_outcome(deps, state, snapshot, now)
     for event in missed:
         deployments.handle_deployment_event(deps, event)
         result.recorded.append(f"{state.service}: {event.detail.deployment_id} {event.detail.event_name}")
@@ -259,12 +268,49 @@ def _missed_events(state: ServiceState, snapshot: ServiceSnapshot, now: datetime
     return events
 
 
+def _forgotten_outcome(
+    deps: Dependencies, state: ServiceState, snapshot: ServiceSnapshot, now: datetime
+) -> list[EcsDeploymentEvent]:
+    """The outcome of the deployment the ledger holds IN_PROGRESS when ECS no longer lists it (a
+    newer one replaced it and its last events were lost), from ECS's service deployment. Recorded
+    after the newer one, so it never becomes current again: a COMPLETED one is history, a FAILED
+    one's decision is stale."""
+    current = state.current
+    if (
+        current is None
+        or current.status != Status.IN_PROGRESS
+        or current.service_deployment_arn is None
+        or snapshot.deployment(current.deployment_id) is not None
+    ):
+        return []
+    found = deps.ecs.service_deployment_status(current.service_deployment_arn)
+    event_name = _EVENT_FOR_OUTCOME.get(found[0]) if found else None
+    if found is None or event_name is None:
+        return []
+    status, reason = found
+    gone = EcsDeployment(current.deployment_id, "INACTIVE", current.task_definition_arn, None, None)
+    told = f"ECS's service deployment ended {status}{f': {reason}' if reason else ''}"
+    return [
+        _event(
+            snapshot,
+            gone,
+            event_name,
+            now,
+            f"recorded by the reconciler from DescribeServiceDeployments ({told})",
+        )
+    ]
+
+
 def _created(deployment: EcsDeployment) -> datetime:
     return deployment.created_at or datetime.min.replace(tzinfo=UTC)
 
 
 def _event(
-    snapshot: ServiceSnapshot, deployment: EcsDeployment, event_name: str, now: datetime
+    snapshot: ServiceSnapshot,
+    deployment: EcsDeployment,
+    event_name: str,
+    now: datetime,
+    reason: str = "recorded by the reconciler from DescribeServices (the event was not received)",
 ) -> EcsDeploymentEvent:
     """The event ECS would have sent, in its own shape (``ECS Deployment State Change``)."""
     service = snapshot.service
@@ -283,7 +329,7 @@ def _event(
                 "eventName": event_name,
                 "deploymentId": deployment.deployment_id,
                 "updatedAt": now.isoformat(),
-                "reason": "recorded by the reconciler from DescribeServices (the event was not received)",
+                "reason": reason,
             },
         }
     )
