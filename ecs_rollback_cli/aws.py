@@ -7,6 +7,7 @@ at the local sandbox. Nothing here is read at import time.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -18,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ecs_rollback.adapters.ecr import EcrRegistry
 from ecs_rollback.adapters.ecs import EcsAdapter
 from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger
+from ecs_rollback.config import Group
 from ecs_rollback.contract import Env
 from ecs_rollback.domain.model import ServiceId
 from ecs_rollback_cli.errors import EXIT_USAGE, CliError, explain, when_aws_says
@@ -111,16 +113,34 @@ class Aws:
         return self.options.function_name or self._output(FUNCTION_OUTPUT, "--function-name")
 
     @cached_property
-    def bake_time(self) -> BakeTime:
-        """The bake time the functions run with, read from the manual function's environment."""
+    def _function_environment(self) -> tuple[dict[str, str], str | None]:
+        """The manual function's environment (what the functions run with), or why it is unknown."""
         try:
             configuration = self.client("lambda").get_function_configuration(FunctionName=self.function_name)
         except (CliError, ClientError, BotoCoreError) as error:
-            return BakeTime(None, (explain(error) or CliError(str(error))).message)
-        value = str(configuration.get("Environment", {}).get("Variables", {}).get(Env.BAKE_TIME_SECONDS, ""))
+            return {}, (explain(error) or CliError(str(error))).message
+        return dict(configuration.get("Environment", {}).get("Variables", {})), None
+
+    @cached_property
+    def bake_time(self) -> BakeTime:
+        """The bake time the functions run with, read from the manual function's environment."""
+        variables, unknown = self._function_environment
+        if unknown is not None:
+            return BakeTime(None, unknown)
+        value = str(variables.get(Env.BAKE_TIME_SECONDS, ""))
         if not value.isdigit():
             return BakeTime(None, f"{self.function_name} has no {Env.BAKE_TIME_SECONDS} in its environment")
         return BakeTime(int(value))
+
+    @cached_property
+    def groups(self) -> tuple[Group, ...]:
+        """The groups the manual function rolls back together (none when its environment cannot
+        be read: ``--group`` still works, the function resolves the name)."""
+        raw = self._function_environment[0].get(Env.GROUPS)
+        try:
+            return tuple(Group.model_validate(item) for item in json.loads(raw)) if raw else ()
+        except (ValueError, TypeError):
+            return ()
 
     # -- identity and services -------------------------------------------------------------
 
@@ -133,14 +153,19 @@ class Aws:
     def partition(self) -> str:
         return self.identity["arn"].split(":")[1]
 
-    def service_id(self, cluster: str, service: str) -> ServiceId:
-        """The service's ledger key: a cluster ARN names its own account and region."""
+    def service_id(
+        self, cluster: str, service: str, *, account: str | None = None, region: str | None = None
+    ) -> ServiceId:
+        """The service's ledger key: a cluster ARN names its own account and region; else
+        ``account`` and ``region`` (a central installation's member), or the caller's."""
         if cluster.startswith("arn:"):
             parts = cluster.split(":")
             if len(parts) != 6 or not parts[5].startswith("cluster/"):
                 raise CliError(f"{cluster!r} is not an ECS cluster ARN or name", EXIT_USAGE)
             return ServiceId(parts[1], parts[3], parts[4], parts[5].removeprefix("cluster/"), service)
-        return ServiceId(self.partition, self.region, self.identity["account"], cluster, service)
+        return ServiceId(
+            self.partition, region or self.region, account or self.identity["account"], cluster, service
+        )
 
     @cached_property
     def ledger(self) -> DynamoDBLedger:

@@ -33,9 +33,11 @@ class Cli:
             if not cursor:
                 return sorted(states, key=lambda state: (state.service.cluster, state.service.name))
 
-    def ledger_state(self, cluster: str, service: str) -> ServiceState:
+    def ledger_state(
+        self, cluster: str, service: str, *, account: str | None = None, region: str | None = None
+    ) -> ServiceState:
         """The service's state item; when the ledger has none, an error that says what to check."""
-        service_id = self.aws.service_id(cluster, service)
+        service_id = self.aws.service_id(cluster, service, account=account, region=region)
         state = self.aws.ledger.load(service_id)
         if state is None:
             raise CliError(

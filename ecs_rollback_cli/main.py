@@ -18,6 +18,7 @@ from ecs_rollback.domain.errors import InvalidRequest
 from ecs_rollback.domain.model import Status
 from ecs_rollback.services.adoption import adopt_running
 from ecs_rollback_cli import deploy as deploying
+from ecs_rollback_cli import group as group_rollback
 from ecs_rollback_cli import rollback as rolling_back
 from ecs_rollback_cli.aws import DEFAULT_STACK, FUNCTION_ENV, STACK_ENV, TABLE_ENV, Aws, AwsOptions
 from ecs_rollback_cli.context import Cli, cli_of
@@ -156,15 +157,51 @@ def main(
     ctx.obj = Cli(aws=Aws(options), runtime=runtime)
 
 
+AccountFilter = Annotated[
+    str | None,
+    value(
+        "--account",
+        "ACCOUNT",
+        "Only the services of this account (a central installation's ledger holds several).",
+    ),
+]
+RegionFilter = Annotated[
+    str | None,
+    value(
+        "--region",
+        "REGION",
+        "Only the services of this region (the ledger's own region is the global --region).",
+    ),
+]
+ServiceAccountOpt = Annotated[
+    str | None,
+    value("--account", "ACCOUNT", "The service's account, for a member's service (default: the caller's)."),
+]
+ServiceRegionOpt = Annotated[
+    str | None,
+    value("--region", "REGION", "The service's region, for a member's service (default: the ledger's)."),
+]
+
+
 @app.command()
-def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def status(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    account: AccountFilter = None,
+    in_region: RegionFilter = None,
+) -> None:
     """Every service in the ledger: current and last-good revision, commit, rollback in flight, bake left.
 
     A COMPLETED release shows how long it still bakes before it is GOOD (the bake time is read from
-    the manual rollback function's configuration).
+    the manual rollback function's configuration). With --account and --region, only the services
+    of that account and region.
     """
     cli = cli_of(ctx)
-    states = cli.all_services()
+    states = [
+        state
+        for state in cli.all_services()
+        if account in (None, state.service.account) and in_region in (None, state.service.region)
+    ]
     now = cli.runtime.now()
     bake_time_seconds = None
     if any(state.current and state.current.status == Status.COMPLETED for state in states):
@@ -195,10 +232,12 @@ def history(
     ] = None,
     all_pages: Annotated[bool, typer.Option("--all", help="Read every page, not just one.")] = False,
     as_json: JsonOpt = False,
+    account: ServiceAccountOpt = None,
+    in_region: ServiceRegionOpt = None,
 ) -> None:
     """A service's deployments, newest first: revision, image tag and digest, git SHA, commit, status, times, trigger, actor."""
     cli = cli_of(ctx)
-    state = cli.ledger_state(cluster, service)
+    state = cli.ledger_state(cluster, service, account=account, region=in_region)
     service_id = state.service
     items = []
     try:
@@ -225,7 +264,9 @@ def history(
     )
     if cursor:
         cli.out.print(
-            f"More: ecs-rollback history {cluster} {service} --limit {limit} --cursor {cursor}",
+            f"More: ecs-rollback history {cluster} {service} --limit {limit} --cursor {cursor}"
+            + (f" --account {account}" if account else "")
+            + (f" --region {in_region}" if in_region else ""),
             markup=False,
             soft_wrap=True,
         )
@@ -274,6 +315,16 @@ def rollback(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the function's raw JSON answer on stdout.")
     ] = False,
+    group: Annotated[
+        str | None,
+        value(
+            "--group",
+            "NAME",
+            "Roll a configured group of services back together to one git SHA (--to SHA or last-good): "
+            "all of them, or none.",
+            "-g",
+        ),
+    ] = None,
 ) -> int:
     """Roll back through the manual rollback Lambda and print its answer; no arguments opens a dialog.
 
@@ -292,6 +343,10 @@ def rollback(
         as_json=as_json,
         wait=Wait(wait, until_good, timeout, poll_interval),
     )
+    if group is not None:
+        if cluster is not None:
+            raise CliError("--group names the services itself; leave out CLUSTER and SERVICE", EXIT_USAGE)
+        return group_rollback.roll_back(cli, group, options)
     if service is not None:
         assert cluster is not None
         return rolling_back.direct(cli, cluster, service, options)
@@ -299,7 +354,14 @@ def rollback(
         raise CliError("--yes needs CLUSTER and SERVICE: the dialog always asks before it acts", EXIT_USAGE)
     if to != "last-good":
         raise CliError("--to needs CLUSTER and SERVICE; the dialog asks for the revision", EXIT_USAGE)
-    return rolling_back.dialog(cli, cluster, options)
+    return rolling_back.dialog(
+        cli,
+        cluster,
+        options,
+        together=lambda prompter, console, services: group_rollback.offer(
+            cli, prompter, console, services, options
+        ),
+    )
 
 
 @app.command()

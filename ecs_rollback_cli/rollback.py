@@ -10,7 +10,7 @@ the function decided. Then, if confirmed, the same request again, with ``dry_run
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,7 +79,8 @@ class Plan:
 
     def request(self, reason: str, dry_run: bool, requested_by: str) -> dict[str, Any]:
         return {
-            "cluster": self.service.cluster,
+            # A cluster ARN names another account (a central installation's member) or region.
+            "cluster": self.cluster if self.cluster.startswith("arn:") else self.service.cluster,
             "service": self.service.name,
             "target": self.target,
             "reason": reason,
@@ -290,8 +291,13 @@ def direct(cli: Cli, cluster: str, service_name: str, options: RollbackOptions) 
 # -- rollback (the dialog) ------------------------------------------------------------------
 
 
-def dialog(cli: Cli, cluster: str | None, options: RollbackOptions) -> int:
-    """Cluster, services, a revision for each, a reason; the function's dry run as the plan; then run."""
+# Offered the chosen services: rolls them back as their group and gives the exit code, or None.
+Together = Callable[[Prompter, Console, list[ServiceId]], "int | None"]
+
+
+def dialog(cli: Cli, cluster: str | None, options: RollbackOptions, together: Together | None = None) -> int:
+    """Cluster, services, a revision for each, a reason; the function's dry run as the plan; then run.
+    When the chosen services form a configured group, ``together`` may roll them back as one."""
     prompter = cli.runtime.prompts("give CLUSTER SERVICE, --reason and --yes to roll back without a dialog")
     console = cli.err if options.as_json else cli.out
     states = cli.all_services()
@@ -320,6 +326,10 @@ def dialog(cli: Cli, cluster: str | None, options: RollbackOptions) -> int:
         [Choice(_service_label(state, now), str(index)) for index, state in enumerate(in_cluster)],
         at_least_one="select at least one service with the space bar",
     )
+    if together is not None:
+        as_group = together(prompter, console, [in_cluster[int(index)].service for index in picked])
+        if as_group is not None:
+            return as_group
     chosen = [_choose_revision(cli, prompter, in_cluster[int(index)], options.force) for index in picked]
     plans = [plan for plan in chosen if plan is not None]
     if not plans:
@@ -363,6 +373,14 @@ def dialog(cli: Cli, cluster: str | None, options: RollbackOptions) -> int:
     if options.as_json:
         print_json(answers)
     return worst([*(exit_code(answer) for answer in answers), follow(cli, done, options.wait)])
+
+
+def _cluster_of(cli: Cli, service: ServiceId) -> str:
+    """How a request names the service's cluster: by name in the caller's account and region, by
+    its ARN elsewhere (a member account's service, which the central function acts on there)."""
+    if (service.account, service.region) == (cli.aws.identity["account"], cli.aws.region):
+        return service.cluster
+    return f"arn:{service.partition}:ecs:{service.region}:{service.account}:cluster/{service.cluster}"
 
 
 def _would_roll_back(preview: Answer) -> bool:
@@ -436,9 +454,9 @@ def _choose_revision(cli: Cli, prompter: Prompter, state: ServiceState, force: b
         index = prompter.select(f"{state.service}: roll back to which revision?", choices, default=default)
         chosen = revisions[int(index)]
         if not chosen.status.is_bad or force:
-            return Plan(state.service.cluster, state.service, str(chosen.revision), force)
+            return Plan(_cluster_of(cli, state.service), state.service, str(chosen.revision), force)
         if prompter.confirm(
             f"{chosen.revision} is recorded as {chosen.status.value} (BAD). Roll back to it anyway (force)?",
             default=False,
         ):
-            return Plan(state.service.cluster, state.service, str(chosen.revision), True)
+            return Plan(_cluster_of(cli, state.service), state.service, str(chosen.revision), True)

@@ -178,6 +178,8 @@ def state_json(state: ServiceState, now: datetime, bake_time_seconds: int | None
     return {
         "service": str(state.service),
         "service_arn": state.service.arn,
+        "account": state.service.account,
+        "region": state.service.region,
         "cluster": state.service.cluster,
         "name": state.service.name,
         "version": state.version,
@@ -218,6 +220,9 @@ def status_table(
     )
     for column in ("SERVICE", "CURRENT", "STATUS", "IMAGE TAG", "GIT SHA", "LAST GOOD", "IN FLIGHT / NOTES"):
         table.add_column(column, overflow="fold")
+    states = list(states)
+    # A central installation's ledger holds several accounts and regions: say whose each service is.
+    several = len({(state.service.account, state.service.region) for state in states}) > 1
     for state in states:
         current = state.current
         last_good = state.newest_good_except(current.release if current else None)
@@ -237,7 +242,9 @@ def status_table(
         if due is not None:
             status.append(f"\n{bake_left(now, due)}", style="dim")
         table.add_row(
-            str(state.service),
+            f"{state.service}\n{state.service.account} {state.service.region}"
+            if several
+            else str(state.service),
             str(current.revision) if current else NONE,
             status,
             image_tags(current) if current else NONE,

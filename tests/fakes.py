@@ -7,17 +7,21 @@ built from them), records what it was asked, and can be told to fail the way AWS
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ecs_rollback.domain.codedeploy import FINAL_STATES, LoadBalancerTarget, deployed_task_definition
+from ecs_rollback.domain.decision import OngoingCodeDeploy
 from ecs_rollback.domain.errors import EcsUpdateFailed
 from ecs_rollback.domain.model import ImageReference, ServiceId
 from ecs_rollback.ports import (
     Dependencies,
     EcsDeployment,
     OutboxEntry,
+    PausedDeployment,
     ServiceRevision,
     ServiceSnapshot,
     TaskDefinitionSnapshot,
@@ -48,8 +52,13 @@ class FakeEcs:
     ongoing: dict[str, tuple[str, str]] = field(default_factory=dict)
     stops: list[str] = field(default_factory=list)
     revisions: dict[str, ServiceRevision] = field(default_factory=dict)
+    # Service deployments paused at a pause hook (by ARN), and the ContinueServiceDeployment calls.
+    paused: dict[str, PausedDeployment] = field(default_factory=dict)
+    continued: list[tuple[str, str, str]] = field(default_factory=list)
     # Called before UpdateService acts; raise from it to fail the call the way AWS would.
     before_update: Callable[[ServiceId, str], None] | None = None
+    # The container and port of each service's load balancer (service ARN -> loadBalancers).
+    load_balancers: dict[str, tuple[LoadBalancerTarget, ...]] = field(default_factory=dict)
 
     def add_task_definition(self, definition: dict[str, Any], tags: Mapping[str, str] | None = None) -> str:
         arn = str(definition["taskDefinitionArn"])
@@ -66,7 +75,13 @@ class FakeEcs:
         if current is None:
             return None
         primary = EcsDeployment(f"ecs-svc/{current.rsplit(':', 1)[-1]}", "PRIMARY", current, "COMPLETED", NOW)
-        return ServiceSnapshot(service, current, (primary,), ecs_rollback_enabled=False)
+        return ServiceSnapshot(
+            service,
+            current,
+            (primary,),
+            ecs_rollback_enabled=False,
+            load_balancers=self.load_balancers.get(service.arn, ()),
+        )
 
     def describe_services(self, services: Sequence[ServiceId]) -> dict[ServiceId, ServiceSnapshot | None]:
         return {service: self.describe_service(service) for service in services}
@@ -110,6 +125,19 @@ class FakeEcs:
     def service_deployment_status(self, arn: str) -> tuple[str, str] | None:
         return ("IN_PROGRESS", "") if arn in self.ongoing else None
 
+    def describe_pause_hooks(self, service_deployment_arn: str) -> PausedDeployment | None:
+        return self.paused.get(service_deployment_arn)
+
+    def continue_service_deployment(self, service_deployment_arn: str, hook_id: str, action: str) -> bool:
+        """A pause hook answered: it is awaiting no more."""
+        self.continued.append((service_deployment_arn, hook_id, action))
+        paused = self.paused.get(service_deployment_arn)
+        if paused is None or hook_id not in paused.awaiting_hooks:
+            return False
+        left = tuple(hook for hook in paused.awaiting_hooks if hook != hook_id)
+        self.paused[service_deployment_arn] = dataclasses.replace(paused, awaiting_hooks=left)
+        return True
+
     def revision_digests(self, revision_arns: Sequence[str], task_definition_arn: str) -> dict[str, str]:
         for arn in revision_arns:
             revision = self.revisions.get(arn)
@@ -127,6 +155,45 @@ def refuse_updates(
         raise EcsUpdateFailed(f"ECS refused UpdateService on {service}: {message}")
 
     return refuse
+
+
+@dataclass
+class FakeCodeDeploy:
+    """CodeDeploy: deployments by id (status, AppSpec content); a stop rolls back, a create deploys."""
+
+    deployments: dict[str, tuple[str, str, str]] = field(
+        default_factory=dict
+    )  # id -> (group, status, app spec)
+    stops: list[str] = field(default_factory=list)
+    created: list[tuple[str, str, str]] = field(default_factory=list)  # (application, group, app spec)
+    lists: int = 0
+
+    def ongoing_deployment(self, application: str, deployment_group: str) -> OngoingCodeDeploy | None:
+        self.lists += 1
+        for deployment_id, (group, status, content) in self.deployments.items():
+            if group == f"{application}/{deployment_group}" and status in ("InProgress", "Ready"):
+                return OngoingCodeDeploy(deployment_id, deployed_task_definition(content))
+        return None
+
+    def stop_deployment(self, deployment_id: str) -> bool:
+        self.stops.append(deployment_id)
+        group, status, content = self.deployments[deployment_id]
+        if status not in ("InProgress", "Ready"):
+            return False
+        self.deployments[deployment_id] = (group, "Stopped", content)
+        return True
+
+    def create_deployment(
+        self, application: str, deployment_group: str, app_spec: str, description: str
+    ) -> str:
+        self.created.append((application, deployment_group, app_spec))
+        deployment_id = f"d-FAKE{len(self.created):05d}"
+        self.deployments[deployment_id] = (f"{application}/{deployment_group}", "InProgress", app_spec)
+        return deployment_id
+
+    def deployment_state(self, deployment_id: str) -> str | None:
+        _, status, _ = self.deployments[deployment_id]
+        return FINAL_STATES.get(status)
 
 
 @dataclass
@@ -185,6 +252,7 @@ class Fakes:
     bake_timer: FakeBakeTimer = field(default_factory=FakeBakeTimer)
     clock: FakeClock = field(default_factory=FakeClock)
     telemetry: CountingTelemetry = field(default_factory=CountingTelemetry)
+    codedeploy: FakeCodeDeploy = field(default_factory=FakeCodeDeploy)
 
     def deps(self, **setting_overrides: Any) -> Dependencies:
         return Dependencies(
@@ -197,6 +265,7 @@ class Fakes:
             bake_timer=self.bake_timer,
             clock=self.clock,
             telemetry=self.telemetry,
+            codedeploy=self.codedeploy,
         )
 
     def publish_outbox(self) -> list[OutboxEntry]:

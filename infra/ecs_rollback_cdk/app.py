@@ -17,6 +17,7 @@ from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from ecs_rollback_cdk.config import CONTEXT_KEY, ConfigError, RollbackConfig
+from ecs_rollback_cdk.member_stack import MEMBER_STACK_SUFFIX, MemberStack
 from ecs_rollback_cdk.stack import EcsAutoRollbackStack
 
 
@@ -27,10 +28,16 @@ def build_app(
     env: Environment | None = None,
     nag: bool = True,
 ) -> tuple[App, EcsAutoRollbackStack]:
-    """The app and its one stack. ``context`` overrides what ``cdk.json``/``--context`` supply."""
+    """The app and its stack. ``context`` overrides what ``cdk.json``/``--context`` supply.
+
+    With ``members`` the app also holds the member stack (``<stackName>Member``), for each member
+    account to deploy (or a StackSet to use as its template).
+    """
     app = App(context=dict(context) if context is not None else None, outdir=outdir)
     config = RollbackConfig.from_context(app.node.try_get_context(CONTEXT_KEY))
     stack = EcsAutoRollbackStack(app, config.stack_name, config=config, env=env)
+    if config.members is not None:
+        MemberStack(app, f"{config.stack_name}{MEMBER_STACK_SUFFIX}", config=config)
     if nag:
         Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stack

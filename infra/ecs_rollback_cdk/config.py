@@ -21,16 +21,29 @@ from pydantic import (
     StrictInt,
     ValidationError,
     ValidationInfo,
+    field_serializer,
     field_validator,
     model_validator,
 )
 
-from ecs_rollback.config import SERVICE_ARN_RE, SERVICE_REF_RE, AlarmLink, Scope
+from ecs_rollback.config import (
+    ROLE_NAME_RE,
+    SERVICE_ARN_RE,
+    SERVICE_REF_RE,
+    AlarmLink,
+    CodeDeployGroup,
+    Group,
+    Member,
+    Members,
+    Scope,
+    groups_of,
+)
 from ecs_rollback.contract import (
     DEFAULT_BAKE_TIME_SECONDS,
     DEFAULT_LOCK_TTL_SECONDS,
     DEFAULT_LOOP_GUARD_LIMIT,
     DEFAULT_LOOP_GUARD_PERIOD_SECONDS,
+    DEFAULT_MEMBER_ROLE_NAME,
     DEFAULT_NOTIFY_ON,
     DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
     DEFAULT_WATCH_WINDOW_SECONDS,
@@ -60,6 +73,7 @@ FAMILY_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}\*?$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 STACK_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
+ROLE_NAME_PATTERN = ROLE_NAME_RE.pattern
 
 
 class ConfigError(ValueError):
@@ -100,6 +114,14 @@ _CHECKS: dict[str, tuple[Callable[[str], object], str]] = {
 }
 
 
+class MembersConfig(Members):
+    """``members``: the member accounts of a central installation (``roleName`` has a default)."""
+
+    role_name: Annotated[str, Field(pattern=ROLE_NAME_PATTERN)] = Field(
+        default=DEFAULT_MEMBER_ROLE_NAME, alias="roleName"
+    )
+
+
 class RollbackConfig(BaseModel):
     """The ``ecsRollback`` context object (camelCase keys) and the construct's configuration.
 
@@ -133,6 +155,11 @@ class RollbackConfig(BaseModel):
     rollback_known_bad_releases: StrictBool = Field(
         default=DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES, alias="rollbackKnownBadReleases"
     )
+    # The services (or clusters) in scope whose ECS pause hooks the release gate answers; none by default.
+    answer_pause_hooks: Scope | None = Field(default=None, alias="answerPauseHooks")
+    # The CodeDeploy deployment group of each CODE_DEPLOY-controlled service in scope, which its
+    # rollbacks go through; none by default (such a service is refused).
+    code_deploy: tuple[CodeDeployGroup, ...] | None = Field(default=None, alias="codeDeploy")
     notify_on: tuple[NoticeKind, ...] = Field(default=tuple(sorted(DEFAULT_NOTIFY_ON)), alias="notifyOn")
     chat_notifications: StrictBool = Field(default=False, alias="chatNotifications")
     notification_emails: tuple[str, ...] = Field(default=(), alias="notificationEmails")
@@ -148,6 +175,9 @@ class RollbackConfig(BaseModel):
     stack_name: str = Field(default=DEFAULT_STACK_NAME, alias="stackName")
     log_retention_days: StrictInt = Field(default=30, alias="logRetentionDays")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="logLevel")
+    members: MembersConfig | None = None
+    # {"checkout": ["prod/api", "prod/worker"]}: services an operator rolls back together.
+    groups: tuple[Group, ...] = ()
 
     @field_validator(*_CHECKS)
     @classmethod
@@ -157,6 +187,15 @@ class RollbackConfig(BaseModel):
             if not valid(item):
                 raise ValueError(f"{item!r} is not {what}")
         return value
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _groups(cls, value: Any) -> Any:
+        return groups_of(value)
+
+    @field_serializer("groups")
+    def _groups_as_mapping(self, groups: tuple[Group, ...]) -> dict[str, list[str]]:
+        return {group.name: list(group.services) for group in groups}
 
     @field_validator("notify_on")
     @classmethod
@@ -180,6 +219,14 @@ class RollbackConfig(BaseModel):
                     f"links alarm {link.alarm!r} to {link.cluster}/{link.service}, which is not in scope",
                     "add the service (or its cluster) to scope, or link the alarm to a service in scope",
                 )
+        for key, opted in self._pause_hook_services():
+            if not in_scope(opted):
+                raise _KeyedError(
+                    f"answerPauseHooks.{key}",
+                    f"{'/'.join(opted).removesuffix('/*')} is not in scope",
+                    "add the service (or its cluster) to scope, or remove it from answerPauseHooks",
+                )
+        _check_code_deploy(self)
         for index, ref in enumerate(self.dry_run_services):
             pair = _service_pair(ref)
             if pair is not None and not in_scope(pair):
@@ -205,6 +252,9 @@ class RollbackConfig(BaseModel):
                     f"is the stream of table {match['table']!r}, not of {self.existing_table_name!r}",
                     "use the stream ARN of the table named in existingTableName",
                 )
+        _check_groups(self)
+        for index, member in enumerate(self.members.accounts if self.members is not None else ()):
+            _check_member(self, index, member)
         if self.existing_topic_key_arn is not None and self.existing_topic_arn is None:
             raise _KeyedError(
                 "existingTopicKeyArn",
@@ -212,6 +262,15 @@ class RollbackConfig(BaseModel):
                 "set existingTopicArn too, or remove existingTopicKeyArn",
             )
         return self
+
+    def _pause_hook_services(self) -> list[tuple[str, tuple[str, str]]]:
+        """(context key, (cluster, service)) of each entry of ``answerPauseHooks`` (a cluster as
+        ``(cluster, "*")``)."""
+        chosen = self.answer_pause_hooks
+        if chosen is None:
+            return []
+        services = [(f"services.{index}", pair) for index, pair in enumerate(chosen.service_names())]
+        return services + [(f"clusters.{index}", (name, "*")) for index, name in enumerate(chosen.clusters)]
 
     def scope_contains(self, pair: tuple[str, str]) -> bool:
         return pair[0] in self.scope.clusters or pair in self.scope.service_names()
@@ -251,6 +310,77 @@ class RollbackConfig(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+def _check_member(config: RollbackConfig, index: int, member: Member) -> None:
+    """A member's alarm links name its services in scope, and its service ARNs are its own."""
+    key = f"members.accounts.{index}"
+    scope = member.scope or config.scope
+    for number, ref in enumerate(scope.services if member.scope is not None else ()):
+        if SERVICE_ARN_RE.match(ref) and ref.split(":")[4] != member.account:
+            raise _KeyedError(
+                f"{key}.scope.services.{number}",
+                f"{ref!r} is a service of another account than {member.account}",
+                "name the member's own services ('cluster/service' or its service ARNs)",
+            )
+    for number, link in enumerate(member.alarm_links):
+        if not (link.cluster in scope.clusters or (link.cluster, link.service) in scope.service_names()):
+            raise _KeyedError(
+                f"{key}.alarmLinks.{number}",
+                f"links alarm {link.alarm!r} to {link.cluster}/{link.service}, which is not in the member's scope",
+                "add the service (or its cluster) to the member's scope (or the installation's), or remove the link",
+            )
+
+
+def _check_code_deploy(config: RollbackConfig) -> None:
+    """Each CodeDeploy entry names a service in scope, once."""
+    seen: set[tuple[str, str]] = set()
+    for index, group in enumerate(config.code_deploy or ()):
+        pair = group.pair()
+        if not config.scope_contains(pair):
+            raise _KeyedError(
+                f"codeDeploy.{index}.service",
+                f"{group.service!r} is not in scope",
+                "add the service (or its cluster) to scope, or remove its codeDeploy entry",
+            )
+        if pair in seen:
+            raise _KeyedError(
+                f"codeDeploy.{index}.service",
+                f"{group.service!r} has more than one codeDeploy entry",
+                "name one deployment group per service",
+            )
+        seen.add(pair)
+
+
+def _check_groups(config: RollbackConfig) -> None:
+    """Each group has a name of its own and only services in scope (a member out of scope could
+    never be rolled back, so the whole group never could)."""
+    names = [group.name for group in config.groups]
+    for group in config.groups:
+        if names.count(group.name) > 1:
+            raise _KeyedError(f"groups.{group.name}", "is defined twice", "give each group one entry")
+        for number, pair in enumerate(group.pairs()):
+            if not config.scope_contains(pair) and not _in_a_member_scope(config, group.services[number]):
+                raise _KeyedError(
+                    f"groups.{group.name}.{number}",
+                    f"{group.services[number]!r} is not in scope",
+                    "add the service (or its cluster) to scope, or remove it from the group",
+                )
+
+
+def _in_a_member_scope(config: RollbackConfig, ref: str) -> bool:
+    match = SERVICE_ARN_RE.match(ref)
+    if match is None or config.members is None:
+        return False
+    account = ref.split(":")[4]
+    for member in config.members.accounts:
+        if member.account == account:
+            scope = member.scope or config.scope
+            return (
+                match["cluster"] in scope.clusters
+                or (match["cluster"], match["service"]) in scope.service_names()
+            )
+    return False
+
+
 class _KeyedError(ValueError):
     """A cross-field problem that belongs to one context key."""
 
@@ -263,10 +393,15 @@ class _KeyedError(ValueError):
 
 def _known_keys(path: tuple[str | int, ...]) -> list[str]:
     model: type[BaseModel] = RollbackConfig
-    if path and path[0] == "scope":
+    if path and path[0] in ("scope", "answerPauseHooks"):
         model = Scope
     elif path and path[0] == "alarmLinks":
         model = AlarmLink
+    elif path and path[0] == "codeDeploy":
+        model = CodeDeployGroup
+    elif path and path[0] == "members":
+        by_depth: dict[int, type[BaseModel]] = {1: MembersConfig, 3: Member}
+        model = by_depth.get(len(path), Scope if "scope" in path else AlarmLink)
     return sorted(field.alias or name for name, field in model.model_fields.items())
 
 

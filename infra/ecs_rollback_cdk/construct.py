@@ -25,11 +25,12 @@ from ecs_rollback_cdk.constructs.bake_scheduling import BakeScheduling
 from ecs_rollback_cdk.constructs.environment import function_environment
 from ecs_rollback_cdk.constructs.functions import FunctionFactory, lambda_code
 from ecs_rollback_cdk.constructs.ledger import import_ledger_table, ledger_table
+from ecs_rollback_cdk.constructs.members import ACTING_IN_MEMBERS, member_access, member_event_bus_policies
 from ecs_rollback_cdk.constructs.monitoring import Monitoring
 from ecs_rollback_cdk.constructs.notifications import chat_topic, notification_topic
 from ecs_rollback_cdk.constructs.outbox import outbox_delivery
 from ecs_rollback_cdk.constructs.release_gate import hook_role
-from ecs_rollback_cdk.constructs.rules import rollback_rules
+from ecs_rollback_cdk.constructs.rules import codedeploy_events_rule, pause_hook_rule, rollback_rules
 
 
 class EcsAutoRollback(Construct):
@@ -56,7 +57,12 @@ class EcsAutoRollback(Construct):
     ``dead_letter_queues``, ``schedule_group``, ``scheduler_role``, ``bake_schedule_dead_letters``,
     ``alarms``, ``dashboard`` and ``config``; for a service's deployment lifecycle hooks,
     ``release_gate_function`` (``hookTargetArn``) and ``release_gate_hook_role`` (``roleArn``),
-    which ECS assumes to invoke the gate and nothing else.
+    which ECS assumes to invoke the gate and nothing else, and ``pause_hook_rule`` (the pause
+    hooks of the services in ``answerPauseHooks`` into the gate; None without it);
+    ``codedeploy_events_rule`` (the configured ``codeDeploy`` groups' deployment ends into
+    DeploymentEvents; None without it); with ``members``,
+    ``member_event_bus_policies`` (the default bus accepts the member accounts' events) and
+    ``member_trusted_roles`` (the roles a member stack's role trusts), else empty lists.
     """
 
     def __init__(
@@ -113,7 +119,9 @@ class EcsAutoRollback(Construct):
             environment(**bake.settings(), bake_timer_function_arn=self.bake_timer_function.function_arn),
         )
         self.alarm_events_function = factory.function(functions.ALARM_EVENTS, environment())
-        self.manual_rollback_function = factory.function(functions.MANUAL_ROLLBACK, environment())
+        self.manual_rollback_function = factory.function(
+            functions.MANUAL_ROLLBACK, environment(groups=config.groups or None)
+        )
         self.image_events_function = factory.function(functions.IMAGE_EVENTS, environment())
         # The functions that publish the outbox publish its chat form too, when there is a chat topic.
         chat = {"chat_topic_arn": self.chat_topic.topic_arn} if self.chat_topic else {}
@@ -144,7 +152,21 @@ class EcsAutoRollback(Construct):
         )
         self.deployment_events_rule, self.alarm_events_rule, self.image_events_rule = rules[:3]
         self.reconciler_schedule = rules.reconciler
+        self.pause_hook_rule = pause_hook_rule(
+            self, config, monitoring, release_gate=self.release_gate_function
+        )
+        self.codedeploy_events_rule = codedeploy_events_rule(
+            self, config, monitoring, deployment_events=self.deployment_events_function
+        )
         self.outbox_source = outbox_delivery(self, monitoring, self.table, self.notifier_function)
+        # A central installation: the member accounts' events reach the bus, and the functions
+        # that act on their services may assume their member role.
+        self.member_event_bus_policies = (
+            member_event_bus_policies(self, config.members) if config.members is not None else []
+        )
+        self.member_trusted_roles = (
+            [self.functions[spec.name].role for spec in ACTING_IN_MEMBERS] if config.members else []
+        )
         self.dashboard = monitoring.dashboard(self, self.functions)
         nag.acknowledge_findings(
             self,
@@ -157,9 +179,14 @@ class EcsAutoRollback(Construct):
     def _grant_permissions(self, arns: permissions.Arns, bake: BakeScheduling) -> None:
         """Each function's statements (``constructs/access.py``), the ledger's own among them."""
         key = self.table.encryption_key
+        in_members = member_access(self.config.members, arns.partition)
         for name, access in function_access(self.config, arns, bake).items():
             function = self.functions[name]
-            statements = [*permissions.ledger_access(self.table.table_arn, access.ledger), *access.statements]
+            statements = [
+                *permissions.ledger_access(self.table.table_arn, access.ledger),
+                *access.statements,
+                *in_members.get(name, ()),
+            ]
             for statement in statements:
                 function.add_to_role_policy(statement)
             self._statements[name] = statements

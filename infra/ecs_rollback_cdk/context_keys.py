@@ -63,6 +63,15 @@ FIXES: dict[str, str] = {
         "use true (roll back at once when ECS starts deploying a release the ledger records BAD) or false "
         f"(notify only); JSON booleans, not strings; the default is {str(contract.DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES).lower()}"
     ),
+    "codeDeploy": (
+        "list the CodeDeploy deployment group of each CODE_DEPLOY-controlled service in scope, e.g. "
+        '[{"service": "prod/web", "application": "AppECS-prod-web", "deploymentGroup": "DgpECS-prod-web"}] '
+        "(names: 1-100 of A-Z a-z 0-9 . _ -), or remove the key to refuse such services"
+    ),
+    "answerPauseHooks": (
+        "name the services (or clusters) in scope whose ECS pause hooks the release gate answers, "
+        'e.g. {"services": ["prod/web"], "clusters": []}, or remove the key to answer none'
+    ),
     "notifyOn": (
         f"list the kinds of notification to send, of {', '.join(NoticeKind)}; "
         f"the default is {', '.join(sorted(contract.DEFAULT_NOTIFY_ON))} (skips and dry runs off)"
@@ -103,4 +112,18 @@ FIXES: dict[str, str] = {
     "stackName": 'use a CloudFormation stack name (a letter, then letters, digits and "-"), e.g. "EcsAutoRollback"',
     "logRetentionDays": f"use one of {', '.join(str(days) for days in LOG_RETENTION)}",
     "logLevel": 'use "DEBUG", "INFO", "WARNING" or "ERROR"',
+    "members": (
+        'name the member accounts of a central installation, e.g. {"accounts": [{"account": "111122223333"}]}, '
+        "or remove the key for a single-account installation"
+    ),
+    "members.roleName": (
+        f"use an IAM role name (the role the member stack creates); the default is {contract.DEFAULT_MEMBER_ROLE_NAME}"
+    ),
+    "members.accounts": 'list each member account once, e.g. [{"account": "111122223333", "regions": ["eu-west-1"]}]',
+    "members.organizationId": 'use an AWS Organizations id like "o-a1b2c3d4e5", or remove the key',
+    "members.accounts.account": "use a 12-digit AWS account id",
+    "members.accounts.regions": 'list region names, e.g. ["eu-west-1"], or remove the key for the stack\'s own region',
+    "members.accounts.scope": 'name what to watch in that account, e.g. {"clusters": ["prod"]}, or remove the key',
+    "members.accounts.scope.services": 'list the member\'s services as "cluster/service" or its service ARNs',
+    "members.accounts.alarmLinks": 'list objects like {"alarm": "web-5xx*", "cluster": "prod", "service": "web"}',
 }

@@ -59,9 +59,19 @@ WILDCARD_REASONS = {
         "ECS names a service deployment when it starts one: DescribeServiceDeployments, a read, on the "
         "deployments of the services in scope only, service-deployment/<cluster>/<service>/*."
     ),
+    "AnswerPauseHooksOfOptedInServices": (
+        "ECS names a service deployment when it starts one and a pause hook when it pauses: "
+        "DescribeServiceDeployments and ContinueServiceDeployment on the deployments of the services "
+        "that opt in (answerPauseHooks) only, service-deployment/<cluster>/<service>/*."
+    ),
     "StopServiceDeploymentsInScope": (
         "ECS names a service deployment when it starts one: StopServiceDeployment (with ROLLBACK) on the "
         "deployments of the services in scope only, service-deployment/<cluster>/<service>/*."
+    ),
+    "ReadCodeDeployDeploymentConfigs": (
+        "CreateDeployment reads the deployment configuration of the configured deployment group, which the "
+        "stack's configuration does not name: GetDeploymentConfig, a read, on this account's deployment "
+        "configurations (deploymentconfig:*)."
     ),
     "RegisterPinnedTaskDefinitionCopies": (
         "RegisterTaskDefinition creates the next revision of a family (a copy pinned to image digests, or a "
@@ -85,6 +95,10 @@ WILDCARD_REASONS = {
         "alarm names are not known at synth: read-only ListTagsForResource on this account's alarms."
     ),
     "PassTaskRolesToEcsTasksOnly": "A role name pattern from passRoleArns; PassRole only to ecs-tasks.amazonaws.com.",
+    "AssumeTheMemberRoleInTheOrganization": (
+        "members.organizationId: the member role (members.roleName) of any account of the organisation, "
+        "whose accounts are not listed; aws:ResourceOrgID limits it to roles in that organisation."
+    ),
     "CreateBakeSchedulesInOwnGroup": (
         "One-time bake schedules get generated names at run time; creation is limited to this stack's "
         "own schedule group."
@@ -115,13 +129,7 @@ def acknowledge_findings(
         policy = function.role.node.try_find_child("DefaultPolicy") if function.role else None
         assert policy is not None, "every function role has a default policy"
         own = statements.get(name, [])
-        star = [
-            action
-            for statement in own
-            if "*" in statement.resources
-            for action in statement.actions
-            if action in STAR_ACTIONS
-        ]
+        star = _star_actions(own)
         reasons = ", ".join(STAR_ACTIONS[action] for action in ("xray", *dict.fromkeys(star)))
         findings = {"AwsSolutions-IAM5[Resource::*]": RESOURCE_STAR_REASON.format(actions=reasons)}
         keyed_topics = [topic for topic in (rollback.topic, rollback.chat_topic) if topic is not None]
@@ -164,3 +172,32 @@ def _nag_string(value: Any) -> str:
         delimiter, parts = value["Fn::Join"]
         return str(delimiter).join(_nag_string(part) for part in parts)
     return json.dumps(value, sort_keys=True)
+
+
+def _star_actions(statements: Sequence[iam.PolicyStatement]) -> list[str]:
+    """The actions granted on ``*`` that ``STAR_ACTIONS`` explains (none may be granted otherwise)."""
+    return [
+        action
+        for statement in statements
+        if "*" in statement.resources
+        for action in statement.actions
+        if action in STAR_ACTIONS
+    ]
+
+
+def acknowledge_member_role(role: IConstruct, statements: Sequence[iam.PolicyStatement]) -> None:
+    """The member stack's member role: the same statements as the central functions' (the
+    wildcards' reasons by Sid), on the member account's own resources."""
+    stack = Stack.of(role)
+    star = _star_actions(statements)
+    findings: dict[str, str] = {}
+    if star:
+        reasons = ", ".join(STAR_ACTIONS[action] for action in dict.fromkeys(star))
+        findings["AwsSolutions-IAM5[Resource::*]"] = RESOURCE_STAR_REASON.format(actions=reasons)
+    for statement in statements:
+        for resource in statement.resources:
+            finding = f"AwsSolutions-IAM5[Resource::{_nag_string(stack.resolve(resource))}]"
+            if resource != "*" and "*" in finding and finding not in findings:
+                findings[finding] = WILDCARD_REASONS[statement.sid or ""]
+    for finding, reason in findings.items():
+        acknowledge(role, finding, reason)

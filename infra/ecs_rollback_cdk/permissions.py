@@ -11,6 +11,8 @@ Resource-level support follows the Service Authorization Reference:
   (``service-deployment/<cluster>/<service>/*``), and ecs:DescribeServiceDeployments on the same
   ARNs; ecs:DescribeServiceRevisions:
   ``service-revision`` ARNs of the same services;
+- ecs:ContinueServiceDeployment (and ecs:DescribeServiceDeployments, to find the hooks awaiting
+  action): ``service-deployment`` ARNs of the services that opt in (``answerPauseHooks``);
 - ecs:DescribeTaskDefinition: no resource-level permissions, so ``*`` (a read);
 - ecs:RegisterTaskDefinition: ``task-definition`` ARNs; ecs:TagResource on the same ARNs, only
   as part of RegisterTaskDefinition (condition ecs:CreateAction);
@@ -21,6 +23,11 @@ Resource-level support follows the Service Authorization Reference:
 - ecr:DescribeImages: repository ARNs;
 - cloudwatch:DescribeAlarms, cloudwatch:ListTagsForResource: the alarms of the account and region;
 - scheduler:CreateSchedule: schedules of the stack's own schedule group;
+- codedeploy:CreateDeployment, codedeploy:GetDeployment, codedeploy:ListDeployments and
+  codedeploy:StopDeployment: ``deploymentgroup:<application>/<group>`` ARNs of the configured
+  deployment groups (``codeDeploy``) only; codedeploy:GetDeploymentConfig, which CreateDeployment
+  needs for the group's deployment configuration: ``deploymentconfig:*`` (the group's
+  configuration is not named in the stack's configuration);
 - dynamodb: GetItem, BatchGetItem, PutItem, UpdateItem and Query on the table, Query on
   ``table/<name>/index/*``; the Notifier's stream read comes from its event source
   (DescribeStream, GetRecords, GetShardIterator on the stream; ListStreams, which has no
@@ -36,7 +43,7 @@ from dataclasses import dataclass
 
 from aws_cdk import aws_iam as iam
 
-from ecs_rollback.config import SERVICE_ARN_RE, Scope
+from ecs_rollback.config import SERVICE_ARN_RE, CodeDeployGroup, Scope
 
 ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
 SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
@@ -84,6 +91,12 @@ class Arns:
     def schedule_group(self, group_name: str) -> str:
         return f"{self._prefix('scheduler')}:schedule-group/{group_name}"
 
+    def codedeploy_deployment_group(self, application: str, group: str) -> str:
+        return f"{self._prefix('codedeploy')}:deploymentgroup:{application}/{group}"
+
+    def codedeploy_deployment_configs(self) -> str:
+        return f"{self._prefix('codedeploy')}:deploymentconfig:*"
+
 
 def _service_arns(scope: Scope, arns: Arns) -> list[str]:
     return [arns.service(ref) for ref in scope.services] + [
@@ -130,6 +143,32 @@ def service_updates(scope: Scope, arns: Arns) -> iam.PolicyStatement:
     )
 
 
+def code_deploy_rollbacks(groups: Sequence[CodeDeployGroup], arns: Arns) -> list[iam.PolicyStatement]:
+    """A CODE_DEPLOY-controlled service's rollback through its configured deployment group: what
+    CodeDeploy is deploying (ListDeployments, GetDeployment), StopDeployment with rollback, or
+    CreateDeployment of the GOOD release (which reads the group's deployment configuration)."""
+    deployment_groups = sorted(
+        {arns.codedeploy_deployment_group(group.application, group.deployment_group) for group in groups}
+    )
+    return [
+        iam.PolicyStatement(
+            sid="RollBackThroughConfiguredCodeDeployGroups",
+            actions=[
+                "codedeploy:CreateDeployment",
+                "codedeploy:GetDeployment",
+                "codedeploy:ListDeployments",
+                "codedeploy:StopDeployment",
+            ],
+            resources=deployment_groups,
+        ),
+        iam.PolicyStatement(
+            sid="ReadCodeDeployDeploymentConfigs",
+            actions=["codedeploy:GetDeploymentConfig"],
+            resources=[arns.codedeploy_deployment_configs()],
+        ),
+    ]
+
+
 # -- task definitions -----------------------------------------------------------------------
 
 
@@ -150,6 +189,16 @@ def service_deployment_reads(scope: Scope, arns: Arns) -> iam.PolicyStatement:
         sid="ReadServiceDeploymentsInScope",
         actions=["ecs:DescribeServiceDeployments"],
         resources=_service_children(scope, arns, "service-deployment"),
+    )
+
+
+def pause_hook_answers(services: Scope, arns: Arns) -> iam.PolicyStatement:
+    """DescribeServiceDeployments (the pause hooks awaiting action) and ContinueServiceDeployment
+    on the service deployments of the services that opt in (``answerPauseHooks``), and no others."""
+    return iam.PolicyStatement(
+        sid="AnswerPauseHooksOfOptedInServices",
+        actions=["ecs:ContinueServiceDeployment", "ecs:DescribeServiceDeployments"],
+        resources=_service_children(services, arns, "service-deployment"),
     )
 
 

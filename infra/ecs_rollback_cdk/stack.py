@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import CfnOutput, Fn, Stack, Tags
 from constructs import Construct
 
 from ecs_rollback.contract import SERVICE_NAME
@@ -77,6 +77,11 @@ class EcsAutoRollbackStack(Stack):
             outputs["ChatNotificationTopicArn"] = (
                 rollback.chat_topic.topic_arn,
                 "Each notification in Amazon Q Developer's custom format: map it to a Slack or Teams channel",
+            )
+        if rollback.member_trusted_roles:
+            outputs["MemberTrustedRoleArns"] = (
+                Fn.join(",", [role.role_arn for role in rollback.member_trusted_roles if role is not None]),
+                "The member stack's CentralFunctionRoleArns parameter: the roles its member role trusts",
             )
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

@@ -40,6 +40,17 @@ class _Duration:
         return self if settings is None else timedelta(seconds=getattr(settings, self._seconds))
 
 
+def service_refs(value: tuple[str, ...]) -> tuple[str, ...]:
+    """``value`` when each is ``cluster/service`` or a service ARN; else what to write instead."""
+    for ref in value:
+        if not (SERVICE_ARN_RE.match(ref) or SERVICE_REF_RE.match(ref)):
+            raise ValueError(
+                f"{ref!r} is not a service reference; use 'cluster/service' or a full ECS service ARN "
+                "(arn:aws:ecs:<region>:<account>:service/<cluster>/<service>)"
+            )
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -58,13 +69,7 @@ class Scope(_Strict):
     @field_validator("services")
     @classmethod
     def _services_are_refs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for ref in value:
-            if not (SERVICE_ARN_RE.match(ref) or SERVICE_REF_RE.match(ref)):
-                raise ValueError(
-                    f"{ref!r} is not a service reference; use 'cluster/service' or a full ECS service ARN "
-                    "(arn:aws:ecs:<region>:<account>:service/<cluster>/<service>)"
-                )
-        return value
+        return service_refs(value)
 
     @field_validator("clusters")
     @classmethod
@@ -121,6 +126,129 @@ class AlarmLink(_Strict):
         return alarm_name == self.alarm
 
 
+class Group(_Strict):
+    """Services released together, rolled back together by hand (``{"group": name, ...}``):
+    every member to its release of one git SHA, or none of them."""
+
+    name: Annotated[str, Field(pattern=f"^{_NAME}$")]
+    services: Annotated[tuple[str, ...], Field(min_length=1, max_length=50)]
+
+    @field_validator("services")
+    @classmethod
+    def _services_are_refs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        service_refs(value)
+        if len(set(value)) != len(value):
+            raise ValueError("a service is listed twice; list each member once")
+        return value
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(cluster, service) of each member, in the configured order."""
+        return [_pair(ref) for ref in self.services]
+
+
+def _pair(ref: str) -> tuple[str, str]:
+    match = SERVICE_ARN_RE.match(ref) or SERVICE_REF_RE.match(ref)
+    assert match is not None
+    return match["cluster"], match["service"]
+
+
+# CodeDeploy's application and deployment group names, as far as an ARN can carry them (no ``/``,
+# no ``:``, no ``*``).
+CODEDEPLOY_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+class CodeDeployGroup(_Strict):
+    """The CodeDeploy application and deployment group that deploy one CODE_DEPLOY-controlled
+    service: a rollback of that service goes through them (``{"service": "prod/web",
+    "application": "AppECS-prod-web", "deploymentGroup": "DgpECS-prod-web"}``)."""
+
+    service: str
+    application: Annotated[str, Field(pattern=CODEDEPLOY_NAME_RE.pattern)]
+    deployment_group: Annotated[str, Field(pattern=CODEDEPLOY_NAME_RE.pattern)] = Field(
+        alias="deploymentGroup"
+    )
+
+    @field_validator("service")
+    @classmethod
+    def _service_is_a_ref(cls, value: str) -> str:
+        service_refs((value,))
+        return value
+
+    def pair(self) -> tuple[str, str]:
+        return _pair(self.service)
+
+    def deploys(self, service: ServiceId, home_account: str) -> bool:
+        """Whether this group deploys ``service``: one of the home account's (CodeDeploy is called in
+        the home account; a member account's service is not rolled back through CodeDeploy)."""
+        if service.account != home_account:
+            return False
+        return self.service in (service.arn, f"{service.cluster}/{service.name}")
+
+
+def groups_of(value: Any) -> Any:
+    """``{"checkout": ["prod/api", "prod/worker"]}`` (the configuration's form) as ``Group`` items;
+    anything else as given, for the model to check."""
+    if isinstance(value, dict):
+        return tuple({"name": name, "services": services} for name, services in value.items())
+    return value
+
+
+_ACCOUNT_ID = r"^[0-9]{12}$"
+_REGION_NAME = r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$"
+# What IAM accepts as a role name (and a path-free one: the member role's ARN is built from it).
+ROLE_NAME_RE = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,64}$")
+
+
+class Member(_Strict):
+    """A member account whose services this (central) installation acts on, through the role the
+    member stack creates there.
+
+    ``regions`` empty means the installation's own region. ``scope``, when given, replaces the
+    installation's scope for this account's services; ``alarm_links`` are added to the
+    installation's (a member with its own scope uses only its own).
+    """
+
+    account: Annotated[str, Field(pattern=_ACCOUNT_ID)]
+    regions: tuple[Annotated[str, Field(pattern=_REGION_NAME)], ...] = ()
+    scope: Scope | None = None
+    alarm_links: tuple[AlarmLink, ...] = Field(default=(), alias="alarmLinks")
+
+
+class Members(_Strict):
+    """The member accounts of a central installation, and the name of the role each provides.
+
+    ``organization_id``: every account of the organisation is a member too (in the installation's
+    region, with its scope and alarm links), whose events the default bus accepts by
+    ``aws:PrincipalOrgID``; the listed ``accounts`` keep their own settings.
+    """
+
+    role_name: Annotated[str, Field(pattern=ROLE_NAME_RE.pattern)] = Field(alias="roleName")
+    accounts: tuple[Member, ...] = ()
+    organization_id: Annotated[str, Field(pattern=r"^o-[a-z0-9]{10,32}$")] | None = Field(
+        default=None, alias="organizationId"
+    )
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> Members:
+        if not self.accounts and self.organization_id is None:
+            raise ValueError(
+                "members names no account and no organisation; list accounts or set organizationId"
+            )
+        return self
+
+    @field_validator("accounts")
+    @classmethod
+    def _each_account_once(cls, value: tuple[Member, ...]) -> tuple[Member, ...]:
+        seen = [member.account for member in value]
+        twice = sorted({account for account in seen if seen.count(account) > 1})
+        if twice:
+            raise ValueError(f"account {', '.join(twice)} is listed more than once; list each account once")
+        return value
+
+    def role_arn(self, partition: str, account: str) -> str:
+        return f"arn:{partition}:iam::{account}:role/{self.role_name}"
+
+
 class Settings(_Strict):
     """Everything a function needs, read from its environment by ``contract.from_environment``.
 
@@ -148,10 +276,20 @@ class Settings(_Strict):
     dry_run: bool
     dry_run_services: tuple[str, ...]
     rollback_known_bad_releases: bool
+    # The services whose ECS pause hooks (``ECS Hook State Change``, ``HOOK_AWAITING_ACTION``)
+    # the release gate answers with ContinueServiceDeployment; None: it answers none (opt-in).
+    answer_pause_hooks: Scope | None
     bake_timer_function_arn: str | None
     bake_timer_role_arn: str | None
     bake_timer_dead_letter_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sqs:")] | None
     schedule_group_name: str | None
+    # A central installation's member accounts; None for a single-account installation.
+    members: Members | None
+    # The groups of services an operator can roll back together, to one git SHA.
+    groups: tuple[Group, ...]
+    # The CodeDeploy deployment groups of the CODE_DEPLOY-controlled services that are rolled back
+    # through CodeDeploy; None: none is (such a service is refused).
+    code_deploy: tuple[CodeDeployGroup, ...] | None
 
     bake_time: ClassVar[_Duration] = _Duration()
     watch_window: ClassVar[_Duration] = _Duration()
@@ -159,8 +297,43 @@ class Settings(_Strict):
     lock_ttl: ClassVar[_Duration] = _Duration()
     lease: ClassVar[_Duration] = _Duration()
 
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _groups(cls, value: Any) -> Any:
+        return groups_of(value)
+
+    def code_deploy_group(self, service: ServiceId) -> CodeDeployGroup | None:
+        """The CodeDeploy deployment group that deploys ``service``, when one is configured."""
+        return next(
+            (group for group in self.code_deploy or () if group.deploys(service, self.home_account)), None
+        )
+
+    def group(self, name: str) -> Group | None:
+        return next((group for group in self.groups if group.name == name), None)
+
     def acts_in(self, account: str, region: str) -> bool:
         return account == self.home_account and region == self.home_region
+
+    def member(self, account: str, region: str) -> Member | None:
+        """The member account ``account`` when this installation acts in its ``region`` too."""
+        for member in self.members.accounts if self.members is not None else ():
+            if member.account == account:
+                return member if region in (member.regions or (self.home_region,)) else None
+        # With an organisation, any other account in this region: only the organisation's accounts
+        # can put events on the bus (its resource policy).
+        organization = self.members is not None and self.members.organization_id is not None
+        if organization and account != self.home_account and region == self.home_region:
+            return Member(account=account)
+        return None
+
+    def for_member(self, member: Member) -> Settings:
+        """These settings as they apply to a member's services: its scope and alarm links."""
+        if member.scope is not None:
+            return self.model_copy(update={"scope": member.scope, "alarm_links": member.alarm_links})
+        return self.model_copy(update={"alarm_links": (*self.alarm_links, *member.alarm_links)})
+
+    def answers_pause_hooks(self, service: ServiceId) -> bool:
+        return self.answer_pause_hooks is not None and self.answer_pause_hooks.contains(service)
 
     def is_dry_run(self, service: ServiceId) -> bool:
         return self.dry_run or any(

@@ -41,6 +41,8 @@ DEFAULT_LEASE_SECONDS = 90
 DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES = True
 # What a person needs to read; skips and dry runs only when configured.
 DEFAULT_NOTIFY_ON: frozenset[NoticeKind] = frozenset(NoticeKind) - {NoticeKind.SKIPPED, NoticeKind.DRY_RUN}
+# The role a member stack creates for the central installation's functions to assume.
+DEFAULT_MEMBER_ROLE_NAME = "EcsAutoRollbackMember"
 
 
 # -- the functions' environment -------------------------------------------------------------
@@ -66,10 +68,14 @@ class Env(StrEnum):
     DRY_RUN = "DRY_RUN"
     DRY_RUN_SERVICES = "DRY_RUN_SERVICES"
     ROLLBACK_KNOWN_BAD_RELEASES = "ROLLBACK_KNOWN_BAD_RELEASES"
+    ANSWER_PAUSE_HOOKS = "ANSWER_PAUSE_HOOKS"
     BAKE_TIMER_FUNCTION_ARN = "BAKE_TIMER_FUNCTION_ARN"
     BAKE_TIMER_ROLE_ARN = "BAKE_TIMER_ROLE_ARN"
     BAKE_TIMER_DEAD_LETTER_ARN = "BAKE_TIMER_DEAD_LETTER_ARN"
     SCHEDULE_GROUP_NAME = "SCHEDULE_GROUP_NAME"
+    MEMBERS = "MEMBERS"
+    GROUPS = "GROUPS"
+    CODE_DEPLOY = "CODE_DEPLOY"
     # Read by Powertools itself; the construct sets them from the constants above.
     POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
     POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
@@ -91,12 +97,27 @@ _OPTIONAL: Mapping[Env, Any] = {
     Env.DRY_RUN: False,
     Env.DRY_RUN_SERVICES: (),
     Env.ROLLBACK_KNOWN_BAD_RELEASES: DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
+    Env.ANSWER_PAUSE_HOOKS: None,
     Env.BAKE_TIMER_FUNCTION_ARN: None,
     Env.BAKE_TIMER_ROLE_ARN: None,
     Env.BAKE_TIMER_DEAD_LETTER_ARN: None,
     Env.SCHEDULE_GROUP_NAME: None,
+    Env.MEMBERS: None,
+    Env.GROUPS: (),
+    Env.CODE_DEPLOY: None,
 }
-_JSON = frozenset({Env.SCOPE, Env.ALARM_LINKS, Env.DRY_RUN_SERVICES, Env.NOTIFY_ON})
+_JSON = frozenset(
+    {
+        Env.SCOPE,
+        Env.ALARM_LINKS,
+        Env.DRY_RUN_SERVICES,
+        Env.NOTIFY_ON,
+        Env.ANSWER_PAUSE_HOOKS,
+        Env.MEMBERS,
+        Env.GROUPS,
+        Env.CODE_DEPLOY,
+    }
+)
 _BOOLEAN = frozenset({Env.DRY_RUN, Env.ROLLBACK_KNOWN_BAD_RELEASES})
 
 

@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from ecs_rollback.config import Settings
+from ecs_rollback.domain.codedeploy import LoadBalancerTarget
+from ecs_rollback.domain.decision import OngoingCodeDeploy
 from ecs_rollback.domain.model import (
     Deployment,
     ImageReference,
@@ -145,8 +147,12 @@ class ServiceSnapshot:
     ecs_rollback_enabled: bool  # circuit breaker or deployment alarms with rollback on
     controller: str = "ECS"  # deploymentController.type: ECS, CODE_DEPLOY or EXTERNAL
     strategy: str = "ROLLING"  # deploymentConfiguration.strategy: ROLLING, BLUE_GREEN, LINEAR, CANARY
+    bake_time_minutes: int | None = (
+        None  # deploymentConfiguration.bakeTimeInMinutes (blue/green, linear, canary)
+    )
     current_service_deployment: str | None = None  # its ARN, where ECS reports one
     current_service_revisions: tuple[str, ...] = ()  # ARNs of the revisions it runs now
+    load_balancers: tuple[LoadBalancerTarget, ...] = ()  # loadBalancers: container name and port
 
     def deployment(self, deployment_id: str) -> EcsDeployment | None:
         return next((d for d in self.deployments if d.deployment_id == deployment_id), None)
@@ -165,6 +171,18 @@ class ServiceRevision:
     service_arn: str
     task_definition_arn: str
     digests: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PausedDeployment:
+    """A service deployment as ``DescribeServiceDeployments`` tells it, for its pause hooks: its
+    stage, the revision it deploys, and the ``hookId`` of each PAUSE hook awaiting action."""
+
+    arn: str
+    status: str
+    lifecycle_stage: str | None
+    target_revision_arn: str | None
+    awaiting_hooks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +222,40 @@ class EcsGateway(Protocol):
 
     def service_deployment_status(self, arn: str) -> tuple[str, str] | None:
         """(status, statusReason) of ECS's service deployment ``arn``; None when ECS does not know it."""
+        ...
+
+    def describe_pause_hooks(self, service_deployment_arn: str) -> PausedDeployment | None:
+        """The service deployment and its pause hooks awaiting action; None when ECS does not know it."""
+        ...
+
+    def continue_service_deployment(self, service_deployment_arn: str, hook_id: str, action: str) -> bool:
+        """``ContinueServiceDeployment`` (``CONTINUE`` or ``ROLLBACK``) on a pause hook: True when ECS
+        took it, False when the hook is no longer awaiting action (answered, timed out, or ended)."""
+        ...
+
+
+class CodeDeployGateway(Protocol):
+    """CodeDeploy, for the CODE_DEPLOY-controlled services whose deployment group is configured."""
+
+    def ongoing_deployment(self, application: str, deployment_group: str) -> OngoingCodeDeploy | None:
+        """The deployment CodeDeploy is carrying out on the group (``ListDeployments`` InProgress
+        or Ready, then ``GetDeployment``): None when there is none."""
+        ...
+
+    def stop_deployment(self, deployment_id: str) -> bool:
+        """``StopDeployment`` with ``autoRollbackEnabled``: True when CodeDeploy stops it and rolls
+        back, False when the deployment is already complete."""
+        ...
+
+    def create_deployment(
+        self, application: str, deployment_group: str, app_spec: str, description: str
+    ) -> str:
+        """``CreateDeployment`` of an ECS AppSpec (``AppSpecContent``): the new deployment's id."""
+        ...
+
+    def deployment_state(self, deployment_id: str) -> str | None:
+        """``GetDeployment``: the final state of a deployment as its EventBridge event names it
+        (SUCCESS, FAILURE, STOP), or None while it has not ended."""
         ...
 
 
@@ -285,9 +337,28 @@ class Telemetry(Protocol):
     def event(self, name: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class AccountPorts:
+    """The ports that act in one account and region: its services, its images, its alarms."""
+
+    ecs: EcsGateway
+    registry: ImageRegistry
+    alarms: AlarmGateway
+
+
+class MemberAccounts(Protocol):
+    def ports_in(self, account: str, region: str) -> AccountPorts:
+        """The ports of a member account and region, acting as the role the member provides."""
+        ...
+
+
 @dataclass
 class Dependencies:
-    """Everything a service talks to, as ports: built by the composition root, or from fakes."""
+    """Everything a service talks to, as ports: built by the composition root, or from fakes.
+
+    ``members``: a central installation's way into its member accounts (``services/place.py``
+    swaps ``ecs``, ``registry`` and ``alarms`` for a member's); None for a single account.
+    """
 
     settings: Settings
     ledger: Ledger
@@ -298,3 +369,6 @@ class Dependencies:
     bake_timer: BakeTimer | None
     clock: Clock
     telemetry: Telemetry
+    members: MemberAccounts | None = None
+    # CodeDeploy in the home account (the services named in ``codeDeploy``); None: not configured.
+    codedeploy: CodeDeployGateway | None = None

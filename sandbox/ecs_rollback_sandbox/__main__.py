@@ -103,12 +103,31 @@ def main(
             "ECS's own rollback, StopServiceDeployment).",
         ),
     ] = Strategy.ROLLING,
+    accounts: Annotated[
+        int,
+        typer.Option(
+            "--accounts",
+            min=1,
+            max=2,
+            metavar="N",
+            help="2: deploy the stack as a central installation and the member stack in a second "
+            "account, whose own demo/web is rolled back through the member role after the story.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the ECS auto-rollback service on an embedded AWS emulator and show a rollback, end to end."""
     _prepare_process()
     progress = _Progress()
     try:
-        _run(progress, keep=keep, port=port, quiet=quiet, as_json=as_json, strategy=strategy.ecs_name)
+        _run(
+            progress,
+            keep=keep,
+            port=port,
+            quiet=quiet,
+            as_json=as_json,
+            strategy=strategy.ecs_name,
+            accounts=accounts,
+        )
     except KeyboardInterrupt:
         print("sandbox: interrupted", file=sys.stderr)
         raise typer.Exit(130) from None
@@ -150,12 +169,20 @@ def _check_port(host: str, port: int) -> None:
 
 
 def _run(
-    progress: _Progress, *, keep: bool, port: int, quiet: bool, as_json: bool, strategy: str = "ROLLING"
+    progress: _Progress,
+    *,
+    keep: bool,
+    port: int,
+    quiet: bool,
+    as_json: bool,
+    strategy: str = "ROLLING",
+    accounts: int = 1,
 ) -> None:
     started = time.monotonic()
     from ecs_rollback_sandbox.clock import ManualClock
     from ecs_rollback_sandbox.demo import STORY_LENGTH, run_story
     from ecs_rollback_sandbox.emulator import Emulator
+    from ecs_rollback_sandbox.member_story import members_setting, provision_member, run_member_story
     from ecs_rollback_sandbox.stack import provision_stack, synthesized_app
     from ecs_rollback_sandbox.timeline import Mode, Timeline, short_image
     from ecs_rollback_sandbox.world import World
@@ -170,7 +197,7 @@ def _run(
     with Emulator(port=port) as emulator:
         timeline.say("sandbox", f"AWS emulator (moto) on {emulator.endpoint}")
         progress.step = "synthesizing the stack"
-        with synthesized_app() as synthesized:
+        with synthesized_app(members=members_setting() if accounts == 2 else None) as synthesized:
             timeline.say(
                 "sandbox",
                 f"synthesized {synthesized.stack_name} with cdk-nag ({time.monotonic() - started:.1f} s)",
@@ -178,6 +205,9 @@ def _run(
             progress.step = "deploying the stack into the emulator"
             deployed = provision_stack(emulator, synthesized)
             world = World(emulator, clock, deployed, observers=[timeline.observe])
+            if accounts == 2:
+                progress.step = "deploying the member stack into the second account"
+                member = provision_member(emulator, synthesized.cdk_out, deployed.stack, clock)
         timeline.say(
             "sandbox",
             f"CloudFormation CREATE_COMPLETE: {len(deployed.stack.functions)} functions, "
@@ -186,6 +216,10 @@ def _run(
         )
         progress.step = "telling the story"
         result = run_story(world, timeline, strategy=strategy)
+        member_result = None
+        if accounts == 2:
+            progress.step = "telling the second account's story"
+            member_result = run_member_story(world, member, timeline)
         progress.step = "writing the timeline page"
         page = _write_timeline(world, deployed.stack.outputs["LedgerTableName"])
         elapsed = time.monotonic() - started
@@ -194,6 +228,11 @@ def _run(
             f"{short_image(result.pinned_image)}, web:1's recorded digest "
             f"({len(result.notifications)} notifications, {elapsed:.1f} s)"
         )
+        if member_result is not None:
+            summary += (
+                f"; and {member_result.service_arn.split(':')[4]}'s demo/web to "
+                f"{member_result.rolled_back_to.rsplit('/', 1)[-1]} through the member role"
+            )
         if mode is Mode.JSON:
             timeline.print_json(
                 outcome=summary,
@@ -201,6 +240,18 @@ def _run(
                 stack=deployed.stack.name,
                 notifications=result.notifications,
                 rollback_aws_calls=result.rollback_calls,
+                **(
+                    {
+                        "member": {
+                            "service_arn": member_result.service_arn,
+                            "rolled_back_to": member_result.rolled_back_to,
+                            "rollback_aws_calls": member_result.calls,
+                            "notifications": member_result.notifications,
+                        }
+                    }
+                    if member_result is not None
+                    else {}
+                ),
                 timeline_html=str(page) if page else None,
                 wall_seconds=round(elapsed, 2),
             )

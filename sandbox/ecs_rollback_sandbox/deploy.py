@@ -56,6 +56,7 @@ EMULATOR_SKIPS = frozenset(
         "AWS::SNS::TopicPolicy",
         "AWS::SQS::QueuePolicy",
         "AWS::Scheduler::ScheduleGroup",
+        "AWS::Events::EventBusPolicy",  # a central installation's: the harness delivers events itself
         # Removed from the emulator's copy (``HARNESS_PLAYS``): moto would try to run the
         # Notifier in Docker on every ledger write; the sandbox's World plays the mapping.
         "AWS::Lambda::EventSourceMapping",
@@ -296,9 +297,13 @@ def deploy_stack(
     *,
     artifact: str | None = None,
     parameters: Mapping[str, str] | None = None,
+    stack_parameters: Mapping[str, str] | None = None,
     timeout_s: float = 60,
 ) -> DeployedStack:
-    """Deploy ``<artifact>.template.json`` from ``cdk_out_dir`` as ``stack_name`` and describe it."""
+    """Deploy ``<artifact>.template.json`` from ``cdk_out_dir`` as ``stack_name`` and describe it.
+
+    ``parameters``: values of the SSM parameters the template reads; ``stack_parameters``: the
+    template's own parameters (the member stack's central account, region and role ARNs)."""
     cdk_out = Path(cdk_out_dir)
     artifact = artifact or stack_name
     template = json.loads((cdk_out / f"{artifact}.template.json").read_text())
@@ -308,7 +313,12 @@ def deploy_stack(
 
     cloudformation = emulator.client("cloudformation")
     cloudformation.create_stack(
-        StackName=stack_name, TemplateBody=json.dumps(adapt_for_emulator(template)), Capabilities=CAPABILITIES
+        StackName=stack_name,
+        TemplateBody=json.dumps(adapt_for_emulator(template)),
+        Capabilities=CAPABILITIES,
+        Parameters=[
+            {"ParameterKey": key, "ParameterValue": value} for key, value in (stack_parameters or {}).items()
+        ],
     )
     stack = _wait(cloudformation, stack_name, timeout_s)
     return describe_deployed(emulator, stack_name, template, stack)

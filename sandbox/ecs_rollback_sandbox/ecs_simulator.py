@@ -1,6 +1,7 @@
 """Plays Amazon ECS's part, which the emulator does not: deployments that progress, tasks that
 report the image digests ECS resolved, the service deployments and revisions ECS keeps of each
-(``service_deployments``), and the ``ECS Deployment State Change`` events ECS emits.
+(``service_deployments``), and the ``ECS Deployment State Change`` events ECS emits (and the
+``ECS Hook State Change`` of a deployment paused at a pause hook).
 
 The emulator runs in this process (``ThreadedMotoServer``), so the simulator edits its in-memory
 ECS objects directly, exactly where real ECS would change state on its own.
@@ -17,6 +18,7 @@ from moto.backends import get_backend
 from moto.ecs.models import Container, Task
 
 from ecs_rollback.domain.model import ImageReference, ServiceId
+from ecs_rollback_sandbox import codedeploy_deployments
 from ecs_rollback_sandbox.clock import ManualClock
 from ecs_rollback_sandbox.emulator import ACCOUNT, Emulator
 from ecs_rollback_sandbox.eventbridge import EventSource, milliseconds
@@ -58,10 +60,12 @@ class EcsSimulator:
         strategy: str = "ROLLING",
         bake_time_minutes: int | None = None,
         controller: str = "ECS",
+        load_balancer: tuple[str, int] | None = None,
     ) -> ServiceId:
         """A service running ``task_definition_arn``. ``strategy`` is ECS's deployment strategy
         (ROLLING, BLUE_GREEN, LINEAR, CANARY) and ``controller`` its deployment controller (ECS,
-        CODE_DEPLOY, EXTERNAL), as ``CreateService`` takes them."""
+        CODE_DEPLOY, EXTERNAL), as ``CreateService`` takes them; ``load_balancer``: the container
+        name and port its target group routes to (a CODE_DEPLOY service has one)."""
         ecs = self.emulator.client("ecs")
         ecs.create_cluster(clusterName=cluster)
         configuration: dict[str, Any] = {
@@ -76,6 +80,18 @@ class EcsSimulator:
             configuration["strategy"] = strategy
             if bake_time_minutes is not None:
                 configuration["bakeTimeInMinutes"] = bake_time_minutes
+        balancers = (
+            [
+                {
+                    "targetGroupArn": f"arn:aws:elasticloadbalancing:{self.emulator.region}:{self.account}:"
+                    f"targetgroup/{service}-blue/0123456789abcdef",
+                    "containerName": load_balancer[0],
+                    "containerPort": load_balancer[1],
+                }
+            ]
+            if load_balancer
+            else []
+        )
         ecs.create_service(
             cluster=cluster,
             serviceName=service,
@@ -83,9 +99,24 @@ class EcsSimulator:
             desiredCount=desired,
             deploymentConfiguration=configuration,
             deploymentController={"type": controller},
+            loadBalancers=balancers,
         )
         service_id = self.service_id(cluster, service)
         raw = self._service(service_id)
+        if controller == "CODE_DEPLOY" and not raw.deployments:
+            # moto lists no deployment for a CODE_DEPLOY service; the harness reports its original
+            # task set as the PRIMARY deployment, so what it runs can be adopted as its baseline.
+            raw.deployments.append(
+                {
+                    "id": f"ecs-svc/{uuid.uuid4().int % 10**19:019d}",
+                    "status": "PRIMARY",
+                    "taskDefinition": task_definition_arn,
+                    "desiredCount": desired,
+                    "pendingCount": 0,
+                    "runningCount": desired,
+                    "launchType": raw.launch_type,
+                }
+            )
         for deployment in raw.deployments:
             deployment["createdAt"] = self.clock.now()
             deployment["rolloutState"] = "COMPLETED"
@@ -201,6 +232,7 @@ class EcsSimulator:
         self._stop_tasks_except(service, primary["taskDefinition"])
         reason = f"ECS deployment {primary['id']} completed."
         self.service_deployments.advance(raw, primary["id"], "SUCCESSFUL", self.clock.now(), reason)
+        codedeploy_deployments.settle(self.account, self.emulator.region, raw, primary["taskDefinition"])
         return self.deployment_event(service, "SERVICE_DEPLOYMENT_COMPLETED", primary["id"], reason)
 
     def shift_traffic(self, service: ServiceId) -> None:
@@ -221,6 +253,14 @@ class EcsSimulator:
             record.update(
                 lifecycleStage="BAKE_TIME", targetServiceRevision=target, updatedAt=self.clock.now()
             )
+
+    def pause(self, service: ServiceId, stage: str, **timeout: Any) -> dict[str, Any]:
+        """The service's deployment reached ``stage``, where its ``lifecycleHooks`` have a PAUSE
+        hook: it waits for ContinueServiceDeployment. Returns the ``ECS Hook State Change``
+        (HOOK_AWAITING_ACTION) event ECS emits (``timeout``: ``timeout_minutes``, ``timeout_action``)."""
+        now = self.clock.now()
+        record, hook = self.service_deployments.pause(self._service(service), stage, now, **timeout)
+        return self.service_deployments.hook_event(record, hook, now)
 
     def fail(
         self, service: ServiceId, *, reason: str = "ECS deployment circuit breaker: task failed to start."

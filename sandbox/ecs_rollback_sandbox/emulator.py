@@ -6,6 +6,7 @@ explicitly on every session, so nothing here can fall back to real credentials.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import urllib.request
@@ -27,6 +28,8 @@ class Emulator:
     region: str = REGION
     host: str = "127.0.0.1"
     port: int = 0
+    # Whose calls these are: the fake credentials of ACCOUNT, or a role's in another account.
+    credentials: dict[str, str] = field(default_factory=lambda: dict(FAKE_CREDENTIALS), repr=False)
     _server: Any = field(default=None, init=False, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -34,10 +37,11 @@ class Emulator:
     def start(self) -> Emulator:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-        from ecs_rollback_sandbox import emulator_fixes, service_deployments
+        from ecs_rollback_sandbox import codedeploy_deployments, emulator_fixes, service_deployments
 
         emulator_fixes.apply()  # the same corrected emulator for every test, whatever runs first
         service_deployments.apply()  # and the ECS APIs it lacks
+        codedeploy_deployments.apply()  # and CodeDeploy's deployments on ECS services
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access line per call is noise here
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
@@ -72,10 +76,24 @@ class Emulator:
 
     def session(self) -> boto3.Session:
         return boto3.Session(
-            aws_access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],
-            aws_secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
+            aws_access_key_id=self.credentials["aws_access_key_id"],
+            aws_secret_access_key=self.credentials["aws_secret_access_key"],
+            aws_session_token=self.credentials.get("aws_session_token"),
             region_name=self.region,
         )
+
+    def in_account(self, account: str, role_name: str = "OrganizationAccountAccessRole") -> Emulator:
+        """The same emulator as seen from another account: its calls carry the credentials of a
+        role there (STS AssumeRole; the emulator keeps each account's resources apart by them)."""
+        answer = self.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/{role_name}", RoleSessionName="harness"
+        )["Credentials"]
+        credentials = {
+            "aws_access_key_id": answer["AccessKeyId"],
+            "aws_secret_access_key": answer["SecretAccessKey"],
+            "aws_session_token": answer["SessionToken"],
+        }
+        return dataclasses.replace(self, credentials=credentials)
 
     def client(self, service: str) -> Any:
         """A client for the harness's own calls, made once per service (clients are thread-safe)."""

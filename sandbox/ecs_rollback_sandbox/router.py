@@ -30,6 +30,9 @@ _BY_DETAIL_TYPE = {
     "ECS Deployment State Change": "deployment_events",
     "CloudWatch Alarm State Change": "alarm_events",
     "ECR Image Action": "image_events",
+    "ECS Hook State Change": "release_gate",  # pause hooks, answered by the release gate
+    # The ends of CodeDeploy's deployments (the stack's rule exists only with ``codeDeploy``).
+    "CodeDeploy Deployment State-change Notification": "deployment_events",
 }
 
 

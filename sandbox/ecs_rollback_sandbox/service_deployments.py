@@ -9,7 +9,8 @@ resolved), of ``StopServiceDeployment``, or of ``deploymentConfiguration.strateg
 answers those calls with the request and response shapes of the ECS API reference, so the
 product's code calls them exactly as it calls AWS:
 
-- ``apply()`` adds the four actions to moto's ECS request handler, keeps the deployment
+- ``apply()`` adds the five actions to moto's ECS request handler (``ContinueServiceDeployment``
+  answers a pause hook awaiting action), keeps the deployment
   configuration ``CreateService`` is given (moto drops it), and makes ``UpdateService`` refuse a
   new task definition on a service whose controller is not ECS, as ECS does;
 - :class:`ServiceDeployments` is the simulator's side: it opens a service deployment when ECS
@@ -22,13 +23,15 @@ and a revision's ``.../service-revision/CLUSTER/SERVICE/ID`` (the reference's ow
 from __future__ import annotations
 
 import base64
+import os
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ecs_rollback_sandbox.emulator_fixes import replace_method
+from ecs_rollback_sandbox.eventbridge import EventSource, milliseconds
 
 _APPLIED = "_ecs_rollback_sandbox_service_deployments"
 DESCRIBE_LIMIT = 20  # ARNs per DescribeServiceDeployments / DescribeServiceRevisions (the API's limit)
@@ -36,6 +39,11 @@ LIST_LIMIT = 100  # maxResults of ListServiceDeployments
 # StopServiceDeployment is taken in these states (the developer guide, "Stopping ... deployments").
 STOPPABLE = ("PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
 ONGOING = ("PENDING", "IN_PROGRESS", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "STOP_REQUESTED")
+# ContinueServiceDeployment's actions (the API reference; CONTINUE when none is given), and the
+# pause hook's default timeout (DeploymentLifecycleHookTimeoutConfiguration: 1440 minutes, ROLLBACK).
+HOOK_ACTIONS = ("CONTINUE", "ROLLBACK")
+PAUSE_TIMEOUT_MINUTES = 1440
+PAUSE_HOOK_DETAIL_TYPE = "ECS Hook State Change"
 
 
 def use_clock(backend: Any, now: Callable[[], datetime]) -> None:
@@ -181,6 +189,54 @@ class ServiceDeployments:
         task_definition: str = _revisions(self.backend)[source]["taskDefinition"]
         return task_definition
 
+    def pause(
+        self,
+        service: Any,
+        stage: str,
+        now: datetime,
+        *,
+        timeout_minutes: int = PAUSE_TIMEOUT_MINUTES,
+        timeout_action: str = "ROLLBACK",
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The current service deployment reached ``stage``, where the service has a PAUSE hook:
+        it waits, the hook AWAITING_ACTION (a ``DeploymentLifecycleHookDetail`` in its
+        ``lifecycleHookDetails``). Returns (the service deployment, the hook)."""
+        record = self.current(service)
+        if record is None or record["status"] != "IN_PROGRESS":
+            raise ValueError("only a service deployment in progress pauses at a lifecycle hook")
+        hook = {
+            # "ecs-pause-" and 43 characters of [A-Za-z0-9_-], the developer guide's example's shape
+            "hookId": "ecs-pause-" + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="),
+            "targetType": "PAUSE",
+            "status": "AWAITING_ACTION",
+            "expiresAt": now + timedelta(minutes=timeout_minutes),
+            "timeoutAction": timeout_action,
+        }
+        record.setdefault("lifecycleHookDetails", []).append(hook)
+        record.update(lifecycleStage=stage, updatedAt=now)
+        return record, hook
+
+    def hook_event(self, record: dict[str, Any], hook: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """The ``ECS Hook State Change`` event ECS emits for a pause hook awaiting action. ECS
+        publishes no sample; this is modelled on its ``ECS Deployment State Change`` events and
+        on ``DeploymentLifecycleHookDetail`` (``events/pause_hook.py`` says which fields)."""
+        region, account = record["serviceArn"].split(":")[3:5]
+        detail = {
+            "eventType": "INFO",
+            "eventName": "HOOK_AWAITING_ACTION",
+            "clusterArn": record["clusterArn"],
+            "serviceDeploymentArn": record["serviceDeploymentArn"],
+            "hookId": hook["hookId"],
+            "targetType": hook["targetType"],
+            "status": hook["status"],
+            "lifecycleStage": record["lifecycleStage"],
+            "expiresAt": milliseconds(hook["expiresAt"]) + "Z",
+            "timeoutAction": hook["timeoutAction"],
+            "updatedAt": milliseconds(now) + "Z",
+        }
+        events = EventSource("aws.ecs", account, region)
+        return events.event(PAUSE_HOOK_DETAIL_TYPE, detail, resources=[record["serviceArn"]], at=now)
+
     def restored_digests(self, service: Any) -> dict[str, str]:
         """The digests of the revision the current service deployment rolls back to, by container."""
         record = self.current(service)
@@ -212,6 +268,7 @@ def apply() -> None:
         ("describe_service_deployments", _describe_service_deployments),
         ("describe_service_revisions", _describe_service_revisions),
         ("stop_service_deployment", _stop_service_deployment),
+        ("continue_service_deployment", _continue_service_deployment),
     ):
         if not getattr(getattr(EC2ContainerServiceResponse, name, None), _APPLIED, False):
             setattr(action, _APPLIED, True)
@@ -374,15 +431,59 @@ def _stop_service_deployment(self: Any) -> Any:
     if stop_type == "ABORT":
         raise _error("UnsupportedFeatureException", "stopType ABORT is not supported; use ROLLBACK.")
     if record["status"] in ("PENDING", "IN_PROGRESS"):
-        task_definition = ServiceDeployments(self.ecs_backend).begin_rollback(
-            service,
-            record,
-            _now(self.ecs_backend),
-            "Service deployment rolled back because of a stop request.",
+        _roll_back(self.ecs_backend, service, record, "a stop request", "ConflictException")
+    return ActionResult({"serviceDeploymentArn": arn})
+
+
+def _roll_back(backend: Any, service: Any, record: dict[str, Any], cause: str, refusal: str) -> None:
+    """ECS rolls ``record`` back to its source revision, as asked (``refusal``: its error when the
+    deployment has no earlier revision)."""
+    task_definition = ServiceDeployments(backend).begin_rollback(
+        service, record, _now(backend), f"Service deployment rolled back because of {cause}."
+    )
+    if task_definition is None:
+        raise _error(refusal, "The service deployment has no earlier service revision to roll back to.")
+    service.task_definition = task_definition  # ECS starts the rollback's deployment next
+
+
+def _continue_service_deployment(self: Any) -> Any:
+    """A pause hook awaiting action: CONTINUE resumes the deployment, ROLLBACK rolls it back as
+    StopServiceDeployment ROLLBACK does. The reference lists InvalidParameterException and
+    ClientException among its errors; a hook not awaiting action (or a deployment no longer in
+    progress) answers InvalidParameterException here."""
+    from moto.core.responses import ActionResult
+
+    arn = str(self._get_param("serviceDeploymentArn") or "")
+    hook_id = str(self._get_param("hookId") or "")
+    action = self._get_param("action") or "CONTINUE"
+    if not arn or not hook_id:
+        raise _error("InvalidParameterException", "serviceDeploymentArn and hookId are required.")
+    if action not in HOOK_ACTIONS:
+        raise _error("InvalidParameterException", "action must be CONTINUE or ROLLBACK.")
+    match = next(
+        ((s, r) for s, r in _all_records(self.ecs_backend) if r["serviceDeploymentArn"] == arn), None
+    )
+    if match is None:
+        raise _error("ServiceDeploymentNotFoundException", f"The service deployment {arn} does not exist.")
+    service, record = match
+    hook = next(
+        (
+            h
+            for h in record.get("lifecycleHookDetails", [])
+            if h["hookId"] == hook_id and h["targetType"] == "PAUSE"
+        ),
+        None,
+    )
+    if hook is None or hook["status"] != "AWAITING_ACTION" or record["status"] != "IN_PROGRESS":
+        raise _error(
+            "InvalidParameterException",
+            f"The lifecycle hook {hook_id} is not awaiting action on a service deployment in progress.",
         )
-        if task_definition is None:
-            raise _error(
-                "ConflictException", "The service deployment has no earlier service revision to roll back to."
-            )
-        service.task_definition = task_definition  # ECS starts the rollback's deployment next
+    now = _now(self.ecs_backend)
+    if action == "ROLLBACK":
+        _roll_back(
+            self.ecs_backend, service, record, "a ContinueServiceDeployment ROLLBACK", "ClientException"
+        )
+    hook["status"] = "SUCCEEDED" if action == "CONTINUE" else "FAILED"
+    record["updatedAt"] = now
     return ActionResult({"serviceDeploymentArn": arn})

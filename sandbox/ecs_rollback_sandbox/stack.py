@@ -72,16 +72,20 @@ def sandbox_context() -> dict[str, Any]:
     }
 
 
-def synthesize(outdir: str | Path) -> SynthesizedApp:
-    """The project's app (cdk-nag included) with the sandbox context, into ``outdir``."""
-    return synthesize_app(outdir, context=sandbox_context())
+def synthesize(outdir: str | Path, *, members: dict[str, Any] | None = None) -> SynthesizedApp:
+    """The project's app (cdk-nag included) with the sandbox context, into ``outdir``; with
+    ``members``, a central installation (and its member stack)."""
+    context = sandbox_context()
+    if members is not None:
+        context["ecsRollback"]["members"] = members
+    return synthesize_app(outdir, context=context)
 
 
 @contextlib.contextmanager
-def synthesized_app() -> Iterator[SynthesizedApp]:
+def synthesized_app(*, members: dict[str, Any] | None = None) -> Iterator[SynthesizedApp]:
     """``synthesize`` into a temporary directory that lasts as long as the block."""
     with tempfile.TemporaryDirectory(prefix="ecs-rollback-sandbox-") as outdir:
-        yield synthesize(Path(outdir))
+        yield synthesize(Path(outdir), members=members)
 
 
 @contextlib.contextmanager

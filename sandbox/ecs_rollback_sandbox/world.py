@@ -26,7 +26,7 @@ from typing import Any
 from ecs_rollback import contract
 from ecs_rollback.adapters.ledger_dynamodb import DynamoDBLedger
 from ecs_rollback.composition import build
-from ecs_rollback.config import AlarmLink, Scope, Settings
+from ecs_rollback.config import AlarmLink, CodeDeployGroup, Group, Members, Scope, Settings
 from ecs_rollback.contract import from_environment, table_definition, to_environment
 from ecs_rollback.domain.model import ServiceId
 from ecs_rollback.domain.notices import NoticeKind
@@ -41,6 +41,7 @@ from ecs_rollback.handlers import (
     release_gate,
 )
 from ecs_rollback.ports import Dependencies
+from ecs_rollback_sandbox import codedeploy_deployments
 from ecs_rollback_sandbox.clock import ManualClock
 from ecs_rollback_sandbox.cloudwatch_simulator import CloudWatchSimulator
 from ecs_rollback_sandbox.ecs_simulator import EcsSimulator
@@ -310,6 +311,17 @@ class World:
                 results.append(self.deliver(self.ecs.complete(service)))
         return results
 
+    def codedeploy_events(self) -> list[dict[str, Any]]:
+        """The events CodeDeploy sends for its deployments that ended since the last call (not yet
+        delivered: a test may deliver, lose or redeliver them)."""
+        return codedeploy_deployments.state_change_events(
+            self.ecs.account, self.emulator.region, self.clock.now()
+        )
+
+    def run_codedeploy(self) -> list[dict[str, Any]]:
+        """Deliver CodeDeploy's events for its deployments that ended since the last call."""
+        return [self.deliver(event) for event in self.codedeploy_events()]
+
     def deploy(
         self, service: ServiceId, task_definition_arn: str, *, complete: bool = True
     ) -> list[dict[str, Any]]:
@@ -452,6 +464,10 @@ def provision_direct(
     dry_run: bool = False,
     dry_run_services: list[str] | None = None,
     rollback_known_bad_releases: bool = contract.DEFAULT_ROLLBACK_KNOWN_BAD_RELEASES,
+    answer_pause_hooks: Mapping[str, Any] | None = None,
+    groups: Mapping[str, list[str]] | None = None,
+    members: Mapping[str, Any] | None = None,
+    code_deploy: list[Mapping[str, str]] | None = None,
     notify_on: Collection[str] = contract.DEFAULT_NOTIFY_ON,
     chat: bool = False,
     name: str = "ledger",
@@ -492,10 +508,16 @@ def provision_direct(
             dry_run=dry_run,
             dry_run_services=tuple(dry_run_services or ()),
             rollback_known_bad_releases=rollback_known_bad_releases,
+            answer_pause_hooks=Scope.model_validate(answer_pause_hooks) if answer_pause_hooks else None,
             bake_timer_function_arn=arn("bake_timer"),
             bake_timer_role_arn=f"arn:aws:iam::{ACCOUNT}:role/{name}-bake-timer-scheduler",
             bake_timer_dead_letter_arn=queue_arn(emulator, dead_letters),
             schedule_group_name=f"{name}-bake",
+            groups=tuple(Group(name=key, services=tuple(refs)) for key, refs in (groups or {}).items()),
+            members=Members.model_validate(members) if members else None,
+            code_deploy=tuple(CodeDeployGroup.model_validate(group) for group in code_deploy)
+            if code_deploy
+            else None,
         )
     )
     functions = {key: Function(arn(key).rsplit(":", 1)[1], arn(key), environment) for key in HANDLERS}

@@ -114,6 +114,26 @@ def test_the_blue_green_story_rolls_back_through_ecs_itself(
     assert history["web:3"] == "ROLLED_BACK"
 
 
+def test_two_accounts_a_members_service_is_rolled_back_through_the_member_role(
+    aws: Emulator, sandbox_app: SynthesizedApp
+) -> None:
+    # When the command tells the story with a second (member) account
+    result = CliRunner().invoke(sandbox_command, ["--json", "--accounts", "2"])
+
+    # Then after the usual story, the member's demo/web is rolled back in its own account
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    member = document["member"]
+    assert member["service_arn"] == "arn:aws:ecs:us-east-1:222222222222:service/demo/web"
+    assert member["rolled_back_to"].startswith("arn:aws:ecs:us-east-1:222222222222:task-definition/web:")
+    assert member["rollback_aws_calls"]["ecs.UpdateService"] == 1
+    assert member["rollback_aws_calls"]["sts.AssumeRole"] <= 1  # once per account while it lasts
+    assert [note["body"]["outcome"] for note in member["notifications"]][:1] == ["ROLLED_BACK"]
+    texts = "\n".join(entry["text"] for entry in document["timeline"])
+    assert "forwarded to the central bus" in texts
+    assert "222222222222's demo/web to web:1 through the member role" in document["outcome"]
+
+
 def test_a_port_in_use_fails_with_one_clear_line() -> None:
     # Given a port something else listens on
     with socket.socket() as taken:

@@ -23,7 +23,7 @@ from pathlib import Path
 PACKAGE = "ecs_rollback"
 SOURCE = Path(__file__).resolve().parents[2] / "lambdas" / PACKAGE
 # The names the services give their ports: ``Dependencies`` fields and the parameters that take one.
-PORTS = frozenset({"ledger", "ecs", "registry", "alarms", "notifier", "bake_timer"})
+PORTS = frozenset({"ledger", "ecs", "registry", "alarms", "notifier", "bake_timer", "codedeploy"})
 ALARM_SEEN = ("ledger", "alarm_seen")
 
 
@@ -129,6 +129,7 @@ ADAPTERS = {
     "alarms": ("adapters.alarms", "CloudWatchAlarms", "cloudwatch"),
     "notifier": ("adapters.notifier_sns", "SnsNotifier", "sns"),
     "bake_timer": ("adapters.scheduler", "SchedulerBakeTimer", "scheduler"),
+    "codedeploy": ("adapters.codedeploy", "CodeDeployAdapter", "codedeploy"),
 }
 # TransactWriteItems is authorized item by item, as the action each item performs.
 TRANSACT_ITEMS = {
@@ -141,6 +142,8 @@ TRANSACT_ITEMS = {
 IMPLIED = {
     "ecs:RegisterTaskDefinition": ("ecs:TagResource", "iam:PassRole"),
     "scheduler:CreateSchedule": ("iam:PassRole",),
+    # CodeDeploy reads the deployment group's deployment configuration to create a deployment.
+    "codedeploy:CreateDeployment": ("codedeploy:GetDeploymentConfig",),
 }
 INDEX_QUERY = "dynamodb:Query@index"  # a Query with IndexName: granted on table/<name>/index/*
 
@@ -227,6 +230,7 @@ def port_methods() -> dict[str, set[str]]:
         "alarms": "AlarmGateway",
         "notifier": "Notifier",
         "bake_timer": "BakeTimer",
+        "codedeploy": "CodeDeployGateway",
     }
     return {
         port: {node.name for node in _class("ports", protocol).body if isinstance(node, ast.FunctionDef)}

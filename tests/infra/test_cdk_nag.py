@@ -31,9 +31,24 @@ VARIANTS = {
         "existingTopicArn": "arn:aws:sns:us-east-1:123456789012:rollbacks",
     },
     "chat": {"chatNotifications": True},
+    "pause-hooks": {"answerPauseHooks": {"services": ["prod/web"]}},
+    "codedeploy": {
+        "codeDeploy": [
+            {"service": "prod/web", "application": "AppECS-prod-web", "deploymentGroup": "DgpECS-prod-web"}
+        ]
+    },
     "chat-with-existing-topic": {
         "chatNotifications": True,
         "existingTopicArn": "arn:aws:sns:us-east-1:123456789012:rollbacks",
+    },
+    # A central installation and its member stack (the app holds both; both are checked).
+    "members": {
+        "members": {
+            "accounts": [
+                {"account": "222222222222"},
+                {"account": "333333333333", "regions": ["eu-west-1"], "scope": {"clusters": ["team"]}},
+            ]
+        }
     },
 }
 
@@ -74,15 +89,18 @@ def _acknowledgements(root: Any) -> list[tuple[str, str, str]]:
     return acknowledged
 
 
-def test_every_acknowledgement_answers_a_real_finding(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    # Given the example app built twice: once as shipped, once with acknowledgements recorded only
+@pytest.mark.parametrize("variant", ["example", "members"])
+def test_every_acknowledgement_answers_a_real_finding(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, variant: str
+) -> None:
+    # Given the app built twice: once as shipped, once with acknowledgements recorded only
     recorded: list[tuple[str, str]] = []
     monkeypatch.setattr(
         ecs_rollback_cdk.nag,
         "acknowledge",
         lambda construct, rule, reason: recorded.append((construct.node.path, rule)),
     )
-    bare, _ = build_app(context=example_context(), outdir=str(tmp_path), nag=False)
+    bare, _ = build_app(context=with_config(**VARIANTS[variant]), outdir=str(tmp_path), nag=False)
 
     # When AwsSolutions runs on the unacknowledged app
     report = AwsSolutionsChecks().validate_scope(bare)

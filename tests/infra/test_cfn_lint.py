@@ -38,8 +38,17 @@ def test_the_example_template_has_no_cfn_lint_errors(template: dict) -> None:
             "existingTopicArn": "arn:aws:sns:us-east-1:123456789012:rollbacks",
             "powertoolsLayerArn": "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27",
         },
+        {
+            "codeDeploy": [
+                {
+                    "service": "prod/web",
+                    "application": "AppECS-prod-web",
+                    "deploymentGroup": "DgpECS-prod-web",
+                }
+            ]
+        },
     ],
-    ids=["clusters-dry-run", "existing-resources"],
+    ids=["clusters-dry-run", "existing-resources", "codedeploy"],
 )
 def test_variant_templates_have_no_cfn_lint_errors(overrides: dict) -> None:
     errors, _ = lint(synthesize(with_config(**overrides)).template)

@@ -13,7 +13,7 @@ from typing import Any
 
 import calls
 import pytest
-from cdk_testkit import HANDLERS, as_list, functions_by_name, role_policy_statements
+from cdk_testkit import HANDLERS, as_list, functions_by_name, role_policy_statements, synthesize, with_config
 
 # Every function's log group, tracing and failure queue; not calls of its code.
 PLATFORM = {
@@ -33,6 +33,17 @@ STREAM_SOURCE = {
     "dynamodb:ListStreams",
 }
 TOPIC_KEY = {"kms:Decrypt", "kms:GenerateDataKey*"}  # sns:Publish to the KMS-encrypted topic
+# Granted only when services opt in (answerPauseHooks, not in cdk.json): the pause hook answers.
+OPT_IN = {"ReleaseGate": {"ecs:ContinueServiceDeployment", "ecs:DescribeServiceDeployments"}}
+# Granted only when a deployment group is configured (codeDeploy, not in cdk.json): rollbacks of
+# CODE_DEPLOY-controlled services through CodeDeploy.
+CODE_DEPLOY = [
+    {"service": "prod/web", "application": "AppECS-prod-web", "deploymentGroup": "DgpECS-prod-web"}
+]
+
+
+def _not_codedeploy(actions: set[str]) -> set[str]:
+    return {action for action in actions if not action.startswith("codedeploy:")}
 
 
 def _module(name: str) -> str:
@@ -56,7 +67,7 @@ def granted(template: dict[str, Any], name: str) -> set[str]:
 @pytest.mark.parametrize("name", list(HANDLERS))
 def test_each_function_is_granted_exactly_what_its_code_calls(template: dict[str, Any], name: str) -> None:
     # Given what the function's code can call, and what its adapters ask AWS for it
-    required = calls.required_actions(_module(name))
+    required = _not_codedeploy(calls.required_actions(_module(name))) - OPT_IN.get(name, set())
     if "sns:Publish" in required:
         required |= TOPIC_KEY
 
@@ -64,6 +75,15 @@ def test_each_function_is_granted_exactly_what_its_code_calls(template: dict[str
     source = STREAM_SOURCE if name == "Notifier" else set()
     assert granted(template, name) - source == required
     assert granted(template, name) & STREAM_SOURCE == source
+
+
+def test_the_release_gate_is_granted_its_pause_hook_calls_once_services_opt_in() -> None:
+    # Given a stack whose service opts in to having its pause hooks answered
+    template = synthesize(with_config(answerPauseHooks={"services": ["prod/web"]})).template
+
+    # Then the release gate holds exactly what its code calls, the pause hook answers included
+    assert granted(template, "ReleaseGate") == calls.required_actions(_module("ReleaseGate"))
+    assert OPT_IN["ReleaseGate"] <= granted(template, "ReleaseGate")
 
 
 def test_every_port_method_is_read_from_its_adapter() -> None:
@@ -94,3 +114,23 @@ def test_the_reading_follows_handlers_into_services() -> None:
         ("ledger", "load"),
         ("ledger", "commit"),
     }
+
+
+@pytest.mark.parametrize("name", list(HANDLERS))
+def test_each_function_is_granted_its_codedeploy_calls_once_a_deployment_group_is_configured(
+    codedeploy_template: dict[str, Any], name: str
+) -> None:
+    # Given a stack that names a CODE_DEPLOY service's deployment group
+    required = calls.required_actions(_module(name))
+    codedeploy = required - _not_codedeploy(required)
+
+    # Then each function holds exactly the CodeDeploy calls its code makes
+    granted_codedeploy = granted(codedeploy_template, name) - _not_codedeploy(
+        granted(codedeploy_template, name)
+    )
+    assert granted_codedeploy == codedeploy
+
+
+@pytest.fixture(scope="module")
+def codedeploy_template() -> dict[str, Any]:
+    return synthesize(with_config(codeDeploy=CODE_DEPLOY)).template

@@ -445,3 +445,53 @@ def test_without_pass_role_arns_no_pass_role_to_ecs_is_granted() -> None:
     template = synthesize(with_config(passRoleArns=[])).template
     for name in EXPECTED_ACTIONS:
         assert "PassTaskRolesToEcsTasksOnly" not in _sids(template, name)
+
+
+CODE_DEPLOY = [
+    {"service": "prod/web", "application": "AppECS-prod-web", "deploymentGroup": "DgpECS-prod-web"}
+]
+CODE_DEPLOY_ACTIONS = {
+    "codedeploy:CreateDeployment",
+    "codedeploy:GetDeployment",
+    "codedeploy:ListDeployments",
+    "codedeploy:StopDeployment",
+}
+
+
+@pytest.fixture(scope="module")
+def codedeploy_template() -> dict[str, Any]:
+    return synthesize(with_config(codeDeploy=CODE_DEPLOY)).template
+
+
+def test_no_function_holds_a_codedeploy_action_when_no_deployment_group_is_configured(
+    template: dict[str, Any],
+) -> None:
+    for name in EXPECTED_ACTIONS:
+        assert not [action for action in actions_of(template, name) if action.startswith("codedeploy:")], name
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_ACTIONS))
+def test_the_functions_that_roll_back_go_through_the_configured_deployment_groups_only(
+    codedeploy_template: dict[str, Any], name: str
+) -> None:
+    # Given a stack that names the deployment group of its CODE_DEPLOY service
+    granted = actions_of(codedeploy_template, name)
+
+    # Then each function that carries rollbacks out holds the CodeDeploy calls, on that group only,
+    # and the deployment configurations CreateDeployment reads; no other function holds any
+    codedeploy = {action for action in granted if action.startswith("codedeploy:")}
+    if name not in EXECUTORS:
+        assert codedeploy == set()
+        assert set(granted) == EXPECTED_ACTIONS[name]
+        return
+    assert set(granted) == EXPECTED_ACTIONS[name] | CODE_DEPLOY_ACTIONS | {"codedeploy:GetDeploymentConfig"}
+    group = _statement(codedeploy_template, name, "RollBackThroughConfiguredCodeDeployGroups")
+    assert set(group["Action"]) == CODE_DEPLOY_ACTIONS
+    assert group["Resource"] == _arn("codedeploy", ":deploymentgroup:AppECS-prod-web/DgpECS-prod-web")
+    configs = _statement(codedeploy_template, name, "ReadCodeDeployDeploymentConfigs")
+    assert configs["Action"] == "codedeploy:GetDeploymentConfig"
+    assert configs["Resource"] == _arn("codedeploy", ":deploymentconfig:*")
+
+
+def test_a_codedeploy_stack_stays_least_privilege(codedeploy_template: dict[str, Any]) -> None:
+    assert violations(codedeploy_template) == []

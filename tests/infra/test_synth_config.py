@@ -311,3 +311,87 @@ def test_notify_on_reaches_every_function_and_a_wrong_kind_names_the_choices() -
     # And a misspelt kind is refused with the kinds that exist
     with pytest.raises(ConfigError, match=r"ecsRollback\.notifyOn\.0: .*Fix: list the kinds.*HALTED"):
         RollbackConfig.from_context({"scope": {"clusters": ["prod"]}, "notifyOn": ["ROLLEDBACK"]})
+
+
+def test_groups_are_a_mapping_of_services_in_scope_and_reach_the_manual_function_only() -> None:
+    # Given a group of two services in scope
+    groups = {"checkout": ["prod/web", "prod/worker"]}
+    config = RollbackConfig.from_context(
+        with_config(scope={"clusters": ["prod"]}, groups=groups)["ecsRollback"]
+    )
+    assert config.to_context()["groups"] == groups
+
+    # Then the manual rollback function reads it, and no other function carries it
+    template = synthesize(with_config(scope={"clusters": ["prod"]}, groups=groups)).template
+    carrying = {
+        name
+        for name, (_, function) in functions_by_name(template).items()
+        if "GROUPS" in function["Properties"]["Environment"]["Variables"]
+    }
+    assert carrying == {"ManualRollback"}
+    manual = functions_by_name(template)["ManualRollback"][1]["Properties"]["Environment"]["Variables"]
+    assert json.loads(manual["GROUPS"]) == [{"name": "checkout", "services": ["prod/web", "prod/worker"]}]
+
+
+def test_a_group_member_out_of_scope_names_the_key_and_the_fix() -> None:
+    message = problems({"groups": {"checkout": ["prod/web", "other/api"]}})
+
+    assert "ecsRollback.groups.checkout.1" in message
+    assert "'other/api' is not in scope" in message
+    assert "Fix: add the service (or its cluster) to scope" in message
+
+
+CODE_DEPLOY_GROUP = {
+    "service": "prod/web",
+    "application": "AppECS-prod-web",
+    "deploymentGroup": "DgpECS-prod-web",
+}
+
+
+@pytest.mark.parametrize(
+    ("entries", "key", "expected"),
+    [
+        (
+            [{**CODE_DEPLOY_GROUP, "service": "prod/api"}],
+            "ecsRollback.codeDeploy.0.service",
+            "not in scope",
+        ),
+        ([CODE_DEPLOY_GROUP, CODE_DEPLOY_GROUP], "ecsRollback.codeDeploy.1.service", "more than one"),
+        (
+            [{**CODE_DEPLOY_GROUP, "deploymentGroup": "Dgp/web"}],
+            "ecsRollback.codeDeploy.0.deploymentGroup",
+            "",
+        ),
+        (
+            [{**CODE_DEPLOY_GROUP, "service": "web"}],
+            "ecsRollback.codeDeploy.0.service",
+            "not a service reference",
+        ),
+    ],
+)
+def test_a_bad_codedeploy_entry_names_its_key_and_a_fix(entries: list[Any], key: str, expected: str) -> None:
+    message = problems({"codeDeploy": entries})
+
+    assert f"{key}:" in message
+    assert expected in message
+    assert "Fix:" in message
+
+
+def test_the_codedeploy_groups_reach_every_function_and_read_back_as_settings() -> None:
+    # Given a configuration naming a CODE_DEPLOY service's deployment group
+    template = synthesize(with_config(codeDeploy=[CODE_DEPLOY_GROUP])).template
+
+    # Then every function's environment carries it, read back as the function's Settings read it
+    for _, function in functions_by_name(template).values():
+        environment = function["Properties"]["Environment"]["Variables"]
+        (group,) = json.loads(environment["CODE_DEPLOY"])
+        assert (group["service"], group["application"], group["deployment_group"]) == (
+            "prod/web",
+            "AppECS-prod-web",
+            "DgpECS-prod-web",
+        )
+
+
+def test_without_codedeploy_no_function_gets_the_variable(template: dict[str, Any]) -> None:
+    for _, function in functions_by_name(template).values():
+        assert "CODE_DEPLOY" not in function["Properties"]["Environment"]["Variables"]

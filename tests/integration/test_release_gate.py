@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from ecs_rollback.domain.gate import FIRST_SEEN_KEY
 from tests.integration.conftest import SHA_V2
 
@@ -55,15 +57,16 @@ def test_a_good_release_goes_on_before_it_scales_up(make_world, make_service):
     assert world.lifecycle_hook(web.id, "PRE_SCALE_UP") == {"hookStatus": "SUCCEEDED"}
 
 
-def test_a_blue_green_deployment_is_failed_after_a_traffic_shift_while_its_alarm_fires(
-    make_world, make_service
+@pytest.mark.parametrize("strategy", ["BLUE_GREEN", "LINEAR", "CANARY"])
+def test_a_deployment_is_failed_after_a_traffic_shift_while_its_alarm_fires(
+    make_world, make_service, strategy
 ):
-    # Given a blue/green service whose CPU alarm is linked by configuration, deploying v2,
-    # with the production traffic shifted to it
+    # Given a blue/green (or linear, or canary) service whose CPU alarm is linked by
+    # configuration, deploying v2, with the production traffic shifted to it
     world = make_world(
         bake_time_seconds=300, alarm_links=[{"alarm": "web-cpu-high", "cluster": "prod", "service": "web"}]
     )
-    web = make_service(world, pinned=True, strategy="BLUE_GREEN")
+    web = make_service(world, pinned=True, strategy=strategy)
     web.revision("v2", sha=SHA_V2, pinned=True)
     web.deploy("v2", complete=False)
     world.ecs.shift_traffic(web.id)

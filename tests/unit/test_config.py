@@ -242,3 +242,34 @@ def test_alarm_link_rejects_a_star_in_the_middle() -> None:
     # When building it, then it is refused
     with pytest.raises(ValidationError, match="only allowed at the end"):
         AlarmLink(alarm="web-*-5xx", cluster="prod", service="web")
+
+
+def test_codedeploy_groups_are_read_from_the_environment_and_matched_in_the_home_account() -> None:
+    # Given the deployment group of prod/web configured, and none by default
+    assert from_environment(VALID_ENV).code_deploy is None
+    group = {"service": "prod/web", "application": "AppECS-prod-web", "deploymentGroup": "DgpECS-prod-web"}
+    settings = from_environment({**VALID_ENV, "CODE_DEPLOY": json.dumps([group])})
+
+    # Then prod/web of the home account is deployed by it; the same name in another account is not
+    found = settings.code_deploy_group(SERVICE)
+    assert found is not None and (found.application, found.deployment_group) == (
+        "AppECS-prod-web",
+        "DgpECS-prod-web",
+    )
+    elsewhere = ServiceId("aws", "us-east-1", "210987654321", "prod", "web")
+    assert settings.code_deploy_group(elsewhere) is None
+    assert settings.code_deploy_group(OTHER_SERVICE) is None
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"service": "prod/web", "application": "App/ECS", "deploymentGroup": "Dgp"},
+        {"service": "prod/web", "application": "App", "deploymentGroup": ""},
+        {"service": "web", "application": "App", "deploymentGroup": "Dgp"},
+        {"service": "prod/web", "application": "App"},
+    ],
+)
+def test_a_bad_codedeploy_entry_is_named(entry: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError, match="CODE_DEPLOY"):
+        from_environment({**VALID_ENV, "CODE_DEPLOY": json.dumps([entry])})

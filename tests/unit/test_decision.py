@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ecs_rollback.domain.decision import (
     Decision,
     ManualOptions,
+    OngoingCodeDeploy,
     Path,
     Policy,
     Refuse,
@@ -20,6 +21,7 @@ from ecs_rollback.domain.decision import (
     Skip,
     Trigger,
     decide,
+    through_code_deploy,
 )
 from ecs_rollback.domain.model import Deployment, Origin, Status, TriggerKind, Verdict
 from ecs_rollback.domain.state import Halt, ServiceState
@@ -667,3 +669,94 @@ def test_a_service_another_controller_deploys_is_refused_for_every_trigger(
     for trigger, options in ((alarm(), None), (manual_trigger(), manual())):
         decision = decide(trigger, state(current, [V1]), policy(), NOW, options)
         assert isinstance(decision, Refuse) and decision.code == code, decision
+
+
+def test_a_codedeploy_service_without_a_configured_group_is_refused_naming_the_configuration() -> None:
+    # Given a CODE_DEPLOY service whose deployment group is not configured
+    current = replace(V3, controller="CODE_DEPLOY")
+
+    # When its alarm fires
+    decision = decide(alarm(), state(current, [V1]), policy(), NOW)
+
+    # Then it is refused, saying how to roll back by hand and how to have it done through CodeDeploy
+    assert isinstance(decision, Refuse) and decision.code == "codedeploy_controller"
+    assert "stop-deployment" in decision.message and "codeDeploy" in decision.message
+
+
+def _codedeploy_deploying(current: Deployment, back_to: Deployment) -> Deployment:
+    return replace(
+        current,
+        controller="CODE_DEPLOY",
+        ecs_rollback_to=back_to.task_definition_arn,
+        ecs_rollback_release=back_to.release,
+    )
+
+
+CODEDEPLOY_ONGOING = OngoingCodeDeploy("d-ONGOING01", V3.task_definition_arn)
+
+
+@pytest.mark.parametrize(
+    ("current", "ongoing", "stops", "deploys", "says"),
+    [
+        # CodeDeploy still deploying web:3, its rollback returns to web:1 (the newest GOOD): stop it
+        (
+            _codedeploy_deploying(V3, V1),
+            CODEDEPLOY_ONGOING,
+            "d-ONGOING01",
+            V1,
+            "StopDeployment with rollback",
+        ),
+        # CodeDeploy deploys nothing now (web:3 is live): a deployment of web:1
+        (_codedeploy_deploying(V3, V1), None, None, None, "CreateDeployment of web:1"),
+    ],
+)
+def test_a_codedeploy_service_with_a_configured_group_is_rolled_back_through_codedeploy(
+    current: Deployment,
+    ongoing: OngoingCodeDeploy | None,
+    stops: str | None,
+    deploys: Deployment | None,
+    says: str,
+) -> None:
+    # Given a CODE_DEPLOY service whose deployment group is configured
+    for trigger, options in ((alarm(), None), (manual_trigger(), manual())):
+        # When a rollback is decided, and CodeDeploy says what it is deploying
+        decision = decide(trigger, state(current, [V1]), policy(code_deploy=True), NOW, options)
+        assert isinstance(decision, RollBack), decision
+        assert decision.path == Path.CODEDEPLOY and "through CodeDeploy" in decision.message
+        chosen = through_code_deploy(decision, ongoing)
+
+        # Then CodeDeploy's own rollback is taken only when it returns to the newest GOOD release
+        assert isinstance(chosen, RollBack) and chosen.path == Path.CODEDEPLOY
+        assert chosen.code_deploy_stop == stops
+        assert says in chosen.message
+        expected = deploys.task_definition_arn if deploys else chosen.target.deploy_task_definition_arn
+        assert chosen.deploys == expected
+        assert chosen.target.release_id == V1.release
+
+
+@pytest.mark.parametrize(
+    ("current", "ongoing", "says"),
+    [
+        # CodeDeploy's rollback would return to web:2, not GOOD
+        (_codedeploy_deploying(V3, V2_BAD), CODEDEPLOY_ONGOING, "not web:1"),
+        # CodeDeploy deploys another revision than the one the ledger says runs
+        (
+            _codedeploy_deploying(V3, V1),
+            OngoingCodeDeploy("d-OTHER0001", V2_BAD.task_definition_arn),
+            "not the release the ledger says runs",
+        ),
+    ],
+)
+def test_a_codedeploy_deployment_that_cannot_be_the_way_back_is_refused_with_what_to_do(
+    current: Deployment, ongoing: OngoingCodeDeploy, says: str
+) -> None:
+    # Given a configured CODE_DEPLOY service whose active CodeDeploy deployment does not lead back
+    decision = decide(alarm(), state(current, [V1]), policy(code_deploy=True), NOW)
+    assert isinstance(decision, RollBack)
+
+    # When CodeDeploy says what it is deploying
+    chosen = through_code_deploy(decision, ongoing)
+
+    # Then no deployment is attempted (CodeDeploy takes one per group): refused, saying what to stop
+    assert isinstance(chosen, Refuse) and chosen.code == "codedeploy_deployment_active"
+    assert says in chosen.message and f"--deployment-id {ongoing.deployment_id}" in chosen.message

@@ -79,6 +79,8 @@ def test_every_sample_file_is_covered() -> None:
         | set(ALARM_SAMPLES)
         | {"manual_rollback_request.json", "ecr_image_deleted.json"}
         | set(LIFECYCLE_HOOK_SAMPLES)  # tests/unit/test_release_gate.py
+        | {"ecs_hook_awaiting_action.json"}  # tests/unit/test_pause_hooks.py
+        | {"codedeploy_deployment_success.json"}  # tests/unit/test_codedeploy_events.py
     )
 
     # Then none is left untested

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 
 import pytest
 
+from ecs_rollback.domain.codedeploy import LoadBalancerTarget, app_spec
 from ecs_rollback.domain.errors import TransientFault
 from ecs_rollback.domain.model import ContainerImage, Outcome, ServiceId, Status
 from ecs_rollback.ports import LedgerChange
@@ -344,3 +346,181 @@ def test_a_stop_whose_answer_was_lost_is_recorded_not_repeated() -> None:
     assert fakes.ecs.stops == [SERVICE_DEPLOYMENT]
     assert fakes.ecs.updates == []
     assert record.outcome == Outcome.ROLLED_BACK and record.update_service_at is not None
+
+
+# -- CODE_DEPLOY-controlled services: through CodeDeploy --------------------------------------
+
+CODE_DEPLOY_GROUP = {
+    "service": "prod/web",
+    "application": "AppECS-prod-web",
+    "deploymentGroup": "DgpECS-prod-web",
+}
+CODEDEPLOY_ONGOING_ID = "d-ONGOING01"
+
+
+def deployed_by_codedeploy(fakes: Fakes, service: Running, *, ongoing: bool) -> None:
+    """web:3 recorded as deployed by CodeDeploy (what ran before it: web:1), behind a load
+    balancer; ``ongoing``: CodeDeploy is still deploying it."""
+    state = fakes.ledger.load(SERVICE)
+    assert state is not None and state.current is not None
+    good = state.good[0]
+    current = replace(
+        state.current,
+        controller="CODE_DEPLOY",
+        ecs_rollback_to=service.good_arn,
+        ecs_rollback_release=good.release_id,
+    )
+    fakes.ledger.commit(LedgerChange(state=replace(state, current=current, version=2), expected_version=1))
+    fakes.ecs.load_balancers[SERVICE.arn] = (LoadBalancerTarget("app", 8080),)
+    if ongoing:
+        content = app_spec(service.current_arn, LoadBalancerTarget("app", 8080))
+        fakes.codedeploy.deployments[CODEDEPLOY_ONGOING_ID] = (
+            "AppECS-prod-web/DgpECS-prod-web",
+            "InProgress",
+            content,
+        )
+
+
+def test_while_codedeploy_deploys_the_release_its_deployment_is_stopped_with_rollback() -> None:
+    # Given a CODE_DEPLOY service whose group is configured, CodeDeploy still deploying web:3
+    fakes = Fakes()
+    service = running_service(fakes)
+    deployed_by_codedeploy(fakes, service, ongoing=True)
+    deps = fakes.deps(code_deploy=[CODE_DEPLOY_GROUP])
+
+    # When its alarm is delivered twice
+    first = executor.execute(deps, alarm(), SERVICE)
+    second = executor.execute(deps, alarm(), SERVICE)
+
+    # Then CodeDeploy's deployment is stopped with rollback, once; nothing goes through ECS
+    assert fakes.codedeploy.stops == [CODEDEPLOY_ONGOING_ID]
+    assert fakes.codedeploy.created == []
+    assert fakes.ecs.updates == [] and fakes.ecs.stops == []
+    assert first.outcome == Outcome.ROLLED_BACK and first.path == "codedeploy"
+    assert first.codedeploy_deployment_id == CODEDEPLOY_ONGOING_ID
+    assert "StopDeployment" in first.message
+    assert second.rollback_id == first.rollback_id
+    state = fakes.ledger.load(SERVICE)
+    assert state is not None and state.in_flight is not None
+    assert state.in_flight.target_task_definition_arn == service.good_arn
+
+
+def test_a_codedeploy_service_deploying_nothing_gets_a_deployment_of_the_good_release() -> None:
+    # Given a CODE_DEPLOY service whose group is configured, web:3 live and CodeDeploy idle
+    fakes = Fakes()
+    service = running_service(fakes)
+    deployed_by_codedeploy(fakes, service, ongoing=False)
+    deps = fakes.deps(code_deploy=[CODE_DEPLOY_GROUP])
+
+    # When its alarm arrives
+    record = executor.execute(deps, alarm(), SERVICE)
+
+    # Then CodeDeploy deploys web:1's rollback revision with an ECS AppSpec; ECS is not asked to
+    ((application, group, content),) = fakes.codedeploy.created
+    assert (application, group) == ("AppECS-prod-web", "DgpECS-prod-web")
+    assert json.loads(content) == {
+        "version": 0.0,
+        "Resources": [
+            {
+                "TargetService": {
+                    "Type": "AWS::ECS::Service",
+                    "Properties": {
+                        "TaskDefinition": service.good_arn,
+                        "LoadBalancerInfo": {"ContainerName": "app", "ContainerPort": 8080},
+                    },
+                }
+            }
+        ],
+    }
+    assert fakes.ecs.updates == [] and fakes.codedeploy.stops == []
+    assert record.path == "codedeploy" and record.codedeploy_deployment_id == "d-FAKE00001"
+    assert record.deployed_task_definition_arn == service.good_arn
+    stored = fakes.ledger.get_rollback(SERVICE, record.record_key)
+    assert stored is not None and stored.codedeploy_deployment_id == "d-FAKE00001"
+
+
+def test_a_codedeploy_service_without_a_load_balancer_is_recorded_failed() -> None:
+    # Given a configured CODE_DEPLOY service whose DescribeServices names no load balancer
+    fakes = Fakes()
+    service = running_service(fakes)
+    deployed_by_codedeploy(fakes, service, ongoing=False)
+    del fakes.ecs.load_balancers[SERVICE.arn]
+
+    # When its alarm arrives
+    record = executor.execute(fakes.deps(code_deploy=[CODE_DEPLOY_GROUP]), alarm(), SERVICE)
+
+    # Then nothing is created, the rollback is FAILED with why, and the lock is released
+    assert fakes.codedeploy.created == []
+    assert record.outcome == Outcome.FAILED and record.code == "codedeploy_refused"
+    assert "load balancer" in record.message
+    state = fakes.ledger.load(SERVICE)
+    assert state is not None and state.in_flight is None
+
+
+def test_a_codedeploy_service_whose_group_is_not_configured_is_refused() -> None:
+    # Given a CODE_DEPLOY service and no codeDeploy configuration
+    fakes = Fakes()
+    service = running_service(fakes)
+    deployed_by_codedeploy(fakes, service, ongoing=True)
+
+    # When its alarm arrives
+    record = executor.execute(fakes.deps(), alarm(), SERVICE)
+
+    # Then it is refused and CodeDeploy is not even asked
+    assert record.outcome == Outcome.REFUSED and record.code == "codedeploy_controller"
+    assert fakes.codedeploy.lists == 0 and fakes.codedeploy.created == [] and fakes.codedeploy.stops == []
+
+
+def test_a_lost_create_deployment_answer_is_not_repeated() -> None:
+    # Given CodeDeploy carried out CreateDeployment but the run failed before recording it
+    fakes = Fakes()
+    service = running_service(fakes)
+    deployed_by_codedeploy(fakes, service, ongoing=False)
+    deps = fakes.deps(code_deploy=[CODE_DEPLOY_GROUP])
+    original = fakes.codedeploy.create_deployment
+
+    def carried_out_then_lost(*args: str, **kwargs: str) -> str:
+        original(*args, **kwargs)
+        raise TransientFault("CreateDeployment: ConnectionClosedError")
+
+    fakes.codedeploy.create_deployment = carried_out_then_lost  # type: ignore[method-assign]
+    with pytest.raises(TransientFault):
+        executor.execute(deps, alarm(), SERVICE)
+    fakes.codedeploy.create_deployment = original  # type: ignore[method-assign]
+
+    # When the event is delivered again
+    record = executor.execute(deps, alarm(), SERVICE)
+
+    # Then the deployment CodeDeploy is carrying out (of web:1) is recognised: none is created again
+    assert len(fakes.codedeploy.created) == 1
+    assert record.outcome == Outcome.ROLLED_BACK and record.codedeploy_deployment_id == "d-FAKE00001"
+
+
+def test_a_codedeploy_deployment_completed_before_the_stop_is_followed_by_one_of_the_good_release() -> None:
+    # Given CodeDeploy still deploying web:3 when asked, but finishing it just before the stop
+    fakes = Fakes()
+    service = running_service(fakes)
+    deployed_by_codedeploy(fakes, service, ongoing=True)
+    original = fakes.codedeploy.stop_deployment
+
+    def completed_first(deployment_id: str) -> bool:
+        group, _, content = fakes.codedeploy.deployments[deployment_id]
+        fakes.codedeploy.deployments[deployment_id] = (group, "Succeeded", content)
+        return original(deployment_id)
+
+    fakes.codedeploy.stop_deployment = completed_first  # type: ignore[method-assign]
+
+    # When its alarm arrives
+    record = executor.execute(fakes.deps(code_deploy=[CODE_DEPLOY_GROUP]), alarm(), SERVICE)
+
+    # Then the stop is answered "already complete" and CodeDeploy deploys web:1 instead
+    assert fakes.codedeploy.stops == [CODEDEPLOY_ONGOING_ID]
+    ((_, _, content),) = fakes.codedeploy.created
+    assert (
+        json.loads(content)["Resources"][0]["TargetService"]["Properties"]["TaskDefinition"]
+        == service.good_arn
+    )
+    assert record.outcome == Outcome.ROLLED_BACK and record.codedeploy_deployment_id == "d-FAKE00001"
+    state = fakes.ledger.load(SERVICE)
+    assert state is not None and state.in_flight is not None
+    assert state.in_flight.target_task_definition_arn == service.good_arn

@@ -22,7 +22,13 @@ Each entry is what that function's code calls, through its ports, and nothing el
   reads how a deployment ECS no longer lists ended (its service deployment);
 - ReleaseGate answers ECS's lifecycle hooks: reads the target service revision and its task
   definition, the release's verdict and the service's linked alarms from the ledger, and the
-  alarms' states; it writes nothing.
+  alarms' states; it writes nothing but, for the services that opt in (``answerPauseHooks``),
+  the answers to their pause hooks: it reads their service deployments and calls
+  ContinueServiceDeployment on them, and on no other service's.
+
+Every function that rolls back does so, for a CODE_DEPLOY-controlled service whose deployment
+group is configured (``codeDeploy``), through CodeDeploy: on those deployment groups only, and
+with no CodeDeploy permission at all when none is configured.
 
 No function on the rollback path publishes: a decision's notification is an outbox entry written
 in the same transaction as the decision, and the Notifier (or the Reconciler) publishes it.
@@ -63,12 +69,18 @@ def function_access(
     images = permissions.image_reads(arns, config.ecr_repository_arns)
     scheduling = bake.statements()
     # Every function that rolls back: update the service to a revision, registered again if need be.
+    # ... or, for a CODE_DEPLOY service whose deployment group is configured, go through CodeDeploy.
+    code_deploy = permissions.code_deploy_rollbacks(config.code_deploy, arns) if config.code_deploy else []
     rolls_back = (
         permissions.service_updates(scope, arns),
         permissions.service_deployment_stops(scope, arns),
         describe_definitions,
         *registration,
+        *code_deploy,
     )
+    # The release gate answers the pause hooks of the services that opt in, and only theirs.
+    chosen = config.answer_pause_hooks
+    pause_hooks = (permissions.pause_hook_answers(chosen, arns),) if chosen is not None else ()
     # What DeploymentEvents does is what the Reconciler does when its events were lost.
     deployment_statements = (*rolls_back, *digests, images, permissions.alarm_states(arns), *scheduling)
     return {
@@ -115,6 +127,7 @@ def function_access(
                 permissions.service_revision_reads(scope, arns),
                 describe_definitions,
                 permissions.alarm_states(arns),
+                *pause_hooks,
             ),
         ),
     }

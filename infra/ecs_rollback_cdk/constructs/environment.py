@@ -41,13 +41,14 @@ _PER_FUNCTION = (
     "bake_timer_role_arn",
     "bake_timer_dead_letter_arn",
     "schedule_group_name",
+    "groups",  # only the manual rollback function rolls groups back
 )
 
 
 def function_environment(
-    config: RollbackConfig, *, ledger_table_name: str, notification_topic_arn: str, **deploy_time: str
+    config: RollbackConfig, *, ledger_table_name: str, notification_topic_arn: str, **deploy_time: object
 ) -> dict[str, str]:
-    """``deploy_time``: the per-function ``Settings`` fields that are tokens until deploy."""
+    """``deploy_time``: the per-function ``Settings`` fields (most are tokens until deploy)."""
     values: dict[str, Any] = {
         **{name: getattr(config, name) for name in _FROM_CONFIG},
         **dict.fromkeys(_PER_FUNCTION),

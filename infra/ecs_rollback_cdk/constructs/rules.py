@@ -1,5 +1,7 @@
-"""The four EventBridge rules: deployment events, alarm events and image deletions, each into its
-function, and the Reconciler's schedule (every minute).
+"""The EventBridge rules: deployment events, alarm events and image deletions, each into its
+function, the Reconciler's schedule (every minute), when services opt in, their pause hooks
+into the release gate, and, when CodeDeploy deployment groups are configured, their
+deployments' ends into the deployment events function.
 
 Target delivery is retried for up to an hour, then the event is parked in the rule's own
 dead-letter queue.
@@ -26,6 +28,8 @@ DESCRIPTIONS = {
     "AlarmEventsRule": "CloudWatch alarms entering ALARM that may be linked to a service in scope",
     "ImageEventsRule": "Images deleted from ECR, which releases in the ledger may have run",
     "ReconcilerSchedule": "Every minute: the Reconciler makes the ledger and ECS agree",
+    "PauseHookRule": "ECS pause hooks awaiting action of the services that opt in (answerPauseHooks)",
+    "CodeDeployEventsRule": "Ends of the configured CodeDeploy deployment groups' deployments (codeDeploy)",
 }
 RECONCILE_EVERY = Duration.minutes(1)
 
@@ -49,10 +53,14 @@ def rollback_rules(
 ) -> Rules:
     stack = Stack.of(scope)
     deployment_pattern = patterns.deployment_event_pattern(
-        config.scope, partition=stack.partition, region=stack.region, account=stack.account
+        config.scope,
+        partition=stack.partition,
+        region=stack.region,
+        account=stack.account,
+        members=config.members,
     )
     alarm_pattern = patterns.alarm_event_pattern(
-        config.alarm_links, config.alarm_name_prefixes, account=stack.account
+        config.alarm_links, config.alarm_name_prefixes, account=stack.account, members=config.members
     )
     image_pattern = patterns.image_deleted_pattern(config.ecr_repository_arns)
     return Rules(
@@ -68,6 +76,30 @@ def rollback_rules(
             schedule=events.Schedule.rate(RECONCILE_EVERY),
         ),
     )
+
+
+def pause_hook_rule(
+    scope: Construct, config: RollbackConfig, monitoring: Monitoring, *, release_gate: lambda_.IFunction
+) -> events.Rule | None:
+    """Pause hooks awaiting action into the release gate; no rule when no service opts in."""
+    if config.answer_pause_hooks is None:
+        return None
+    stack = Stack.of(scope)
+    pattern = patterns.pause_hook_pattern(
+        config.answer_pause_hooks, partition=stack.partition, region=stack.region, account=stack.account
+    )
+    return _rule(scope, monitoring, "PauseHookRule", pattern, release_gate)
+
+
+def codedeploy_events_rule(
+    scope: Construct, config: RollbackConfig, monitoring: Monitoring, *, deployment_events: lambda_.IFunction
+) -> events.Rule | None:
+    """CodeDeploy deployments' ends into the deployment events function (a rollback through
+    CodeDeploy is followed to its end by them); no rule when no deployment group is configured."""
+    if not config.code_deploy:
+        return None
+    pattern = patterns.codedeploy_deployment_pattern(config.code_deploy)
+    return _rule(scope, monitoring, "CodeDeployEventsRule", pattern, deployment_events)
 
 
 def _rule(

@@ -9,9 +9,16 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ecs_rollback.adapters.aws_errors import describe, is_transient
+from ecs_rollback.domain.codedeploy import LoadBalancerTarget
 from ecs_rollback.domain.errors import EcsUpdateFailed, TransientFault
 from ecs_rollback.domain.model import ServiceId
-from ecs_rollback.ports import EcsDeployment, ServiceRevision, ServiceSnapshot, TaskDefinitionSnapshot
+from ecs_rollback.ports import (
+    EcsDeployment,
+    PausedDeployment,
+    ServiceRevision,
+    ServiceSnapshot,
+    TaskDefinitionSnapshot,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -147,6 +154,46 @@ class EcsAdapter:
                 return str(raw["status"]), str(raw.get("statusReason", ""))
         return None
 
+    def describe_pause_hooks(self, service_deployment_arn: str) -> PausedDeployment | None:
+        response = self._client.describe_service_deployments(serviceDeploymentArns=[service_deployment_arn])
+        for raw in response.get("serviceDeployments", []):
+            if raw.get("serviceDeploymentArn") != service_deployment_arn:
+                continue
+            hooks = raw.get("lifecycleHookDetails", [])
+            return PausedDeployment(
+                arn=service_deployment_arn,
+                status=str(raw.get("status", "")),
+                lifecycle_stage=raw.get("lifecycleStage"),
+                target_revision_arn=(raw.get("targetServiceRevision") or {}).get("arn"),
+                awaiting_hooks=tuple(
+                    str(hook["hookId"])
+                    for hook in hooks
+                    if hook.get("hookId")
+                    and hook.get("targetType") == "PAUSE"
+                    and hook.get("status") == "AWAITING_ACTION"
+                ),
+            )
+        return None
+
+    def continue_service_deployment(self, service_deployment_arn: str, hook_id: str, action: str) -> bool:
+        try:
+            self._client.continue_service_deployment(
+                serviceDeploymentArn=service_deployment_arn,
+                hookId=hook_id,
+                action=action,  # type: ignore[arg-type]  # CONTINUE or ROLLBACK, checked by the domain
+            )
+        except ClientError as error:
+            # ECS refuses a hook that is no longer awaiting action (and a deployment that ended).
+            if error.response["Error"]["Code"] in (
+                "InvalidParameterException",
+                "ServiceDeploymentNotFoundException",
+            ):
+                return False
+            raise _refused(error, "ContinueServiceDeployment", service_deployment_arn) from error
+        except BotoCoreError as error:
+            raise _refused(error, "ContinueServiceDeployment", service_deployment_arn) from error
+        return True
+
     def describe_service_revision(self, arn: str) -> ServiceRevision | None:
         response = self._client.describe_service_revisions(serviceRevisionArns=[arn])
         for raw in response.get("serviceRevisions", []):
@@ -204,8 +251,19 @@ def _snapshot(service: ServiceId, raw: Any) -> ServiceSnapshot:
         ),
         controller=str(controller),
         strategy=str(configuration.get("strategy") or "ROLLING"),
+        bake_time_minutes=_minutes(configuration.get("bakeTimeInMinutes")),
         current_service_deployment=raw.get("currentServiceDeployment"),
         current_service_revisions=tuple(
             str(revision["arn"]) for revision in raw.get("currentServiceRevisions", []) if revision.get("arn")
         ),
+        load_balancers=tuple(
+            LoadBalancerTarget(str(balancer["containerName"]), int(balancer["containerPort"]))
+            for balancer in raw.get("loadBalancers", [])
+            if balancer.get("containerName") and balancer.get("containerPort") is not None
+        ),
     )
+
+
+def _minutes(value: object) -> int | None:
+    """A whole number of minutes as ECS reports it, None when absent or not one."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

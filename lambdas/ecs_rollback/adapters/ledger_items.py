@@ -275,16 +275,20 @@ _HOW_ECS_DEPLOYS = (
     "service_deployment_arn",
     "ecs_rollback_to",
     "ecs_rollback_release",
+    "ecs_bake_time_minutes",
 )
 
 
 def _how_ecs_deploys(deployment: Deployment) -> Item:
-    """Controller, strategy and ECS's own service deployment (None: not recorded)."""
+    """Controller, strategy, ECS's bake and its own service deployment (None: not recorded)."""
     return {name: getattr(deployment, name) for name in _HOW_ECS_DEPLOYS}
 
 
 def _how_ecs_deploys_from(item: Item) -> dict[str, Any]:
-    return {name: item.get(name) for name in _HOW_ECS_DEPLOYS}
+    found = {name: item.get(name) for name in _HOW_ECS_DEPLOYS}
+    bake = found["ecs_bake_time_minutes"]
+    found["ecs_bake_time_minutes"] = int(bake) if bake is not None else None  # a Decimal from DynamoDB
+    return found
 
 
 def _current_to_item(deployment: Deployment) -> Item:
@@ -670,6 +674,10 @@ def rollback_to_item(record: RollbackRecord) -> Item:
                 "result_at": _opt_time(record.result_at),
                 "path": record.path,
                 "service_deployment_arn": record.service_deployment_arn,
+                "codedeploy_deployment_id": record.codedeploy_deployment_id,
+                "codedeploy_stopped": record.codedeploy_stopped or None,
+                "group": record.group,
+                "group_rollback_id": record.group_rollback_id,
             }
         )
     )
@@ -702,6 +710,10 @@ def rollback_from_item(item: Item) -> RollbackRecord:
         result_at=_time(item.get("result_at")),
         path=item.get("path"),
         service_deployment_arn=item.get("service_deployment_arn"),
+        codedeploy_deployment_id=item.get("codedeploy_deployment_id"),
+        codedeploy_stopped=bool(item.get("codedeploy_stopped", False)),
+        group=item.get("group"),
+        group_rollback_id=item.get("group_rollback_id"),
     )
 
 

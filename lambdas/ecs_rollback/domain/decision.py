@@ -25,6 +25,9 @@ class Policy:
     loop_guard_period: timedelta
     dry_run: bool
     in_scope: bool
+    # A CodeDeploy deployment group is configured for the service: a CODE_DEPLOY-controlled
+    # service is rolled back through it instead of being refused.
+    code_deploy: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class Path(StrEnum):
 
     UPDATE_SERVICE = "update_service"  # UpdateService to the GOOD release's rollback revision
     STOP_SERVICE_DEPLOYMENT = "stop_service_deployment"  # ECS's own rollback of its deployment
+    # A CODE_DEPLOY-controlled service: StopDeployment (with rollback) of CodeDeploy's ongoing
+    # deployment, or CreateDeployment of the GOOD release's rollback revision.
+    CODEDEPLOY = "codedeploy"
 
 
 @dataclass(frozen=True)
@@ -66,11 +72,17 @@ class RollBack:
     message: str
     code: str = "rollback"
     path: Path = Path.UPDATE_SERVICE
+    # With ``Path.CODEDEPLOY``: CodeDeploy's ongoing deployment to stop with rollback (None:
+    # create a deployment of the target instead); see ``through_code_deploy``.
+    code_deploy_stop: str | None = None
 
     @property
     def deploys(self) -> str:
         """The task definition the service runs once the rollback is carried out."""
-        if self.path == Path.STOP_SERVICE_DEPLOYMENT and self.current and self.current.ecs_rollback_to:
+        returns = self.path == Path.STOP_SERVICE_DEPLOYMENT or (
+            self.path == Path.CODEDEPLOY and self.code_deploy_stop is not None
+        )
+        if returns and self.current and self.current.ecs_rollback_to:
             return self.current.ecs_rollback_to
         return self.target.deploy_task_definition_arn
 
@@ -165,7 +177,7 @@ def decide(
             halts_automation=True,
         )
 
-    refusal = not_deployed_by_ecs(current.controller, str(state.service))
+    refusal = not_deployed_by_ecs(current.controller, str(state.service), code_deploy=policy.code_deploy)
     if refusal is not None:
         return Refuse(*refusal)
     if automatic:
@@ -180,6 +192,13 @@ def _choose_path(decision: RollBack, current: Deployment) -> Decision:
     """The fastest correct way back: ECS's own rollback while ECS is still deploying (or baking)
     the current release and would land on the target; UpdateService otherwise."""
     target = decision.target
+    if current.controller == "CODE_DEPLOY":
+        return replace(
+            decision,
+            path=Path.CODEDEPLOY,
+            message=f"{decision.message}; {current.describe()} is deployed by CodeDeploy, which refuses a "
+            "task definition change through ECS: through CodeDeploy",
+        )
     ongoing = current.status == Status.IN_PROGRESS and current.service_deployment_arn is not None
     how = f" ({current.strategy.lower().replace('_', '/')})" if current.strategy else ""
     if ongoing and current.ecs_rollback_to and current.ecs_rollback_release == target.release_id:
@@ -301,9 +320,12 @@ def _decide_manual(
 NOT_DEPLOYED_BY_ECS = ("external_controller", "codedeploy_controller")
 
 
-def not_deployed_by_ecs(controller: str | None, service: str) -> tuple[str, str] | None:
+def not_deployed_by_ecs(
+    controller: str | None, service: str, *, code_deploy: bool = False
+) -> tuple[str, str] | None:
     """(code, message) when the service's deployment controller is not ECS's own: its task
-    definition cannot be changed through ECS, so no rollback of this service's can work."""
+    definition cannot be changed through ECS, so no rollback of this service's can work (but a
+    CODE_DEPLOY one's through its configured CodeDeploy deployment group, ``code_deploy``)."""
     if controller == "EXTERNAL":
         return (
             "external_controller",
@@ -311,15 +333,64 @@ def not_deployed_by_ecs(controller: str | None, service: str) -> tuple[str, str]
             "tool, and ECS refuses a task definition change; roll back in that tool (make the GOOD "
             "release's task set primary: aws ecs update-service-primary-task-set)",
         )
-    if controller == "CODE_DEPLOY":
+    if controller == "CODE_DEPLOY" and not code_deploy:
         return (
             "codedeploy_controller",
             f"{service} is deployed by CodeDeploy, which refuses a task definition change made through "
             "ECS; roll back in CodeDeploy: stop the running deployment with rollback (aws deploy "
             "stop-deployment --deployment-id ID --auto-rollback-enabled), or create a deployment of the "
-            "GOOD release's revision with the service's AppSpec",
+            "GOOD release's revision with the service's AppSpec; or name its deployment group in codeDeploy "
+            "(the stack's configuration) to have it rolled back through CodeDeploy",
         )
     return None
+
+
+@dataclass(frozen=True)
+class OngoingCodeDeploy:
+    """A deployment CodeDeploy is carrying out on the service's deployment group (InProgress or
+    Ready), as ``ListDeployments`` and ``GetDeployment`` tell it."""
+
+    deployment_id: str
+    task_definition_arn: str | None  # what its AppSpec deploys, when it says
+
+
+def through_code_deploy(decision: RollBack, ongoing: OngoingCodeDeploy | None) -> RollBack | Refuse:
+    """How a ``Path.CODEDEPLOY`` rollback goes: while CodeDeploy is still deploying the current
+    release and its own rollback (to what ran before) returns to the target, StopDeployment with
+    rollback; with no deployment active, CreateDeployment of the target's rollback revision. Any
+    other active deployment is refused: CodeDeploy takes one active deployment per group."""
+    current = decision.current
+    target = decision.target
+    if ongoing is None:
+        return replace(decision, message=f"{decision.message}: CreateDeployment of {target.describe()}")
+    deploying_current = current is not None and ongoing.task_definition_arn in (
+        None,
+        current.task_definition_arn,
+    )
+    if deploying_current and current is not None:
+        if current.ecs_rollback_to and current.ecs_rollback_release == target.release_id:
+            return replace(
+                decision,
+                code_deploy_stop=ongoing.deployment_id,
+                message=f"{decision.message}: CodeDeploy is still deploying it (deployment "
+                f"{ongoing.deployment_id}) and its own rollback returns to {target.describe()}: "
+                "StopDeployment with rollback",
+            )
+        returns = (
+            f"release {current.ecs_rollback_release}"
+            if current.ecs_rollback_release
+            else "a release the ledger does not know"
+        )
+        why = f"its own rollback would return to {returns}, not {target.describe()}"
+    else:
+        why = f"it deploys {ongoing.task_definition_arn}, not the release the ledger says runs"
+    return Refuse(
+        "codedeploy_deployment_active",
+        f"CodeDeploy is still deploying deployment {ongoing.deployment_id} on the service's deployment group "
+        f"and {why}; CodeDeploy takes one active deployment per group, so no deployment of "
+        f"{target.describe()} can start: stop it (aws deploy stop-deployment --deployment-id "
+        f"{ongoing.deployment_id}) and ask for the rollback again",
+    )
 
 
 def _images_gone(target: ReleaseRef) -> str:

@@ -60,6 +60,13 @@ class EcsUpdateFailed(RollbackError):
     code = "ecs_update_failed"
 
 
+class CodeDeployRefused(RollbackError):
+    """CodeDeploy refused the CreateDeployment or StopDeployment call (or the service has no load
+    balancer an ECS AppSpec can name)."""
+
+    code = "codedeploy_refused"
+
+
 class TransientFault(RollbackError):
     """AWS throttled, failed (5xx), timed out, dropped the connection or lost its answer after the
     SDK's own retries. Nothing is recorded as failed: the function fails so the platform retries it

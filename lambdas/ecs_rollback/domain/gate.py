@@ -130,6 +130,33 @@ def first_seen_at(stage: str, carried: Mapping[str, Any]) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
+class PauseAction(StrEnum):
+    """``ContinueServiceDeployment``'s ``action``: what a pause hook awaiting action is told."""
+
+    CONTINUE = "CONTINUE"
+    ROLLBACK = "ROLLBACK"
+
+
+# A pause hook (``targetType`` PAUSE) is answered by the Lambda hook's rules: SUCCEEDED goes on,
+# FAILED rolls the deployment back, and IN_PROGRESS (still baking) leaves the hook awaiting.
+_PAUSE_ACTIONS: Mapping[HookStatus, PauseAction | None] = {
+    HookStatus.SUCCEEDED: PauseAction.CONTINUE,
+    HookStatus.FAILED: PauseAction.ROLLBACK,
+    HookStatus.IN_PROGRESS: None,
+}
+
+
+def pause_action(answer: GateAnswer) -> PauseAction | None:
+    """The action for a pause hook the gate's rules answered; None: leave it awaiting."""
+    return _PAUSE_ACTIONS[answer.status]
+
+
+def paused_since(stage: str, paused_at: datetime) -> dict[str, Any]:
+    """What stands for ``hookDetails`` at a pause hook: ECS announces it once, so the bake counts
+    from when the deployment paused (the event's time), as from a Lambda hook's first call."""
+    return {FIRST_SEEN_KEY: iso(paused_at), STAGE_KEY: stage}
+
+
 def not_gated(stage: str) -> GateAnswer:
     return GateAnswer(HookStatus.SUCCEEDED, "stage_not_gated", f"the gate checks nothing at {stage}")
 

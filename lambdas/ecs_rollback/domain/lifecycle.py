@@ -288,8 +288,17 @@ def _apply(state: ServiceState, deployment: Deployment, release: Release, now: d
 
 
 def _finish_in_flight(transition: Transition, deployment: Deployment, result: str) -> Transition:
+    if deployment.rollback_id is None:
+        return transition
+    return finish_in_flight(transition, deployment.rollback_id, result)
+
+
+def finish_in_flight(transition: Transition, rollback_id: str, result: str) -> Transition:
+    """The deployment that carries out rollback ``rollback_id`` ended (``result`` COMPLETED or
+    FAILED): the lock is released and the rollback's record gets its result (the ECS deployment's
+    event, or the CodeDeploy deployment's for a rollback through CodeDeploy)."""
     in_flight = transition.state.in_flight
-    if in_flight is None or deployment.rollback_id != in_flight.rollback_id:
+    if in_flight is None or rollback_id != in_flight.rollback_id:
         return transition
     if in_flight.unfinished:
         # ECS ran the rollback's deployment, so UpdateService was carried out, but its run did not

@@ -229,6 +229,7 @@ class Deployment:
     service_deployment_arn: str | None = None
     ecs_rollback_to: str | None = None
     ecs_rollback_release: str | None = None
+    ecs_bake_time_minutes: int | None = None  # ECS's own bake (bakeTimeInMinutes) after the shift
 
     @property
     def revision(self) -> RevisionId:
@@ -413,10 +414,20 @@ class RollbackRecord:
     update_service_at: datetime | None = None
     result: str | None = None  # COMPLETED / FAILED once the rollback's own deployment ends
     result_at: datetime | None = None
-    # How it is carried out: "update_service" (UpdateService to the target's rollback revision) or
-    # "stop_service_deployment" (ECS's own rollback of ``service_deployment_arn``).
+    # How it is carried out: "update_service" (UpdateService to the target's rollback revision),
+    # "stop_service_deployment" (ECS's own rollback of ``service_deployment_arn``) or "codedeploy"
+    # (a CODE_DEPLOY-controlled service: CodeDeploy's ``codedeploy_deployment_id``, stopped with
+    # rollback or created to deploy the target).
     path: str | None = None
     service_deployment_arn: str | None = None
+    codedeploy_deployment_id: str | None = None
+    # With "codedeploy": True when the rollback is StopDeployment (with rollback) of that
+    # deployment, False when it created it: which of its final states ends the rollback well.
+    codedeploy_stopped: bool = False
+    # A member's rollback of a group rollback (``{"group": ...}``): the group's name and the id
+    # every member's record of that request shares.
+    group: str | None = None
+    group_rollback_id: str | None = None
 
     @property
     def record_key(self) -> str:

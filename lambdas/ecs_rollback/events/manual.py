@@ -19,13 +19,11 @@ CLUSTER_ARN = re.compile(
 MAX_PAYLOAD_BYTES = 16 * 1024
 
 
-class ManualRollbackRequest(BaseModel):
-    """``{"cluster", "service", "target", "reason", "dry_run", "force", "requested_by"}``."""
+class Request(BaseModel):
+    """What every manual request carries: the target, why, and how to act."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
-    cluster: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
-    service: Name
     target: Annotated[str, StringConstraints(min_length=1, max_length=2048)] = "last-good"
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1024)]
     dry_run: bool = False
@@ -33,6 +31,17 @@ class ManualRollbackRequest(BaseModel):
     requested_by: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)] | None
     ) = None
+
+    @property
+    def target_spec(self) -> TargetSpec:
+        return parse_target(self.target)
+
+
+class ManualRollbackRequest(Request):
+    """``{"cluster", "service", "target", "reason", "dry_run", "force", "requested_by"}``."""
+
+    cluster: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    service: Name
 
     @field_validator("cluster")
     @classmethod
@@ -46,9 +55,12 @@ class ManualRollbackRequest(BaseModel):
         match = CLUSTER_ARN.match(self.cluster)
         return match["name"] if match else self.cluster
 
-    @property
-    def target_spec(self) -> TargetSpec:
-        return parse_target(self.target)
+
+class GroupRollbackRequest(Request):
+    """``{"group", "target", "reason", "dry_run", "force", "requested_by"}``: every service of a
+    configured group back to its release of one git SHA (``target``: a SHA or ``last-good``)."""
+
+    group: Name
 
 
 def cluster_name_is_valid(value: str) -> bool:

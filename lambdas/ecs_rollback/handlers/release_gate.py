@@ -5,6 +5,9 @@ the role the stack outputs as ``ReleaseGateHookRoleArn``. Every answer is logged
 release, why) and counted (``ReleaseGateSucceeded``, ``ReleaseGateFailed``,
 ``ReleaseGateInProgress``).
 
+The same function answers pause hooks: an ``ECS Hook State Change`` event from the pause hook
+rule goes to ``handlers/pause_hooks.py`` (``ContinueServiceDeployment`` by the same rules).
+
 Two choices where ECS's contract leaves one:
 
 - a payload the gate cannot read answers FAILED (and is logged and counted as a malformed event):
@@ -26,7 +29,9 @@ from ecs_rollback.domain import gate
 from ecs_rollback.domain.errors import TransientFault
 from ecs_rollback.domain.gate import GateAnswer, HookStatus
 from ecs_rollback.events.lifecycle_hook import LifecycleHookEvent
+from ecs_rollback.events.pause_hook import PAUSE_HOOK_DETAIL_TYPE
 from ecs_rollback.handlers._edge import Edge, rejected
+from ecs_rollback.handlers.pause_hooks import handle as handle_pause_hook
 from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies
 from ecs_rollback.services.release_gate import answer_hook
@@ -39,6 +44,8 @@ METRICS = {
 
 
 def handle(event: Any, deps: Dependencies) -> dict[str, Any]:
+    if isinstance(event, dict) and event.get("detail-type") == PAUSE_HOOK_DETAIL_TYPE:
+        return handle_pause_hook(event, deps)  # from the pause hook rule, not from ECS's hook
     try:
         hook = LifecycleHookEvent.model_validate(event)
     except ValidationError as exc:

@@ -28,13 +28,16 @@ def adopt_running(
     actor: str,
     *,
     force: bool = False,
+    code_deploy: bool = False,
 ) -> Deployment:
     """Record the revision of the service's PRIMARY deployment as GOOD and return that record.
 
     A deployment the ledger already holds keeps its history, commit and origin and gains the GOOD
     status; one it never saw is captured from ECS as ``adopted``. ``current`` is only set when the
     ledger has none, so adoption never hides what the deployment events recorded. A release the
-    ledger records BAD is refused unless ``force``: it was marked so for a reason.
+    ledger records BAD is refused unless ``force``: it was marked so for a reason. A service another
+    controller deploys is refused, but a CODE_DEPLOY one whose deployment group is configured
+    (``code_deploy``): it is rolled back through CodeDeploy.
     """
     snapshot = ecs.describe_service(service)
     if snapshot is None:
@@ -42,7 +45,7 @@ def adopt_running(
             "service_not_found",
             f"ECS has no active service {service} in {service.region}; check the cluster, service and region",
         )
-    refusal = not_deployed_by_ecs(snapshot.controller, str(service))
+    refusal = not_deployed_by_ecs(snapshot.controller, str(service), code_deploy=code_deploy)
     if refusal is not None:
         raise InvalidRequest(*refusal)
     primary = snapshot.primary

@@ -23,8 +23,10 @@ def handle_alarm_event(
     if detail.state.value != "ALARM":
         logger.info("alarm left ALARM; nothing to do", extra={"alarm": detail.alarm_name})
         return []
-    if place.from_elsewhere(deps, event):
+    placed = place.for_event(deps, event)
+    if placed is None:
         return []
+    deps = placed
     links = link_alarm(deps.settings, deps.alarms, event)
     if not links:
         logger.info(

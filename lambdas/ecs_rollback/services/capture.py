@@ -183,6 +183,7 @@ def how_ecs_deploys(
         deployment,
         controller=snapshot.controller,
         strategy=snapshot.strategy if snapshot.controller == "ECS" else None,
+        ecs_bake_time_minutes=snapshot.bake_time_minutes if snapshot.controller == "ECS" else None,
         service_deployment_arn=snapshot.current_service_deployment if newest else None,
         ecs_rollback_to=before.task_definition_arn if before else None,
         ecs_rollback_release=before.release if before else None,

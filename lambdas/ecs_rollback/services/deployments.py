@@ -42,8 +42,10 @@ class Recorded:
 
 
 def handle_deployment_event(deps: Dependencies, event: EcsDeploymentEvent) -> Recorded:
-    if place.from_elsewhere(deps, event):
+    placed = place.for_event(deps, event)
+    if placed is None:
         return Recorded("other_account_or_region")
+    deps = placed
     service = event.service
     detail = event.detail
     if not deps.settings.scope.contains(service):
@@ -162,7 +164,7 @@ def _record(
     elif detail.event_name == "SERVICE_DEPLOYMENT_FAILED":
         transition = lifecycle.record_failed(transition.state, deployment, release, now, detail.reason)
 
-    finished = _finished_rollback(deps, service, transition, now)
+    finished = finished_rollback(deps, service, transition, now)
     deps.ledger.commit(
         LedgerChange(
             state=replace(transition.state, version=expected + 1),
@@ -290,7 +292,7 @@ def _schedule_bake(deps: Dependencies, deployment: Deployment, now: datetime) ->
     )
 
 
-def _finished_rollback(
+def finished_rollback(
     deps: Dependencies, service: ServiceId, transition: lifecycle.Transition, now: datetime
 ) -> RollbackRecord | None:
     if transition.finished_rollback_key is None:

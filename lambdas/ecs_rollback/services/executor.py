@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ecs_rollback.domain import lifecycle
+from ecs_rollback.domain.codedeploy import app_spec
 from ecs_rollback.domain.decision import (
     Decision,
     ManualOptions,
@@ -37,8 +38,10 @@ from ecs_rollback.domain.decision import (
     Skip,
     Trigger,
     decide,
+    through_code_deploy,
 )
 from ecs_rollback.domain.errors import (
+    CodeDeployRefused,
     DuplicateTrigger,
     EcsUpdateFailed,
     TaskDefinitionUnavailable,
@@ -69,11 +72,31 @@ Loaded = tuple[ServiceState | None, ManualOptions | None]
 
 
 @dataclass(frozen=True)
+class GroupTag:
+    """A member's rollback of a group rollback: recorded on it; the group tells of its decision."""
+
+    group: str
+    group_rollback_id: str
+
+
+@dataclass(frozen=True)
 class ManualRequestOptions:
     """A manual request: how to read the state and resolve the target, in as few reads as it takes."""
 
     load: Callable[[], Loaded]
     requested_by: str
+    group: GroupTag | None = None
+
+
+def manual_trigger(deps: Dependencies, request_id: str, requested_by: str, reason: str) -> Trigger:
+    """An operator's request as the decision's trigger (its id: the Lambda request id)."""
+    return Trigger(
+        kind=TriggerKind.MANUAL,
+        trigger_id=request_id,
+        at=deps.clock.now(),
+        source=requested_by,
+        reason=reason,
+    )
 
 
 def rollback_id_for(service: ServiceId, trigger_id: str) -> str:
@@ -89,7 +112,14 @@ def policy_for(deps: Dependencies, service: ServiceId) -> Policy:
         loop_guard_period=settings.loop_guard_period,
         dry_run=settings.is_dry_run(service),
         in_scope=settings.scope.contains(service),
+        code_deploy=through_code_deploy_configured(deps, service),
     )
+
+
+def through_code_deploy_configured(deps: Dependencies, service: ServiceId) -> bool:
+    """A CODE_DEPLOY-controlled ``service`` can be rolled back through CodeDeploy: its deployment
+    group is configured (``codeDeploy``) and CodeDeploy is one of the ports."""
+    return deps.codedeploy is not None and deps.settings.code_deploy_group(service) is not None
 
 
 def execute(
@@ -111,8 +141,14 @@ def execute(
         state, options = manual.load() if manual else (deps.ledger.load(service), None)
         state = _with_older_good(deps, state)
         decision = decide(trigger, state, policy, now, options)
+        if isinstance(decision, RollBack) and decision.path == Path.CODEDEPLOY:
+            decision = _asking_code_deploy(deps, service, decision)
         dry_run = policy.dry_run or (options is not None and options.dry_run)
         record = _record(rollback_id, service, trigger, decision, state, now, requested_by, dry_run)
+        if manual is not None and manual.group is not None:
+            record = replace(
+                record, group=manual.group.group, group_rollback_id=manual.group.group_rollback_id
+            )
         try:
             if isinstance(decision, RollBack):
                 assert state is not None  # decide() never rolls back a service the ledger does not know
@@ -176,6 +212,7 @@ def _record(
             service_deployment_arn=decision.current.service_deployment_arn
             if decision.path == Path.STOP_SERVICE_DEPLOYMENT and decision.current
             else None,
+            codedeploy_deployment_id=decision.code_deploy_stop,
         )
     if isinstance(decision, Refuse):
         return replace(base, outcome=Outcome.REFUSED)
@@ -330,6 +367,8 @@ def _carry_out(
                 _update_state(deps, service, lambda s: lifecycle.retarget(s, rollback_id, deployed_arn))
                 record = replace(record, path=Path.UPDATE_SERVICE.value)
                 deps.ecs.update_service(service, deployed_arn)
+        elif record.path == Path.CODEDEPLOY.value:
+            deployed_arn, record = _through_code_deploy(deps, decision, record, deployed_arn, resumed=resumed)
         else:
             try:
                 deps.ecs.update_service(service, deployed_arn)
@@ -345,7 +384,7 @@ def _carry_out(
                     releases=[registered],
                 )
                 deps.ecs.update_service(service, deployed_arn)
-    except (EcsUpdateFailed, TaskDefinitionUnavailable) as error:
+    except (EcsUpdateFailed, TaskDefinitionUnavailable, CodeDeployRefused) as error:
         failed = replace(record, outcome=Outcome.FAILED, code=error.code, message=str(error))
         _update_state(
             deps,
@@ -390,6 +429,58 @@ def _carry_out(
     )
     _count(deps, done)
     return done
+
+
+def _asking_code_deploy(deps: Dependencies, service: ServiceId, decision: RollBack) -> RollBack | Refuse:
+    """A rollback through CodeDeploy: whether CodeDeploy is still deploying (one ListDeployments of
+    the service's deployment group, and GetDeployment of what it lists) decides stop or create."""
+    group = deps.settings.code_deploy_group(service)
+    assert group is not None and deps.codedeploy is not None  # the policy allowed the path
+    ongoing = deps.codedeploy.ongoing_deployment(group.application, group.deployment_group)
+    return through_code_deploy(decision, ongoing)
+
+
+def _through_code_deploy(
+    deps: Dependencies, decision: RollBack, record: RollbackRecord, target_arn: str, *, resumed: bool
+) -> tuple[str, RollbackRecord]:
+    """StopDeployment with rollback of CodeDeploy's ongoing deployment, or CreateDeployment of the
+    target's rollback revision (with an ECS AppSpec naming the service's load balancer container).
+    Returns what the service deploys and the record with CodeDeploy's deployment id."""
+    service = record.service
+    group = deps.settings.code_deploy_group(service)
+    if group is None or deps.codedeploy is None:
+        raise CodeDeployRefused(f"no CodeDeploy deployment group is configured for {service} any more")
+    codedeploy = deps.codedeploy
+    stop = decision.code_deploy_stop
+    if stop is not None:
+        if codedeploy.stop_deployment(stop):
+            return target_arn, replace(record, codedeploy_deployment_id=stop, codedeploy_stopped=True)
+        # CodeDeploy finished that deployment meanwhile: deploy the target instead.
+        target_arn = decision.target.deploy_task_definition_arn
+        logger.info(
+            "the CodeDeploy deployment is already complete; creating a deployment of the target instead",
+            extra={"rollback_id": record.rollback_id, "codedeploy_deployment": stop},
+        )
+        _update_state(deps, service, lambda s: lifecycle.retarget(s, record.rollback_id, target_arn))
+    elif resumed:
+        # A lost CreateDeployment answer: the deployment CodeDeploy is carrying out may be ours.
+        ongoing = codedeploy.ongoing_deployment(group.application, group.deployment_group)
+        if ongoing is not None and ongoing.task_definition_arn == target_arn:
+            return target_arn, replace(record, codedeploy_deployment_id=ongoing.deployment_id)
+    snapshot = deps.ecs.describe_service(service)
+    balancers = snapshot.load_balancers if snapshot is not None else ()
+    if not balancers:
+        raise CodeDeployRefused(
+            f"{service} has no load balancer (loadBalancers) for an ECS AppSpec to name; "
+            "CodeDeploy deploys ECS services behind a load balancer only"
+        )
+    deployment_id = codedeploy.create_deployment(
+        group.application,
+        group.deployment_group,
+        app_spec(target_arn, balancers[0]),
+        description=f"ecs-rollback {record.rollback_id}: {record.message}",
+    )
+    return target_arn, replace(record, codedeploy_deployment_id=deployment_id)
 
 
 def _already_runs(deps: Dependencies, service: ServiceId, task_definition_arn: str) -> bool:
@@ -528,6 +619,8 @@ def resume(deps: Dependencies, state: ServiceState, record: RollbackRecord) -> R
         dry_run=False,
         message=record.message,
         path=Path(record.path or Path.UPDATE_SERVICE.value),
+        # Unfinished, a CodeDeploy rollback's recorded deployment is the one it was to stop.
+        code_deploy_stop=record.codedeploy_deployment_id if record.path == Path.CODEDEPLOY.value else None,
     )
     return _carry_out(
         deps,
@@ -596,7 +689,10 @@ def _update_state(
 
 def _told(deps: Dependencies, record: RollbackRecord, kind: NoticeKind | None = None) -> list[OutboxEntry]:
     """The decision's notification, for the outbox (written in the same commit as the record),
-    unless the configuration does not send its kind."""
+    unless the configuration does not send its kind. A group member's decision is told by the
+    group's one notification; only its failure is told on its own."""
+    if record.group_rollback_id is not None and record.outcome != Outcome.FAILED:
+        return []
     return outbox_entries(deps.settings, record.service, deps.clock.now(), notification_for(record, kind))
 
 

@@ -8,16 +8,23 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ecs_rollback.domain.decision import NOT_DEPLOYED_BY_ECS, ManualOptions, Trigger
+from ecs_rollback.config import Settings
+from ecs_rollback.domain.decision import NOT_DEPLOYED_BY_ECS, ManualOptions
 from ecs_rollback.domain.errors import InvalidRequest
-from ecs_rollback.domain.model import ReleaseRef, RevisionId, ServiceId, TriggerKind
+from ecs_rollback.domain.model import ReleaseRef, RevisionId, ServiceId
 from ecs_rollback.domain.release import release_id_of
 from ecs_rollback.domain.state import ServiceState
 from ecs_rollback.domain.targets import GitShaTarget, LastGood, RevisionTarget, TargetSpec
-from ecs_rollback.events.manual import CLUSTER_ARN, MAX_PAYLOAD_BYTES, ManualRollbackRequest
+from ecs_rollback.events.manual import (
+    CLUSTER_ARN,
+    MAX_PAYLOAD_BYTES,
+    GroupRollbackRequest,
+    ManualRollbackRequest,
+    Request,
+)
 from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies
-from ecs_rollback.services import adoption, executor
+from ecs_rollback.services import adoption, executor, group_rollback, place
 from ecs_rollback.services.capture import images_of
 from ecs_rollback.services.executor import Loaded
 from ecs_rollback.services.notifications import record_view
@@ -27,7 +34,7 @@ def error_response(code: str, message: str) -> dict[str, Any]:
     return {"error": code, "message": message}
 
 
-def parse_request(event: object) -> ManualRollbackRequest:
+def parse_request(event: object) -> ManualRollbackRequest | GroupRollbackRequest:
     """The request, or ``InvalidRequest`` naming what is wrong and how to fix it."""
     if isinstance(event, (str, bytes)):
         if len(event) > MAX_PAYLOAD_BYTES:
@@ -51,8 +58,16 @@ def parse_request(event: object) -> ManualRollbackRequest:
         raise InvalidRequest(
             "payload_too_large", f"the request is {size} bytes; the limit is {MAX_PAYLOAD_BYTES}"
         )
+    model: type[ManualRollbackRequest | GroupRollbackRequest] = ManualRollbackRequest
+    if "group" in event:
+        if "cluster" in event or "service" in event:
+            raise InvalidRequest(
+                "group_and_service",
+                "give either 'group' (a configured group of services) or 'cluster' and 'service', not both",
+            )
+        model = GroupRollbackRequest
     try:
-        request = ManualRollbackRequest.model_validate(dict(event))
+        request = model.model_validate(dict(event))
     except ValidationError as exc:
         raise _explain(exc) from exc
     request.target_spec  # noqa: B018  (raises InvalidRequest for an unknown target form)
@@ -66,6 +81,7 @@ def _explain(exc: ValidationError) -> InvalidRequest:
     hints = {
         "cluster": "the cluster name or ARN",
         "service": "the service name (letters, digits, '-' and '_')",
+        "group": "the name of a group of services configured in the stack (groups)",
         "reason": "why you roll back, in words (1-1024 characters)",
         "requested_by": "who asks: your IAM ARN or e-mail (optional; recorded as given, unverified)",
         "target": "'last-good', 'family:revision', a task definition ARN, or a git SHA",
@@ -84,15 +100,23 @@ def _explain(exc: ValidationError) -> InvalidRequest:
     )
 
 
-def service_of(request: ManualRollbackRequest, partition: str, region: str, account: str) -> ServiceId:
-    """The service asked for, in this function's account and region (a cluster ARN of another is refused)."""
+def service_of(
+    request: ManualRollbackRequest, partition: str, region: str, account: str, settings: Settings
+) -> ServiceId:
+    """The service asked for: in this function's account and region, or, by its cluster ARN, in a
+    member account of a central installation (a cluster ARN of any other account is refused)."""
     match = CLUSTER_ARN.match(request.cluster)
+    if match is not None and settings.member(match["account"], match["region"]) is not None:
+        return ServiceId(
+            match["partition"], match["region"], match["account"], match["name"], request.service
+        )
     if match is not None:
         if match["account"] != account:
             raise InvalidRequest(
                 "cluster_other_account",
-                f"the cluster ARN is in account {match['account']}; this function acts in account {account} only: "
-                "give the cluster name, or invoke the installation of that account",
+                f"the cluster ARN is in account {match['account']}; this function acts in account {account} "
+                "(and its member accounts) only: give the cluster name, invoke the installation of that "
+                "account, or add the account to the stack's members",
             )
         if match["region"] != region:
             raise InvalidRequest(
@@ -103,7 +127,7 @@ def service_of(request: ManualRollbackRequest, partition: str, region: str, acco
 
 
 def _loader(
-    deps: Dependencies, service: ServiceId, spec: TargetSpec, request: ManualRollbackRequest
+    deps: Dependencies, service: ServiceId, spec: TargetSpec, request: Request, label: str | None = None
 ) -> Loaded:
     """Read the state and resolve the target: one read for ``last-good`` and ``family:revision``."""
     if isinstance(spec, RevisionTarget):
@@ -121,7 +145,7 @@ def _loader(
     options = ManualOptions(
         last_good=isinstance(spec, LastGood),
         target=target,
-        target_label=request.target,
+        target_label=label or request.target,
         force=request.force,
         dry_run=request.dry_run,
     )
@@ -166,6 +190,7 @@ def _adopted_on_day_one(deps: Dependencies, service: ServiceId) -> ServiceState 
             service,
             deps.clock.now(),
             "manual rollback (first request for this service)",
+            code_deploy=executor.through_code_deploy_configured(deps, service),
         )
     except InvalidRequest as error:
         if error.code in NOT_DEPLOYED_BY_ECS:
@@ -218,16 +243,20 @@ def handle_manual_request(
     partition, region, account = _place_of(function_arn)
     try:
         request = parse_request(event)
-        service = service_of(request, partition, region, account)
-        spec = request.target_spec
         requested_by = request.requested_by or UNVERIFIED_CALLER
-        trigger = Trigger(
-            kind=TriggerKind.MANUAL,
-            trigger_id=request_id,
-            at=deps.clock.now(),
-            source=requested_by,
-            reason=request.reason,
-        )
+        if isinstance(request, GroupRollbackRequest):
+            return _group(deps, request, (partition, region, account), request_id, requested_by)
+        service = service_of(request, partition, region, account, deps.settings)
+        acting = place.acting_in(deps, service.account, service.region)
+        if acting is None:  # a member the settings name but this function has no way into
+            raise InvalidRequest(
+                "cluster_other_account",
+                f"this function cannot act in account {service.account} ({service.region}); redeploy the "
+                "stack with the account in members",
+            )
+        deps = acting
+        spec = request.target_spec
+        trigger = executor.manual_trigger(deps, request_id, requested_by, request.reason)
         options = executor.ManualRequestOptions(
             load=lambda: _loader(deps, service, spec, request), requested_by=requested_by
         )
@@ -235,6 +264,31 @@ def handle_manual_request(
     except InvalidRequest as error:
         return error_response(error.code, error.message)
     return record_view(record)
+
+
+def _group(
+    deps: Dependencies,
+    request: GroupRollbackRequest,
+    place: tuple[str, str, str],
+    request_id: str,
+    requested_by: str,
+) -> dict[str, Any]:
+    group = deps.settings.group(request.group)
+    if group is None:
+        known = ", ".join(sorted(g.name for g in deps.settings.groups)) or "none are configured"
+        raise InvalidRequest(
+            "unknown_group",
+            f"no group {request.group!r} is configured (groups: {known}); add it to the stack's groups",
+        )
+    members = group_rollback.members_of(group, *place)
+    return group_rollback.roll_back_group(
+        deps,
+        request,
+        members,
+        lambda acting, service, sha, label: _loader(acting, service, sha, request, label),
+        request_id=request_id,
+        requested_by=requested_by,
+    )
 
 
 UNVERIFIED_CALLER = "unknown (not given)"

@@ -91,6 +91,11 @@ def record_view(record: RollbackRecord) -> dict[str, Any]:
         "update_service_at": iso(record.update_service_at) if record.update_service_at else None,
         "commits": _commits(record),
         "reminder": "data migrations are not rolled back" if record.outcome == Outcome.ROLLED_BACK else None,
+        **(
+            {"group": record.group, "group_rollback_id": record.group_rollback_id}
+            if record.group_rollback_id
+            else {}
+        ),
     }
 
 

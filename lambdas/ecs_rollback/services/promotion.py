@@ -9,7 +9,7 @@ from ecs_rollback.domain.model import Release, Status
 from ecs_rollback.events.bake_timer import BakeTimerPayload
 from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies, LedgerChange
-from ecs_rollback.services import releases, retry
+from ecs_rollback.services import place, releases, retry
 from ecs_rollback.services.alarm_links import alarms_of
 
 
@@ -23,6 +23,10 @@ def promote_if_quiet(deps: Dependencies, payload: BakeTimerPayload, *, reschedul
     """``reschedule``: while alarms fire, set a new timer (the reconciler, which looks again every
     minute anyway, does not)."""
     service = payload.service
+    placed = place.acting_in(deps, service.account, service.region)  # a member's alarms and registry
+    if placed is None:
+        return Promotion("unknown", "the service is in an account this installation does not act in")
+    deps = placed
     prepared: dict[str, Release] = {}  # registered once, whatever the retries: never two pinned copies
     return retry.on_conflict(
         lambda: _promote_once(deps, payload, prepared, reschedule), what=f"the ledger state of {service}"

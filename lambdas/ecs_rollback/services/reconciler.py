@@ -6,6 +6,9 @@ scan) and ECS's view of them (one ``DescribeServices`` per ten services of a clu
 
 - an unfinished rollback whose lease lapsed is resumed (ECS first: already on the target, it is
   only recorded), one whose record is gone or finished is released;
+- a rollback through CodeDeploy still in flight after ``CODEDEPLOY_GRACE`` asks CodeDeploy
+  (one ``GetDeployment``) whether its deployment ended, and finishes as that deployment's lost
+  event would have finished it;
 - a deployment ECS reports that the ledger does not know, or knows in an older status, is
   recorded as its event would have recorded it (the events lost, or late after ECS forgot it);
   one the ledger holds IN_PROGRESS that ECS no longer lists (a newer one replaced it) gets its
@@ -30,7 +33,7 @@ from ecs_rollback.events.cloudwatch_alarm import AlarmStateChangeEvent
 from ecs_rollback.events.ecs_deployment import EcsDeploymentEvent
 from ecs_rollback.observability import logger
 from ecs_rollback.ports import Dependencies, EcsDeployment, FiringAlarm, ServiceSnapshot
-from ecs_rollback.services import deployments, executor, outbox, retry
+from ecs_rollback.services import codedeploy_events, deployments, executor, outbox, place, retry
 from ecs_rollback.services.alarm_links import Link
 from ecs_rollback.services.alarms import handle_alarm_event
 from ecs_rollback.services.promotion import promote_if_quiet
@@ -40,6 +43,9 @@ BAKE_GRACE = timedelta(seconds=90)
 # An alarm's event normally arrives in seconds, retries included within minutes; after this the
 # reconciler takes it as lost.
 ALARM_GRACE = timedelta(minutes=3)
+# CodeDeploy's event of a deployment's end normally arrives in seconds; a rollback through
+# CodeDeploy in flight longer than this asks CodeDeploy whether it ended (once a minute).
+CODEDEPLOY_GRACE = timedelta(minutes=3)
 _ALARM_EVENTS = uuid.UUID("6f1d3c52-6b5e-4f3e-9d35-2f0b8a6c1e47")
 _PAGE = 100
 _EVENT_FOR_ROLLOUT = {
@@ -89,30 +95,64 @@ def reconcile(deps: Dependencies) -> Pass:
     last_alarms: dict[ServiceId, datetime | None] = {}
     while True:
         page = deps.ledger.services(_PAGE, cursor)
-        watched = [state for state in page.items if deps.settings.scope.contains(state.service)]
-        last_alarms.update((state.service, state.last_alarm_at) for state in watched)
-        snapshots = _ecs_view(deps, watched, result)
-        for state in watched:
-            result.services += 1
-            try:
-                _one_service(deps, state, snapshots.get(state.service, _UNREAD), result)
-            except Exception as error:  # one service's trouble must not stop the others
-                logger.exception("reconciling a service failed", extra={"service": str(state.service)})
-                result.errors.append(f"{state.service}: {type(error).__name__}")
+        # Each account and region this installation acts in, through its own ports: its own, and
+        # a central installation's members (their ECS through the member role).
+        for acting, states in _by_place(deps, page.items):
+            watched = [state for state in states if acting.settings.scope.contains(state.service)]
+            last_alarms.update((state.service, state.last_alarm_at) for state in watched)
+            snapshots = _ecs_view(acting, watched, result)
+            for state in watched:
+                result.services += 1
+                try:
+                    _one_service(acting, state, snapshots.get(state.service, _UNREAD), result)
+                except Exception as error:  # one service's trouble must not stop the others
+                    logger.exception("reconciling a service failed", extra={"service": str(state.service)})
+                    result.errors.append(f"{state.service}: {type(error).__name__}")
         cursor = page.cursor
         if cursor is None:
             break
-    try:
-        _lost_alarms(deps, last_alarms, result)
-    except Exception as error:
-        logger.exception("deciding on the alarms in ALARM failed")
-        result.errors.append(f"alarms: {type(error).__name__}")
+    for account, region in _places(deps):
+        try:
+            _lost_alarms(deps, last_alarms, result, account, region)
+        except Exception as error:
+            logger.exception("deciding on the alarms in ALARM failed", extra={"account": account})
+            result.errors.append(f"alarms of {account} {region}: {type(error).__name__}")
     result.published = outbox.deliver_unsent(deps)
     logger.info("reconciled", extra=result.summary())
     if result.errors:
         # Alarmed like the other functions' errors, once the rest of the pass is done.
         raise RuntimeError(f"the reconciler failed on {len(result.errors)} service(s): {result.errors[:5]}")
     return result
+
+
+def _by_place(
+    deps: Dependencies, states: list[ServiceState]
+) -> list[tuple[Dependencies, list[ServiceState]]]:
+    """The page's services by the account and region they run in, each with the dependencies
+    that act there; a service of a place this installation does not act in (any more) is left."""
+    grouped: dict[tuple[str, str], list[ServiceState]] = {}
+    for state in states:
+        grouped.setdefault((state.service.account, state.service.region), []).append(state)
+    placed = []
+    for (account, region), members in grouped.items():
+        acting = deps if deps.settings.acts_in(account, region) else _quietly_in(deps, account, region)
+        if acting is not None:
+            placed.append((acting, members))
+    return placed
+
+
+def _quietly_in(deps: Dependencies, account: str, region: str) -> Dependencies | None:
+    """``place.acting_in`` for a member; None, without the foreign-event warning, for another."""
+    return place.acting_in(deps, account, region) if deps.settings.member(account, region) else None
+
+
+def _places(deps: Dependencies) -> list[tuple[str, str]]:
+    """Where the alarms in ALARM are read: this account and region, and each listed member's."""
+    settings = deps.settings
+    places = [(settings.home_account, settings.home_region)]
+    for member in settings.members.accounts if settings.members is not None else ():
+        places += [(member.account, region) for region in member.regions or (settings.home_region,)]
+    return places
 
 
 def _ecs_view(
@@ -139,6 +179,8 @@ def _one_service(deps: Dependencies, state: ServiceState, snapshot: object, resu
     if state.in_flight is not None and executor.stalled(state, now):
         _resume_or_release(deps, state, result)
         return  # ECS is read again next minute, once the rollback is carried out
+    if _codedeploy_rollback_ended(deps, state, now, result):
+        return  # ECS is read again next minute, with the rollback finished
     if snapshot is _UNREAD:
         snapshot = deps.ecs.describe_service(state.service)
     if not isinstance(snapshot, ServiceSnapshot):
@@ -160,12 +202,49 @@ def _one_service(deps: Dependencies, state: ServiceState, snapshot: object, resu
                 result.promoted.append(f"{state.service}: {current.revision}")
 
 
-def _lost_alarms(deps: Dependencies, last_alarms: dict[ServiceId, datetime | None], result: Pass) -> None:
-    """Each alarm in ALARM for longer than ``ALARM_GRACE`` that a watched service has not seen go
-    into ALARM (its ``last_alarm_at`` is older): decided for that service as its event would have
-    been. The trigger id is the alarm's transition, so later passes find the decision made."""
+def _codedeploy_rollback_ended(deps: Dependencies, state: ServiceState, now: datetime, result: Pass) -> bool:
+    """A rollback through CodeDeploy still in flight after the grace: its deployment's end (one
+    ``GetDeployment``) finishes it, as that deployment's lost event would have."""
+    in_flight = state.in_flight
+    if (
+        in_flight is None
+        or in_flight.unfinished  # not yet known to be carried out: resumed once its lease lapses
+        or deps.codedeploy is None
+        or deps.settings.code_deploy_group(state.service) is None
+        or now < in_flight.started_at + CODEDEPLOY_GRACE
+    ):
+        return False
+    record = codedeploy_events.in_flight_codedeploy_rollback(deps, state)
+    if record is None or record.codedeploy_deployment_id is None:
+        return False
+    deployment_id = record.codedeploy_deployment_id
+    ended = deps.codedeploy.deployment_state(deployment_id)
+    if ended is None:
+        return False
+    followed = retry.on_conflict(
+        lambda: codedeploy_events.finish(deps, state.service, deployment_id, ended),
+        what=f"the ledger state of {state.service}",
+    )
+    result.recorded.append(f"{state.service}: CodeDeploy {deployment_id} {ended}")
+    return followed.action in ("completed", "failed")
+
+
+def _lost_alarms(
+    deps: Dependencies,
+    last_alarms: dict[ServiceId, datetime | None],
+    result: Pass,
+    account: str,
+    region: str,
+) -> None:
+    """Each alarm of ``account`` and ``region`` in ALARM for longer than ``ALARM_GRACE`` that a
+    watched service has not seen go into ALARM (its ``last_alarm_at`` is older): decided for that
+    service as its event would have been. The trigger id is the alarm's transition, so later
+    passes find the decision made."""
     now = deps.clock.now()
-    for alarm in deps.alarms.firing_alarms():
+    acting = deps if deps.settings.acts_in(account, region) else _quietly_in(deps, account, region)
+    if acting is None:
+        return
+    for alarm in acting.alarms.firing_alarms():
         if now - alarm.changed_at < ALARM_GRACE:
             continue
 
@@ -175,11 +254,11 @@ def _lost_alarms(deps: Dependencies, last_alarms: dict[ServiceId, datetime | Non
             seen = last_alarms[link.service]
             return seen is None or seen < changed_at
 
-        for record in handle_alarm_event(deps, _event_of(deps, alarm), only=unseen):
+        for record in handle_alarm_event(deps, _event_of(alarm, account, region), only=unseen):
             result.lost_alarms.append(f"{record.service}: {alarm.name} {record.outcome.value}")
 
 
-def _event_of(deps: Dependencies, alarm: FiringAlarm) -> AlarmStateChangeEvent:
+def _event_of(alarm: FiringAlarm, account: str, region: str) -> AlarmStateChangeEvent:
     """The ``CloudWatch Alarm State Change`` event the alarm's transition emitted, as far as
     DescribeAlarms tells it (tags are read when linking needs them)."""
     stamp = alarm.changed_at.isoformat()
@@ -189,9 +268,9 @@ def _event_of(deps: Dependencies, alarm: FiringAlarm) -> AlarmStateChangeEvent:
             "id": str(uuid.uuid5(_ALARM_EVENTS, f"{alarm.arn}|{stamp}")),
             "detail-type": "CloudWatch Alarm State Change",
             "source": "aws.cloudwatch",
-            "account": deps.settings.home_account,
+            "account": account,
             "time": stamp,
-            "region": deps.settings.home_region,
+            "region": region,
             "resources": [alarm.arn],
             "detail": {
                 "alarmName": alarm.name,

@@ -11,6 +11,9 @@ the ports, and the answer ``domain.gate`` gives on them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ecs_rollback.domain import gate
 from ecs_rollback.domain.gate import GateAnswer, HookStatus
 from ecs_rollback.domain.gitsha import allows_bad_release
@@ -28,20 +31,30 @@ def answer_hook(deps: Dependencies, hook: LifecycleHookEvent) -> GateAnswer:
     settings = deps.settings
     if not settings.acts_in(service.account, service.region) or not settings.scope.contains(service):
         return gate.out_of_scope()
-    stage = hook.lifecycle_stage
+    return answer_stage(deps, service, hook.lifecycle_stage, hook.target_revision, hook.hook_details)
+
+
+def answer_stage(
+    deps: Dependencies,
+    service: ServiceId,
+    stage: str,
+    revision_arn: str | None,
+    carried: Mapping[str, Any],
+) -> GateAnswer:
+    """The gate's rules at ``stage`` of a deployment of ``revision_arn``, for a Lambda hook
+    (``carried``: its ``hookDetails``) or a pause hook (``gate.paused_since``) alike."""
     if stage == gate.PRE_SCALE_UP:
-        return _before_scale_up(deps, service, hook.target_revision)
+        return _before_scale_up(deps, service, revision_arn)
     if stage in gate.POST_TRAFFIC_SHIFT_STAGES:
+        settings = deps.settings
         names = alarms_of(settings, service, deps.ledger.linked_alarms(service))
         firing = deps.alarms.in_alarm(names) if names else []
-        return gate.after_traffic_shift(
-            stage, firing, hook.hook_details, deps.clock.now(), settings.bake_time
-        )
+        return gate.after_traffic_shift(stage, firing, carried, deps.clock.now(), settings.bake_time)
     return gate.not_gated(stage)
 
 
-def _before_scale_up(deps: Dependencies, service: ServiceId, revision_arn: str) -> GateAnswer:
-    revision = deps.ecs.describe_service_revision(revision_arn)
+def _before_scale_up(deps: Dependencies, service: ServiceId, revision_arn: str | None) -> GateAnswer:
+    revision = deps.ecs.describe_service_revision(revision_arn) if revision_arn else None
     if revision is None:
         return GateAnswer(
             HookStatus.SUCCEEDED, "revision_unknown", "ECS does not know the target service revision"
