@@ -325,6 +325,8 @@ def rollback(
             "-g",
         ),
     ] = None,
+    account: ServiceAccountOpt = None,
+    in_region: ServiceRegionOpt = None,
 ) -> int:
     """Roll back through the manual rollback Lambda and print its answer; no arguments opens a dialog.
 
@@ -349,7 +351,16 @@ def rollback(
         return group_rollback.roll_back(cli, group, options)
     if service is not None:
         assert cluster is not None
+        if account or in_region:  # a member's service: the function takes it by its cluster ARN
+            if cluster.startswith("arn:"):
+                raise CliError(
+                    "--account and --region name the cluster's place; a cluster ARN has one", EXIT_USAGE
+                )
+            place = cli.aws.service_id(cluster, service, account=account, region=in_region)
+            cluster = f"arn:{place.partition}:ecs:{place.region}:{place.account}:cluster/{place.cluster}"
         return rolling_back.direct(cli, cluster, service, options)
+    if account or in_region:
+        raise CliError("--account and --region need CLUSTER and SERVICE", EXIT_USAGE)
     if yes:
         raise CliError("--yes needs CLUSTER and SERVICE: the dialog always asks before it acts", EXIT_USAGE)
     if to != "last-good":

@@ -316,6 +316,14 @@ def _only_ecs_controllers_take_a_task_definition(original: Callable[..., Any]) -
     return update_service
 
 
+def _found(backend: Any, arn: str) -> tuple[Any, dict[str, Any]]:
+    """The service and the record of service deployment ``arn``, or ECS's not-found error."""
+    match = next(((s, r) for s, r in _all_records(backend) if r["serviceDeploymentArn"] == arn), None)
+    if match is None:
+        raise _error("ServiceDeploymentNotFoundException", f"The service deployment {arn} does not exist.")
+    return match
+
+
 def _all_records(backend: Any) -> Iterable[tuple[Any, dict[str, Any]]]:
     for service in backend.services.values():
         for record in _records(service):
@@ -417,12 +425,7 @@ def _stop_service_deployment(self: Any) -> Any:
     stop_type = self._get_param("stopType") or "ROLLBACK"
     if stop_type not in ("ROLLBACK", "ABORT"):
         raise _error("InvalidParameterException", "stopType must be ROLLBACK or ABORT.")
-    match = next(
-        ((s, r) for s, r in _all_records(self.ecs_backend) if r["serviceDeploymentArn"] == arn), None
-    )
-    if match is None:
-        raise _error("ServiceDeploymentNotFoundException", f"The service deployment {arn} does not exist.")
-    service, record = match
+    service, record = _found(self.ecs_backend, arn)
     if record["status"] not in STOPPABLE:
         raise _error(
             "ConflictException",
@@ -460,12 +463,7 @@ def _continue_service_deployment(self: Any) -> Any:
         raise _error("InvalidParameterException", "serviceDeploymentArn and hookId are required.")
     if action not in HOOK_ACTIONS:
         raise _error("InvalidParameterException", "action must be CONTINUE or ROLLBACK.")
-    match = next(
-        ((s, r) for s, r in _all_records(self.ecs_backend) if r["serviceDeploymentArn"] == arn), None
-    )
-    if match is None:
-        raise _error("ServiceDeploymentNotFoundException", f"The service deployment {arn} does not exist.")
-    service, record = match
+    service, record = _found(self.ecs_backend, arn)
     hook = next(
         (
             h

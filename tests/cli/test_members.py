@@ -78,3 +78,19 @@ def test_history_of_a_members_service(central_fleet: Fleet) -> None:
     assert page["service_arn"] == f"arn:aws:ecs:us-east-1:{MEMBER}:service/prod/web"
     assert [d["revision"] for d in page["deployments"]] == ["web:2", "web:1"]
     assert json.loads(own.stdout)["service_arn"].startswith("arn:aws:ecs:us-east-1:123456789012:")
+
+
+def test_rollback_of_a_members_service_by_account(central_fleet: Fleet) -> None:
+    # When an operator rolls back the member's prod/web from the central CLI
+    result = central_fleet.run(
+        "rollback", "prod", "web", "--account", MEMBER, "--reason", "member 5xx", "--yes", "--json"
+    )
+
+    # Then the function was asked by the cluster's ARN, and rolled the member's service back
+    assert result.exit_code == 0, result.output
+    _, request = central_fleet.endpoint.invocations[-1]
+    assert request["cluster"] == f"arn:aws:ecs:us-east-1:{MEMBER}:cluster/prod"
+    answer = json.loads(result.stdout)
+    assert answer["outcome"] == "ROLLED_BACK", answer
+    assert answer["service_arn"] == f"arn:aws:ecs:us-east-1:{MEMBER}:service/prod/web"
+    assert answer["to"]["revision"] == "web:1"
