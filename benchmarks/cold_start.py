@@ -226,23 +226,23 @@ def function_environment() -> dict[str, str]:
     """The variables the construct writes for a function (the contract's mapping) and Lambda's own."""
     if str(ROOT / "lambdas") not in sys.path:
         sys.path.insert(0, str(ROOT / "lambdas"))
-    from ecs_rollback.contract import from_environment, powertools_environment, to_environment
+    from ecs_rollback.contract import Env, from_environment, powertools_environment, to_environment
 
     # The required variables; the contract fills in the optional ones as a function would.
     settings = from_environment(
         {
-            "HOME_ACCOUNT": ACCOUNT,
-            "HOME_REGION": REGION,
-            "LEDGER_TABLE_NAME": "ecs-rollback-ledger",
-            "NOTIFICATION_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:ecs-rollback-notifications",
-            "SCOPE": json.dumps({"clusters": ["prod"]}),
-            "BAKE_TIME_SECONDS": "600",
-            "WATCH_WINDOW_SECONDS": "3600",
-            "LOOP_GUARD_LIMIT": "3",
-            "BAKE_TIMER_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ecs-rollback-bake-timer",
-            "BAKE_TIMER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/ecs-rollback-bake-timer",
-            "BAKE_TIMER_DEAD_LETTER_ARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:ecs-rollback-bake-dead-letters",
-            "SCHEDULE_GROUP_NAME": "ecs-rollback-bake",
+            Env.HOME_ACCOUNT: ACCOUNT,
+            Env.HOME_REGION: REGION,
+            Env.LEDGER_TABLE_NAME: "ecs-rollback-ledger",
+            Env.NOTIFICATION_TOPIC_ARN: f"arn:aws:sns:{REGION}:{ACCOUNT}:ecs-rollback-notifications",
+            Env.SCOPE: json.dumps({"clusters": ["prod"]}),
+            Env.BAKE_TIME_SECONDS: "600",
+            Env.WATCH_WINDOW_SECONDS: "3600",
+            Env.LOOP_GUARD_LIMIT: "3",
+            Env.BAKE_TIMER_FUNCTION_ARN: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ecs-rollback-bake-timer",
+            Env.BAKE_TIMER_ROLE_ARN: f"arn:aws:iam::{ACCOUNT}:role/ecs-rollback-bake-timer",
+            Env.BAKE_TIMER_DEAD_LETTER_ARN: f"arn:aws:sqs:{REGION}:{ACCOUNT}:ecs-rollback-bake-dead-letters",
+            Env.SCHEDULE_GROUP_NAME: "ecs-rollback-bake",
         }
     )
     return {**to_environment(settings), **powertools_environment("INFO")}

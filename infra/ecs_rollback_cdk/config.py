@@ -49,6 +49,7 @@ from ecs_rollback.contract import (
     DEFAULT_WATCH_WINDOW_SECONDS,
 )
 from ecs_rollback.domain.notices import NoticeKind
+from ecs_rollback_cdk.config_checks import KeyedError, check_code_deploy, check_groups, check_member
 from ecs_rollback_cdk.context_keys import FIXES, LOG_RETENTION
 
 CONTEXT_KEY = "ecsRollback"
@@ -214,23 +215,23 @@ class RollbackConfig(BaseModel):
         in_scope = self.scope_contains
         for index, link in enumerate(self.alarm_links):
             if not in_scope((link.cluster, link.service)):
-                raise _KeyedError(
+                raise KeyedError(
                     f"alarmLinks.{index}",
                     f"links alarm {link.alarm!r} to {link.cluster}/{link.service}, which is not in scope",
                     "add the service (or its cluster) to scope, or link the alarm to a service in scope",
                 )
         for key, opted in self._pause_hook_services():
             if not in_scope(opted):
-                raise _KeyedError(
+                raise KeyedError(
                     f"answerPauseHooks.{key}",
                     f"{'/'.join(opted).removesuffix('/*')} is not in scope",
                     "add the service (or its cluster) to scope, or remove it from answerPauseHooks",
                 )
-        _check_code_deploy(self)
+        check_code_deploy(self)
         for index, ref in enumerate(self.dry_run_services):
             pair = _service_pair(ref)
             if pair is not None and not in_scope(pair):
-                raise _KeyedError(
+                raise KeyedError(
                     f"dryRunServices.{index}",
                     f"{ref!r} is not in scope",
                     "add the service (or its cluster) to scope, or remove it from dryRunServices",
@@ -239,7 +240,7 @@ class RollbackConfig(BaseModel):
             missing = (
                 "existingTableStreamArn" if self.existing_table_stream_arn is None else "existingTableName"
             )
-            raise _KeyedError(
+            raise KeyedError(
                 missing,
                 "existingTableName and existingTableStreamArn go together",
                 "set both (the table needs a NEW_AND_OLD_IMAGES stream) or neither",
@@ -247,16 +248,16 @@ class RollbackConfig(BaseModel):
         if self.existing_table_stream_arn is not None:
             match = STREAM_ARN_RE.match(self.existing_table_stream_arn)
             if match is not None and match["table"] != self.existing_table_name:
-                raise _KeyedError(
+                raise KeyedError(
                     "existingTableStreamArn",
                     f"is the stream of table {match['table']!r}, not of {self.existing_table_name!r}",
                     "use the stream ARN of the table named in existingTableName",
                 )
-        _check_groups(self)
+        check_groups(self)
         for index, member in enumerate(self.members.accounts if self.members is not None else ()):
-            _check_member(self, index, member)
+            check_member(self, index, member)
         if self.existing_topic_key_arn is not None and self.existing_topic_arn is None:
-            raise _KeyedError(
+            raise KeyedError(
                 "existingTopicKeyArn",
                 "is set without existingTopicArn",
                 "set existingTopicArn too, or remove existingTopicKeyArn",
@@ -310,87 +311,6 @@ class RollbackConfig(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def _check_member(config: RollbackConfig, index: int, member: Member) -> None:
-    """A member's alarm links name its services in scope, and its service ARNs are its own."""
-    key = f"members.accounts.{index}"
-    scope = member.scope or config.scope
-    for number, ref in enumerate(scope.services if member.scope is not None else ()):
-        if SERVICE_ARN_RE.match(ref) and ref.split(":")[4] != member.account:
-            raise _KeyedError(
-                f"{key}.scope.services.{number}",
-                f"{ref!r} is a service of another account than {member.account}",
-                "name the member's own services ('cluster/service' or its service ARNs)",
-            )
-    for number, link in enumerate(member.alarm_links):
-        if not (link.cluster in scope.clusters or (link.cluster, link.service) in scope.service_names()):
-            raise _KeyedError(
-                f"{key}.alarmLinks.{number}",
-                f"links alarm {link.alarm!r} to {link.cluster}/{link.service}, which is not in the member's scope",
-                "add the service (or its cluster) to the member's scope (or the installation's), or remove the link",
-            )
-
-
-def _check_code_deploy(config: RollbackConfig) -> None:
-    """Each CodeDeploy entry names a service in scope, once."""
-    seen: set[tuple[str, str]] = set()
-    for index, group in enumerate(config.code_deploy or ()):
-        pair = group.pair()
-        if not config.scope_contains(pair):
-            raise _KeyedError(
-                f"codeDeploy.{index}.service",
-                f"{group.service!r} is not in scope",
-                "add the service (or its cluster) to scope, or remove its codeDeploy entry",
-            )
-        if pair in seen:
-            raise _KeyedError(
-                f"codeDeploy.{index}.service",
-                f"{group.service!r} has more than one codeDeploy entry",
-                "name one deployment group per service",
-            )
-        seen.add(pair)
-
-
-def _check_groups(config: RollbackConfig) -> None:
-    """Each group has a name of its own and only services in scope (a member out of scope could
-    never be rolled back, so the whole group never could)."""
-    names = [group.name for group in config.groups]
-    for group in config.groups:
-        if names.count(group.name) > 1:
-            raise _KeyedError(f"groups.{group.name}", "is defined twice", "give each group one entry")
-        for number, pair in enumerate(group.pairs()):
-            if not config.scope_contains(pair) and not _in_a_member_scope(config, group.services[number]):
-                raise _KeyedError(
-                    f"groups.{group.name}.{number}",
-                    f"{group.services[number]!r} is not in scope",
-                    "add the service (or its cluster) to scope, or remove it from the group",
-                )
-
-
-def _in_a_member_scope(config: RollbackConfig, ref: str) -> bool:
-    match = SERVICE_ARN_RE.match(ref)
-    if match is None or config.members is None:
-        return False
-    account = ref.split(":")[4]
-    for member in config.members.accounts:
-        if member.account == account:
-            scope = member.scope or config.scope
-            return (
-                match["cluster"] in scope.clusters
-                or (match["cluster"], match["service"]) in scope.service_names()
-            )
-    return False
-
-
-class _KeyedError(ValueError):
-    """A cross-field problem that belongs to one context key."""
-
-    def __init__(self, key: str, problem: str, fix: str) -> None:
-        super().__init__(f"{problem}. Fix: {fix}")
-        self.key = key
-        self.problem = problem
-        self.fix = fix
-
-
 def _known_keys(path: tuple[str | int, ...]) -> list[str]:
     model: type[BaseModel] = RollbackConfig
     if path and path[0] in ("scope", "answerPauseHooks"):
@@ -429,7 +349,7 @@ def _describe(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
         path = tuple(error["loc"])
         key = ".".join(str(part) for part in (CONTEXT_KEY, *path))
         context_error = error.get("ctx", {}).get("error")
-        if isinstance(context_error, _KeyedError):
+        if isinstance(context_error, KeyedError):
             problems.append(
                 f"{CONTEXT_KEY}.{context_error.key}: {context_error.problem}. Fix: {context_error.fix}"
             )
