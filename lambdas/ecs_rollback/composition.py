@@ -14,6 +14,7 @@ import functools
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +113,7 @@ class _AssumedClient:
         return getattr(made[1], name)
 
 
+@dataclass
 class MemberRoles:
     """The member accounts' ports, acting as each account's member role (``members.roleName``).
 
@@ -119,33 +121,25 @@ class MemberRoles:
     a member's event needs it.
     """
 
-    def __init__(
-        self,
-        members: Members,
-        partition: str,
-        sts: Any,
-        make: Callable[[str, str, dict[str, Any]], Any],
-        now: Callable[[], datetime],
-    ) -> None:
-        self._members = members
-        self._partition = partition
-        self._sts = sts
-        self._make = make
-        self._now = now
-        self._credentials: dict[str, _RoleCredentials] = {}
-        self._ports: dict[tuple[str, str], AccountPorts] = {}
-        self._lock = threading.Lock()
+    members: Members
+    partition: str
+    sts: Any
+    make: Callable[[str, str, dict[str, Any]], Any]
+    now: Callable[[], datetime]
+    _credentials: dict[str, _RoleCredentials] = field(default_factory=dict, init=False, repr=False)
+    _ports: dict[tuple[str, str], AccountPorts] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def ports_in(self, account: str, region: str) -> AccountPorts:
         with self._lock:
             if (account, region) not in self._ports:
                 credentials = self._credentials.setdefault(
                     account,
-                    _RoleCredentials(self._sts, self._members.role_arn(self._partition, account), self._now),
+                    _RoleCredentials(self.sts, self.members.role_arn(self.partition, account), self.now),
                 )
 
                 def client(name: str) -> Any:
-                    return _AssumedClient(credentials, functools.partial(self._make, name, region))
+                    return _AssumedClient(credentials, functools.partial(self.make, name, region))
 
                 self._ports[account, region] = AccountPorts(
                     ecs=EcsAdapter(client("ecs")),
