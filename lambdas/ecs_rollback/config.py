@@ -205,13 +205,33 @@ class Member(_Strict):
 
     ``regions`` empty means the installation's own region. ``scope``, when given, replaces the
     installation's scope for this account's services; ``alarm_links`` are added to the
-    installation's (a member with its own scope uses only its own).
+    installation's (a member with its own scope uses only its own). The policy fields, when
+    given, replace the installation's for this account's services.
     """
 
     account: Annotated[str, Field(pattern=_ACCOUNT_ID)]
     regions: tuple[Annotated[str, Field(pattern=_REGION_NAME)], ...] = ()
     scope: Scope | None = None
     alarm_links: tuple[AlarmLink, ...] = Field(default=(), alias="alarmLinks")
+    bake_time_seconds: Annotated[int, Field(ge=0, le=7 * 24 * 3600, strict=True)] | None = Field(
+        default=None, alias="bakeTimeSeconds"
+    )
+    watch_window_seconds: Annotated[int, Field(ge=0, le=7 * 24 * 3600, strict=True)] | None = Field(
+        default=None, alias="watchWindowSeconds"
+    )
+    loop_guard_limit: Annotated[int, Field(ge=1, le=100, strict=True)] | None = Field(
+        default=None, alias="loopGuardLimit"
+    )
+    dry_run: Annotated[bool, Field(strict=True)] | None = Field(default=None, alias="dryRun")
+
+    def policy(self) -> dict[str, int | bool]:
+        """The member's own policy values (the installation's apply to the rest)."""
+        values = {name: getattr(self, name) for name in MEMBER_POLICY}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+# The policy a member may set for its own services (the Settings fields of the same names).
+MEMBER_POLICY = ("bake_time_seconds", "watch_window_seconds", "loop_guard_limit", "dry_run")
 
 
 class Members(_Strict):
@@ -327,10 +347,12 @@ class Settings(_Strict):
         return None
 
     def for_member(self, member: Member) -> Settings:
-        """These settings as they apply to a member's services: its scope and alarm links."""
+        """These settings as they apply to a member's services: its scope, alarm links and policy."""
         if member.scope is not None:
-            return self.model_copy(update={"scope": member.scope, "alarm_links": member.alarm_links})
-        return self.model_copy(update={"alarm_links": (*self.alarm_links, *member.alarm_links)})
+            placed = {"scope": member.scope, "alarm_links": member.alarm_links}
+        else:
+            placed = {"alarm_links": (*self.alarm_links, *member.alarm_links)}
+        return self.model_copy(update={**placed, **member.policy()})
 
     def answers_pause_hooks(self, service: ServiceId) -> bool:
         return self.answer_pause_hooks is not None and self.answer_pause_hooks.contains(service)

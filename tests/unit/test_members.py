@@ -186,3 +186,50 @@ def test_with_an_organization_any_other_account_in_the_home_region_is_a_member()
     assert place.acting_in(deps, SECOND, REGION) is None
     listed = place.acting_in(deps, SECOND, "eu-west-1")
     assert listed is not None and listed.settings.scope == Scope(clusters=("team",))
+
+
+def test_a_members_own_policy_replaces_the_installations_for_its_services_only() -> None:
+    # Given a member that bakes for 30 minutes, watches for 2 hours, allows one rollback an hour
+    # and only dry-runs
+    members = Members.model_validate(
+        {
+            "roleName": "EcsAutoRollbackMember",
+            "accounts": [
+                {
+                    "account": MEMBER,
+                    "bakeTimeSeconds": 1800,
+                    "watchWindowSeconds": 7200,
+                    "loopGuardLimit": 1,
+                    "dryRun": True,
+                },
+                {"account": SECOND, "regions": ["eu-west-1"]},
+            ],
+        }
+    )
+    deps = Fakes().deps(members=members)
+    deps.members = FakeMembers()
+
+    # When it acts in each member's account
+    first = place.acting_in(deps, MEMBER, REGION)
+    second = place.acting_in(deps, SECOND, "eu-west-1")
+
+    # Then the first member's services follow its policy, the second's the installation's
+    assert first is not None and second is not None
+    assert (first.settings.bake_time, first.settings.watch_window) == (
+        timedelta(minutes=30),
+        timedelta(hours=2),
+    )
+    assert first.settings.loop_guard_limit == 1
+    assert first.settings.is_dry_run(WEB) is True
+    assert second.settings.bake_time == deps.settings.bake_time
+    assert second.settings.dry_run is deps.settings.dry_run is False
+    assert deps.settings.bake_time != first.settings.bake_time
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [{"bakeTimeSeconds": -1}, {"loopGuardLimit": 0}, {"dryRun": "yes"}, {"watchWindowSeconds": "60"}],
+)
+def test_a_members_policy_is_validated(policy: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="accounts"):
+        Members.model_validate({"roleName": "R", "accounts": [{"account": MEMBER, **policy}]})
