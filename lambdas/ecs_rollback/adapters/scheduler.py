@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -22,33 +21,38 @@ def schedule_name(service: ServiceId, deployment_id: str, at: datetime) -> str:
     return f"bake-{service.name[:18]}-{digest}"
 
 
-@dataclass(frozen=True)
 class SchedulerBakeTimer:
-    """One-time EventBridge Scheduler schedules in ``group_name`` that invoke the bake timer."""
-
-    client: EventBridgeSchedulerClient
-    _: KW_ONLY
-    group_name: str
-    target_arn: str
-    role_arn: str
-    dead_letter_arn: str | None = None
+    def __init__(
+        self,
+        client: EventBridgeSchedulerClient,
+        *,
+        group_name: str,
+        target_arn: str,
+        role_arn: str,
+        dead_letter_arn: str | None = None,
+    ) -> None:
+        self._client = client
+        self._dead_letter_arn = dead_letter_arn
+        self._group = group_name
+        self._target_arn = target_arn
+        self._role_arn = role_arn
 
     def schedule(self, service: ServiceId, deployment_id: str, at: datetime) -> None:
         moment = at.astimezone(UTC).replace(microsecond=0)
         target: dict[str, object] = {
-            "Arn": self.target_arn,
-            "RoleArn": self.role_arn,
+            "Arn": self._target_arn,
+            "RoleArn": self._role_arn,
             "Input": json.dumps(
                 {"service_arn": service.arn, "deployment_id": deployment_id, "due_at": iso(moment)}
             ),
             "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10},
         }
-        if self.dead_letter_arn:
-            target["DeadLetterConfig"] = {"Arn": self.dead_letter_arn}
+        if self._dead_letter_arn:
+            target["DeadLetterConfig"] = {"Arn": self._dead_letter_arn}
         try:
-            self.client.create_schedule(
+            self._client.create_schedule(
                 Name=schedule_name(service, deployment_id, moment),
-                GroupName=self.group_name,
+                GroupName=self._group,
                 ScheduleExpression=f"at({moment.strftime('%Y-%m-%dT%H:%M:%S')})",
                 ScheduleExpressionTimezone="UTC",
                 FlexibleTimeWindow={"Mode": "OFF"},
