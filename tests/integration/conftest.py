@@ -99,3 +99,20 @@ def bad_release(
     world.notifications()
     world.clock.advance(timedelta(minutes=2))
     return world, web
+
+
+def redeploy_known_bad(world: World, web: Service) -> None:
+    """v2 deployed, its alarm fired, rolled back (its release recorded BAD); then, half an hour
+    later, v2 deployed again: ECS has started that deployment (the gate's or a hook's moment)."""
+    web.revision("v2", sha=SHA_V2, pinned=True)
+    web.deploy("v2")
+    world.clock.advance(timedelta(minutes=3))
+    world.deliver(web.alarm_fires())
+    world.run_ecs()
+    world.cloudwatch.set_state(web.alarm, "OK")
+    assert web.status_of("v2") == "ROLLED_BACK"
+    world.clock.advance(timedelta(minutes=30))
+    world.emulator.client("ecs").update_service(
+        cluster=web.id.cluster, service=web.id.name, taskDefinition=web.revisions["v2"]
+    )
+    world.ecs.start_deployment(web.id)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import SHA_V2
+from tests.integration.conftest import SHA_V2, redeploy_known_bad
 
 OPTED_IN = {"services": ["prod/web"]}
 
@@ -27,27 +27,11 @@ def _hook(world: Any, event: dict[str, Any]) -> dict[str, Any]:
     return next(h for h in deployment["lifecycleHookDetails"] if h["hookId"] == event["detail"]["hookId"])
 
 
-def _redeploy_v2_known_bad(world: Any, web: Any) -> None:
-    """v2 deployed, its alarm fired, rolled back (its release recorded BAD); v2 deployed again."""
-    web.revision("v2", sha=SHA_V2, pinned=True)
-    web.deploy("v2")
-    world.clock.advance(timedelta(minutes=3))
-    world.deliver(web.alarm_fires())
-    world.run_ecs()
-    world.cloudwatch.set_state(web.alarm, "OK")
-    assert web.status_of("v2") == "ROLLED_BACK"
-    world.clock.advance(timedelta(minutes=30))
-    world.emulator.client("ecs").update_service(
-        cluster=web.id.cluster, service=web.id.name, taskDefinition=web.revisions["v2"]
-    )
-    world.ecs.start_deployment(web.id)
-
-
 def test_a_known_bad_release_paused_before_it_scales_up_is_rolled_back(make_world, make_service):
     # Given a service that opts in, deploying again a release recorded BAD
     world = make_world(answer_pause_hooks=OPTED_IN)
     web = make_service(world, pinned=True)
-    _redeploy_v2_known_bad(world, web)
+    redeploy_known_bad(world, web)
 
     # When ECS pauses the deployment at its PRE_SCALE_UP pause hook
     event = world.ecs.pause(web.id, "PRE_SCALE_UP")
@@ -149,7 +133,7 @@ def test_a_service_that_does_not_opt_in_is_left_untouched(make_world, make_servi
     # Given the default configuration (no answerPauseHooks) and a BAD release paused before it scales up
     world = make_world()
     web = make_service(world, pinned=True)
-    _redeploy_v2_known_bad(world, web)
+    redeploy_known_bad(world, web)
     event = world.ecs.pause(web.id, "PRE_SCALE_UP")
     before = len(world.calls)
 

@@ -8,27 +8,17 @@ from datetime import timedelta
 import pytest
 
 from ecs_rollback.domain.gate import FIRST_SEEN_KEY
-from tests.integration.conftest import SHA_V2
+from tests.integration.conftest import SHA_V2, redeploy_known_bad
 
 
 def test_a_release_rolled_back_earlier_is_failed_before_it_scales_up_again(make_world, make_service):
-    # Given v2 was deployed, its alarm fired, and it was rolled back (its release recorded BAD)
+    # Given v2 was deployed, its alarm fired, and it was rolled back (its release recorded BAD),
+    # then v2 deployed again
     world = make_world()
     web = make_service(world, pinned=True)
-    web.revision("v2", sha=SHA_V2, pinned=True)
-    web.deploy("v2")
-    world.clock.advance(timedelta(minutes=3))
-    world.deliver(web.alarm_fires())
-    world.run_ecs()
-    world.cloudwatch.set_state(web.alarm, "OK")
-    assert web.status_of("v2") == "ROLLED_BACK"
+    redeploy_known_bad(world, web)
 
-    # When v2 is deployed again and ECS calls the gate before it scales up
-    world.clock.advance(timedelta(minutes=30))
-    world.emulator.client("ecs").update_service(
-        cluster=web.id.cluster, service=web.id.name, taskDefinition=web.revisions["v2"]
-    )
-    world.ecs.start_deployment(web.id)
+    # When ECS calls the gate before it scales up
     before = len(world.calls)
     answer = world.lifecycle_hook(web.id, "PRE_SCALE_UP")
 
