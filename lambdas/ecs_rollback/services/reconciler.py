@@ -135,15 +135,18 @@ def _by_place(
         grouped.setdefault((state.service.account, state.service.region), []).append(state)
     placed = []
     for (account, region), members in grouped.items():
-        acting = deps if deps.settings.acts_in(account, region) else _quietly_in(deps, account, region)
+        acting = _quietly_in(deps, account, region)
         if acting is not None:
             placed.append((acting, members))
     return placed
 
 
 def _quietly_in(deps: Dependencies, account: str, region: str) -> Dependencies | None:
-    """``place.acting_in`` for a member; None, without the foreign-event warning, for another."""
-    return place.acting_in(deps, account, region) if deps.settings.member(account, region) else None
+    """``place.acting_in`` for this installation's own place or a member's; None, without the
+    foreign-event warning, for any other (a ledger entry is not an event)."""
+    if deps.settings.acts_in(account, region) or deps.settings.member(account, region):
+        return place.acting_in(deps, account, region)
+    return None
 
 
 def _places(deps: Dependencies) -> list[tuple[str, str]]:
@@ -241,7 +244,7 @@ def _lost_alarms(
     service as its event would have been. The trigger id is the alarm's transition, so later
     passes find the decision made."""
     now = deps.clock.now()
-    acting = deps if deps.settings.acts_in(account, region) else _quietly_in(deps, account, region)
+    acting = _quietly_in(deps, account, region)
     if acting is None:
         return
     for alarm in acting.alarms.firing_alarms():
