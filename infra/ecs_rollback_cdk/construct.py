@@ -22,8 +22,9 @@ from ecs_rollback_cdk.config import RollbackConfig
 from ecs_rollback_cdk.constructs import functions
 from ecs_rollback_cdk.constructs.access import function_access
 from ecs_rollback_cdk.constructs.bake_scheduling import BakeScheduling
+from ecs_rollback_cdk.constructs.code_asset import code_asset
 from ecs_rollback_cdk.constructs.environment import function_environment
-from ecs_rollback_cdk.constructs.functions import FunctionFactory, lambda_code
+from ecs_rollback_cdk.constructs.functions import PYTHON_RUNTIME, FunctionFactory, lambda_code
 from ecs_rollback_cdk.constructs.ledger import import_ledger_table, ledger_table
 from ecs_rollback_cdk.constructs.members import ACTING_IN_MEMBERS, member_access, member_event_bus_policies
 from ecs_rollback_cdk.constructs.monitoring import Monitoring
@@ -90,6 +91,11 @@ class EcsAutoRollback(Construct):
                 "passRoleArns is empty: a rollback that must register a digest-pinned copy of a task "
                 "definition naming a task or execution role will be denied iam:PassRole. List those roles.",
             )
+        if code is None:
+            asset = code_asset(PYTHON_RUNTIME)
+            if (no_bytecode := asset.warning(PYTHON_RUNTIME)) is not None:
+                Annotations.of(self).add_warning_v2("ecs-rollback:no-bytecode", no_bytecode)
+            code = asset.code
         monitoring = Monitoring(self.topic)
         self.dead_letter_queues = monitoring.dead_letter_queues
         self.alarms = monitoring.alarms
@@ -97,7 +103,7 @@ class EcsAutoRollback(Construct):
             self,
             config,
             monitoring,
-            code or lambda_code(),
+            code,
             powertools_layer or functions.powertools_layer(self, config),
         )
         environment = partial(

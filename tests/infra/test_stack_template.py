@@ -567,13 +567,13 @@ def test_the_code_asset_is_the_ecs_rollback_package_only(synthesized: Synthesize
         if asset["source"].get("packaging") == "zip"
     ]
 
-    # Then one zip holds the ecs_rollback package and nothing else, no bytecode
+    # Then one zip holds the ecs_rollback package and nothing else (its bytecode: test_code_asset.py)
     assert len(directories) == 1
     (code,) = directories
     assert sorted(path.name for path in code.iterdir()) == ["ecs_rollback"]
     files = [path.relative_to(code).as_posix() for path in code.rglob("*") if path.is_file()]
     assert "ecs_rollback/handlers/deployment_events.py" in files
-    assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
+    assert {name.rsplit(".", 1)[-1] for name in files if "__pycache__" not in name} <= {"py", "typed"}
 
 
 # ------------------------------------------------------------------------------ durability

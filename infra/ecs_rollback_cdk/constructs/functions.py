@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -16,8 +15,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-import ecs_rollback
 from ecs_rollback_cdk.config import RollbackConfig
+from ecs_rollback_cdk.constructs.code_asset import code_asset
 from ecs_rollback_cdk.constructs.monitoring import Monitoring
 from ecs_rollback_cdk.context_keys import LOG_RETENTION
 
@@ -138,22 +137,12 @@ class FunctionFactory:
 
 
 def lambda_code() -> lambda_.Code:
-    """The ``ecs_rollback`` package, pure Python, without bundling, and nothing beside it.
+    """The ``ecs_rollback`` package and nothing beside it, with bytecode for the runtime when it can.
 
     boto3 comes from the Lambda runtime; Powertools, pydantic and the X-Ray SDK from the layer.
+    The asset's contents are ``constructs/code_asset.py``'s.
     """
-    package_dir = Path(ecs_rollback.__file__).resolve().parent
-    return lambda_.Code.from_asset(
-        str(package_dir.parent),
-        exclude=[
-            "*",
-            f"!{package_dir.name}",
-            f"!{package_dir.name}/**",
-            "**/__pycache__",
-            "**/*.pyc",
-            "**/.mypy_cache",
-        ],
-    )
+    return code_asset(PYTHON_RUNTIME).code
 
 
 def powertools_layer(scope: Construct, config: RollbackConfig) -> lambda_.ILayerVersion:
