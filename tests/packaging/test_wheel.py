@@ -28,6 +28,8 @@ from typing import Any
 import pytest
 
 from ecs_rollback.contract import LEDGER_INDEXES, PARTITION_KEY, SORT_KEY
+from ecs_rollback_cdk.constructs.code_asset import runtime_version
+from ecs_rollback_cdk.constructs.functions import PYTHON_RUNTIME
 
 pytestmark = [
     pytest.mark.packaging,
@@ -434,4 +436,16 @@ def test_function_code_is_the_installed_lambda_package_alone(
     ]
     root = user_app.cdk_out / asset
     shipped = {path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()}
-    assert shipped == expected
+    sources = {name for name in shipped if "/__pycache__/" not in name}
+    assert sources == expected
+    # beside them, at most each module's bytecode for the runtime (tests/infra/test_code_asset.py)
+    bytecode = shipped - sources
+    modules = {name for name in sources if name.endswith(".py")}
+    assert bytecode in (set(), {runtime_bytecode(name) for name in modules})
+
+
+def runtime_bytecode(source: str) -> str:
+    """Where the asset keeps a module's bytecode for the functions' runtime (CPython's cache tag)."""
+    folder, _, name = source.rpartition("/")
+    tag = "cpython-" + runtime_version(PYTHON_RUNTIME).replace(".", "")
+    return f"{folder}/__pycache__/{name.removesuffix('.py')}.{tag}.pyc"
