@@ -44,7 +44,7 @@ def parts(quick: bool) -> dict[str, Callable[[], str]]:
     if quick:
         return {
             "cold_start": lambda: cold_start.run(
-                runs=3, handlers=("alarm_events", "manual_rollback"), pyc="no"
+                runs=3, handlers=("alarm_events", "manual_rollback"), pyc="yes"
             ),
             "peers": lambda: peers.run(runs=1),
             "ledger": lambda: ledger_scale.run(sizes=(10, 1_000)),

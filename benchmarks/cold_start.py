@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.cold_start [--runs 7] [--handlers alarm_events,manual_rollback]
                                               [--pyc no|yes|both] [--before DIR] [--python PATH]
+                                              [--gc on|disabled|frozen]
 
 A cold start is a whole process: the interpreter starts, imports the handler module, and runs its
 first invocation up to its first AWS call (the settings read from the environment, the clients it
@@ -10,14 +11,21 @@ audit hook raises at the first DNS lookup or TCP connect, before any byte leaves
 AWS (and no emulator) is needed. The environment is Lambda's: ``LAMBDA_TASK_ROOT`` and
 ``AWS_LAMBDA_FUNCTION_NAME`` set, tracing on (``POWERTOOLS_TRACE_DISABLED`` unset, a sampled
 ``_X_AMZN_TRACE_ID``), the function's variables as the construct writes them, fake credentials.
-The package runs from a copy with no ``.pyc`` and bytecode writing off, as the deployed asset does
-(it excludes ``__pycache__`` and Lambda's task root is read-only, so every cold start compiles
-the package); ``--pyc yes`` ships it compiled, ``both`` (the default) measures the two.
+The package runs from a copy made by the code asset's own bundler (``constructs/code_asset.py``)
+with bytecode writing off, as on Lambda's read-only task root: ``--pyc yes`` as the asset ships
+it (each module's ``.pyc``, unchecked-hash, compiled by the measured interpreter, which stands in
+for the runtime's), ``--pyc no`` the sources alone (the asset made where no interpreter of the
+runtime's version is installed: every cold start compiles the package), ``both`` (the default)
+the two.
 ``--before DIR`` measures another copy of the package beside this one, in the same run.
 
 Each figure is a ratio to ``python -c "import boto3"`` in the same environment and the same run:
 the two commands in turn (A B A B ...), the median of each, and the median of the pairwise ratios.
-Absolute times on a shared machine are noise.
+A process is timed from its start until it is ready, the moment it prints on the machine's
+monotonic clock (the baseline once boto3 is imported, a handler at its first AWS call); the
+'whole' column times the same runs to their exit, which adds the interpreter's teardown, a cost
+a Lambda function (whose process lives on) never waits for in a cold start. Absolute times on a
+shared machine are noise.
 """
 
 from __future__ import annotations
@@ -43,6 +51,9 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 SERVICE_ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/prod/web"
 BASELINE = "import boto3"
+# Each measured program prints this clock (CLOCK_MONOTONIC, one clock for every process of the
+# machine) when it is ready: the baseline once boto3 is imported, a handler at its first AWS call.
+READY = '\nimport time; print("READY", time.monotonic_ns())'
 HANDLERS = (
     "alarm_events",
     "deployment_events",
@@ -51,25 +62,31 @@ HANDLERS = (
     "image_events",
     "notifier",
     "reconciler",
+    "release_gate",
 )
 
 # Runs in the measured process: stdlib only (what the interpreter has loaded anyway), then the
 # handler. The audit hook ends the invocation at its first network step and names it on stdout.
 PROBE = """
-import os, sys
+import os, sys, time
 class FirstAwsCall(BaseException):
     pass
 def hook(event, args):
     if event == "socket.getaddrinfo" or (event == "socket.connect" and args[0].type == 1):
         raise FirstAwsCall(f"{event} {args[0] if event == 'socket.getaddrinfo' else args[1]}")
 mode = os.environ["PROBE_MODE"]
+if os.environ.get("PROBE_GC") == "disabled":
+    import gc; gc.disable()
 module = "ecs_rollback.handlers." + os.environ["PROBE_HANDLER"]
 if mode == "import":
     __import__(module)
-    print("imported")
+    print("READY", time.monotonic_ns())
+    print("imported", file=sys.stderr)
 else:
     import json, importlib
     handler = importlib.import_module(module).handler
+    if os.environ.get("PROBE_GC") == "frozen":
+        import gc; gc.freeze()
     sys.addaudithook(hook)  # after the import, which makes no call: no hook on each import
     class Context:
         function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
@@ -84,6 +101,7 @@ else:
     try:
         answer = handler(json.loads(os.environ["PROBE_EVENT"]), Context())
     except FirstAwsCall as reached:
+        print("READY", time.monotonic_ns())
         print("first AWS call:", reached, file=sys.stderr)
     else:
         print("no AWS call; answered", str(answer)[:200], file=sys.stderr)
@@ -92,7 +110,14 @@ else:
 
 @dataclass(frozen=True)
 class Figure:
-    """One command against the baseline: medians (seconds) and the median pairwise ratio."""
+    """One command against the baseline: medians (seconds) and median pairwise ratios.
+
+    ``ratio`` (range ``low``-``high``) is to the moment each process is ready (the baseline's
+    boto3 imported, the handler at its first AWS call), from the moment it was started: what an
+    invocation waits for. ``whole_ratio`` is the whole processes, start to exit: it adds the
+    interpreter's teardown, which a Lambda function, whose process lives on, never pays in a
+    cold start, and which is larger for a bigger heap.
+    """
 
     label: str
     median: float
@@ -100,6 +125,7 @@ class Figure:
     ratio: float
     low: float
     high: float
+    whole_ratio: float
     reached: str
 
 
@@ -218,6 +244,10 @@ def events() -> dict[str, Any]:
         "image_events": image,
         "notifier": {"Records": [outbox]},
         "reconciler": {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}},
+        # What ECS sends the release gate at PRE_SCALE_UP (the documented sample the tests keep).
+        "release_gate": json.loads(
+            (ROOT / "tests" / "events" / "ecs_lifecycle_hook_pre_scale_up.json").read_text()
+        ),
     }
 
 
@@ -276,11 +306,11 @@ def lambda_environment(task_root: Path, function: str) -> dict[str, str]:
 
 
 def task_root(package: Path, *, with_pyc: bool, python: str) -> Path:
-    """A copy of the package as the asset ships it: sources only, unless ``with_pyc``."""
+    """A copy of the package as the code asset ships it (its own bundler), compiled by ``python``."""
+    from ecs_rollback_cdk.constructs.code_asset import bundle_package
+
     root = Path(tempfile.mkdtemp(prefix="ecs-rollback-task-root-"))
-    shutil.copytree(package, root / "ecs_rollback", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    if with_pyc:
-        subprocess.run([python, "-m", "compileall", "-q", str(root)], check=True, capture_output=True)  # noqa: S603
+    bundle_package(package, root, python if with_pyc else None)
     return root
 
 
@@ -293,48 +323,65 @@ class Variant:
     with_pyc: bool
 
 
-def _run(command: Sequence[str], environment: Mapping[str, str]) -> tuple[float, str]:
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class Run:
+    whole: float  # seconds, start to exit
+    ready: float  # seconds, start to the READY stamp
+    reached: str  # the last line on stderr (what the probe reached)
+
+
+def _run(command: Sequence[str], environment: Mapping[str, str]) -> Run:
+    started = time.monotonic_ns()
     result = subprocess.run(command, env=dict(environment), capture_output=True, text=True, check=False)  # noqa: S603
-    elapsed = time.perf_counter() - started
+    ended = time.monotonic_ns()
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)[:120]} exited {result.returncode}: {result.stderr[-2000:]}")
-    return elapsed, (result.stderr.strip().splitlines() or [result.stdout.strip()])[-1]
+    stamps = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("READY ")]
+    if len(stamps) != 1:
+        raise RuntimeError(f"{' '.join(command)[:120]} printed no READY stamp: {result.stderr[-2000:]}")
+    reached = (result.stderr.strip().splitlines() or [""])[-1]
+    return Run((ended - started) / 1e9, (int(stamps[0]) - started) / 1e9, reached)
 
 
 def versus_baseline(
     label: str, command: Sequence[str], environment: Mapping[str, str], runs: int, python: str
 ) -> Figure:
     """``command`` and the baseline in turn (A B A B ...) after one warm-up of each."""
-    baseline_command = [python, "-c", BASELINE]
+    baseline_command = [python, "-c", BASELINE + READY]
     _run(baseline_command, environment)
-    _, reached = _run(command, environment)
+    reached = _run(command, environment).reached
     ours, theirs = [], []
     for _ in range(runs):
-        theirs.append(_run(baseline_command, environment)[0])
-        ours.append(_run(command, environment)[0])
-    ratios = sorted(a / b for a, b in zip(ours, theirs, strict=True))
+        theirs.append(_run(baseline_command, environment))
+        ours.append(_run(command, environment))
+    ratios = sorted(a.ready / b.ready for a, b in zip(ours, theirs, strict=True))
+    whole = [a.whole / b.whole for a, b in zip(ours, theirs, strict=True)]
     return Figure(
         label,
-        statistics.median(ours),
-        statistics.median(theirs),
+        statistics.median(run.ready for run in ours),
+        statistics.median(run.ready for run in theirs),
         statistics.median(ratios),
         ratios[0],
         ratios[-1],
+        statistics.median(whole),
         reached,
     )
 
 
-# What the libraries alone cost, none of the project's code: the floor under any handler.
+# What the libraries alone cost, none of the project's code: the floor under any handler, built
+# up one library at a time (each row adds to the one before it, from "botocore + one client").
+_BOTOCORE_CLIENT = "import botocore.session; botocore.session.get_session().create_client('dynamodb')"
+_PYDANTIC = "from pydantic import BaseModel"
+_LOGGER_METRICS = "from aws_lambda_powertools import Logger, Metrics; Logger(); Metrics()"
+_TRACER = "from aws_lambda_powertools import Tracer; Tracer(patch_modules=('botocore',))"
+_PARSER = "from aws_lambda_powertools.utilities.parser.models import EventBridgeModel"
 REFERENCES = {
     "boto3 + one client": "import boto3; boto3.client('dynamodb')",
-    "botocore + one client": "import botocore.session; botocore.session.get_session().create_client('dynamodb')",
-    "libraries + one client": (
-        "import botocore.session; from pydantic import BaseModel;"
-        " from aws_lambda_powertools import Logger, Metrics, Tracer;"
-        " Logger(); Metrics(); Tracer(patch_modules=('botocore',));"
-        " botocore.session.get_session().create_client('dynamodb')"
-    ),
+    "botocore + one client": _BOTOCORE_CLIENT,
+    "  + pydantic": "; ".join((_BOTOCORE_CLIENT, _PYDANTIC)),
+    "  + Logger, Metrics": "; ".join((_BOTOCORE_CLIENT, _PYDANTIC, _LOGGER_METRICS)),
+    "  + Tracer (X-Ray)": "; ".join((_BOTOCORE_CLIENT, _PYDANTIC, _LOGGER_METRICS, _TRACER)),
+    "  + parser models": "; ".join((_BOTOCORE_CLIENT, _PYDANTIC, _LOGGER_METRICS, _TRACER, _PARSER)),
 }
 
 
@@ -342,13 +389,13 @@ def measure_references(runs: int, python: str) -> list[Figure]:
     """Each reference program in the Lambda environment, against the baseline."""
     environment = lambda_environment(Path(tempfile.gettempdir()), "alarm_events")
     return [
-        versus_baseline(label, [python, "-c", code], environment, runs, python)
+        versus_baseline(label, [python, "-c", code + READY], environment, runs, python)
         for label, code in REFERENCES.items()
     ]
 
 
 def measure(
-    handlers: Sequence[str], variants: Sequence[Variant], runs: int, python: str
+    handlers: Sequence[str], variants: Sequence[Variant], runs: int, python: str, gc: str = "on"
 ) -> dict[tuple[str, str], tuple[Figure, Figure]]:
     """Per (variant, handler): (import only, to the first AWS call), each against the baseline."""
     first_events = events()
@@ -357,10 +404,12 @@ def measure(
         root = task_root(variant.package, with_pyc=variant.with_pyc, python=python)
         try:
             for handler in handlers:
+                if not (variant.package / "handlers" / f"{handler}.py").is_file():
+                    continue  # a --before package from before that function existed
                 environment = lambda_environment(root, handler)
                 environment["PROBE_EVENT"] = json.dumps(first_events[handler])
-                if not variant.with_pyc:
-                    environment["PYTHONDONTWRITEBYTECODE"] = "1"
+                environment["PYTHONDONTWRITEBYTECODE"] = "1"  # the task root is read-only
+                environment["PROBE_GC"] = gc
                 command = [python, "-c", PROBE]
                 imported = versus_baseline(
                     "import", command, {**environment, "PROBE_MODE": "import"}, runs, python
@@ -395,28 +444,44 @@ def table(
     ).stdout.strip()
     width = 24
     lines = [
-        f"Cold start in the Lambda environment (tracing on), Python {version}: whole process, as a ratio to",
+        f"Cold start in the Lambda environment (tracing on), Python {version}, as a ratio to",
         f'`python -c "{BASELINE}"` in the same run (median of {runs} pairwise ratios, A B A B; the range in',
-        "brackets). 'import': the handler module imported; '1st call': its first invocation up to its",
-        "first AWS call (settings, the client it needs, the event parsed). Goal: 1st call <= 1.5x.",
+        "brackets), each process from its start until it is ready (the baseline: boto3 imported).",
+        "'import': the handler module imported; '1st call': its first invocation up to its first AWS",
+        "call (settings, the client it needs, the event parsed); 'whole': the same two processes from",
+        "start to exit (adds the interpreter's teardown, which a cold start in Lambda never waits for).",
+        "Goal: 1st call <= 1.5x.",
         "",
-        "function".ljust(width) + "".join(f"{variant.label:>30s}" for variant in variants),
-        "".ljust(width) + "".join(f"{'import':>10s}{'1st call':>20s}" for _ in variants),
+        "function".ljust(width) + "".join(f"{variant.label:>38s}" for variant in variants),
+        "".ljust(width) + "".join(f"{'import':>10s}{'1st call':>20s}{'whole':>8s}" for _ in variants),
     ]
     for handler in handlers:
         row = handler.ljust(width)
         for variant in variants:
+            if (variant.label, handler) not in results:
+                row += f"{'(no such function)':>38s}"
+                continue
             imported, first = results[(variant.label, handler)]
-            row += f"{imported.ratio:9.2f}x{first.ratio:8.2f}x ({first.low:.2f}-{first.high:.2f})"
+            row += (
+                f"{imported.ratio:9.2f}x{first.ratio:8.2f}x ({first.low:.2f}-{first.high:.2f})"
+                f"{first.whole_ratio:7.2f}x"
+            )
         lines.append(row)
     if references:
-        lines += ["", "the libraries alone, no project code (the floor under every handler):"]
         lines += [
-            f"{ref.label.ljust(width)}{'':10s}{ref.ratio:8.2f}x ({ref.low:.2f}-{ref.high:.2f})"
+            "",
+            "the libraries alone, no project code (each '+' row adds to the row above it; the last is",
+            "the floor under every handler: botocore's client, pydantic, Powertools' Logger, Metrics,",
+            "Tracer with botocore patched, and its EventBridgeModel):",
+        ]
+        lines += [
+            f"{ref.label.ljust(width)}{'':10s}{ref.ratio:8.2f}x ({ref.low:.2f}-{ref.high:.2f}){ref.whole_ratio:7.2f}x"
             for ref in references
         ]
     baseline = statistics.median(first.baseline for _, first in results.values())
-    lines.append(f"(`{BASELINE}` took a median {baseline * 1000:.0f} ms here; first AWS call of each: ")
+    lines.append(
+        f"(`{BASELINE}` was ready after a median {baseline * 1000:.0f} ms here; first AWS call of each: "
+    )
     lines[-1] += (
         ", ".join(sorted({first.reached.split()[-1].split(".")[0] for _, first in results.values()})) + ")"
     )
@@ -431,18 +496,25 @@ def run(
     before: Path | None = None,
     references: bool = True,
     python: str = sys.executable,
+    gc: str = "on",
 ) -> str:
-    """Measure and return the table (what ``python -m benchmarks`` prints)."""
+    """Measure and return the table (what ``python -m benchmarks`` prints).
+
+    ``gc``: ``disabled`` turns the handler's garbage collector off before its imports, ``frozen``
+    freezes what the imports made (``gc.freeze()``) before the first invocation: alternatives
+    measured, not what the functions do (``on``).
+    """
     modes = {"no": [False], "yes": [True], "both": [False, True]}[pyc]
     packages = [("", PACKAGE)] + ([("before, ", before)] if before else [])
     variants = [
-        Variant(f"{prefix}{'with .pyc' if with_pyc else 'as deployed (no .pyc)'}", package, with_pyc)
+        Variant(f"{prefix}{'as deployed (.pyc)' if with_pyc else 'sources only'}", package, with_pyc)
         for prefix, package in packages
         for with_pyc in modes
     ]
-    results = measure(handlers, variants, runs, python)
+    results = measure(handlers, variants, runs, python, gc)
     figures = measure_references(runs, python) if references else []
-    return table(handlers, variants, results, figures, runs, python)
+    measured = table(handlers, variants, results, figures, runs, python)
+    return measured if gc == "on" else f"(the handlers' garbage collector: {gc})\n{measured}"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -457,6 +529,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--before", type=Path, help="another copy of ecs_rollback, measured beside this one")
     parser.add_argument("--no-references", action="store_true", help="skip the libraries-only rows")
     parser.add_argument("--python", default=sys.executable, help="the interpreter to measure")
+    parser.add_argument(
+        "--gc",
+        choices=("on", "disabled", "frozen"),
+        default="on",
+        help="the handlers' garbage collector: as the functions run (on), off before the imports, "
+        "or gc.freeze() after them (alternatives measured)",
+    )
     args = parser.parse_args(argv)
     handlers = [name for name in args.handlers.split(",") if name]
     unknown = set(handlers) - set(HANDLERS)
@@ -470,6 +549,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             before=args.before,
             references=not args.no_references,
             python=args.python,
+            gc=args.gc,
         )
     )
 

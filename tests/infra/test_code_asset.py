@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +118,31 @@ def test_without_an_interpreter_of_the_runtimes_version_the_asset_is_sources_and
     code = Path(assembly.directory, asset["source"]["path"])
     assert (code / "ecs_rollback" / "handlers" / "alarm_events.py").is_file()
     assert list(code.rglob("*.pyc")) == []
+
+
+def test_the_runtimes_python_runs_the_bytecode_without_reading_the_sources(
+    synthesized: Synthesized, tmp_path: Path
+) -> None:
+    # Given a copy of the asset whose domain module's source no longer compiles, and the
+    # interpreter of the runtime's version (the domain imports the standard library only)
+    interpreter = code_asset.find_interpreter(PYTHON_RUNTIME)
+    copy = tmp_path / "task-root"
+    shutil.copytree(code_directory(synthesized), copy)
+    decision = copy / "ecs_rollback" / "domain" / "decision.py"
+    decision.write_text("this is not Python: the source was read\n")
+
+    # When that interpreter imports it from a read-only task root, as Lambda does
+    command = [
+        interpreter or sys.executable,
+        "-c",
+        "import ecs_rollback.domain.decision as d; print(d.decide)",
+    ]
+    environment = {"PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ["PATH"]}
+    answer = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+
+    # Then with bytecode shipped it runs the module's bytecode as is; without, the source is read
+    if interpreter is None:
+        assert answer.returncode != 0 and "SyntaxError" in answer.stderr
+    else:
+        assert answer.returncode == 0, answer.stderr
+        assert "function decide" in answer.stdout
