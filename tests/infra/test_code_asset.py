@@ -146,3 +146,19 @@ def test_the_runtimes_python_runs_the_bytecode_without_reading_the_sources(
     else:
         assert answer.returncode == 0, answer.stderr
         assert "function decide" in answer.stdout
+
+
+def test_a_module_the_runtimes_python_cannot_compile_stops_the_synth_naming_it(tmp_path: Path) -> None:
+    # Given a package with a module that does not compile
+    package = tmp_path / "ecs_rollback"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "broken.py").write_text("def handler(:\n")
+
+    # When the asset's bundler compiles it
+    with pytest.raises(code_asset.CompileError) as refused:
+        code_asset.bundle_package(package, tmp_path / "out", sys.executable)
+
+    # Then the error says what failed, where and why
+    assert "broken.py" in str(refused.value)
+    assert "would not import there either" in str(refused.value)

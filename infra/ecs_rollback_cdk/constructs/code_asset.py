@@ -90,13 +90,24 @@ def bundle_package(package_dir: Path, output_dir: Path, interpreter: str | None)
     target = output_dir / package_dir.name
     shutil.copytree(package_dir, target, ignore=shutil.ignore_patterns(*EXCLUDED))
     if interpreter is not None:
-        subprocess.run(  # noqa: S603 - a fixed argument list, no shell
+        compiled = subprocess.run(  # noqa: S603 - a fixed argument list, no shell
             [interpreter, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(target)],
-            check=True,
+            check=False,
             capture_output=True,
+            text=True,
             timeout=300,
         )
+        if compiled.returncode != 0:
+            raise CompileError(
+                f"{interpreter} could not compile the {package_dir.name} package for the functions' "
+                f"runtime, so the functions would not import there either: "
+                f"{(compiled.stdout + compiled.stderr).strip()[-2000:]}"
+            )
     return target
+
+
+class CompileError(RuntimeError):
+    """The runtime's Python refused the package's sources (synth stops and says which)."""
 
 
 @dataclass(frozen=True)
