@@ -1,7 +1,7 @@
 """The functions' code asset: the ``ecs_rollback`` package, compiled for the runtime's Python.
 
 Lambda's task root is read-only, so a package shipped as sources alone is compiled again on every
-cold start (about a quarter of ``import boto3``, docs/performance.md). The asset therefore ships
+cold start (0.1-0.4x of ``import boto3``, docs/performance.md). The asset therefore ships
 each module's ``.pyc`` beside it, compiled by an interpreter of the runtime's own version with
 ``unchecked-hash`` invalidation: a zip does not keep the sources' modification times, and the
 sources and their bytecode are written together here, so Python may load the bytecode without
@@ -34,7 +34,7 @@ PACKAGE_DIR = Path(ecs_rollback.__file__).resolve().parent
 EXCLUDED = ("__pycache__", "*.pyc", ".mypy_cache")
 NO_BYTECODE_WARNING = (
     "The code asset holds the sources of ecs_rollback without bytecode: no {interpreter} was found "
-    "on PATH to compile it for the {runtime} runtime, so each cold start compiles the package first "
+    "on PATH or in pyenv to compile it for the {runtime} runtime, so each cold start compiles the package first "
     "(docs/performance.md). Install Python {version} and synthesize again to ship it compiled."
 )
 
@@ -45,7 +45,8 @@ def runtime_version(runtime: lambda_.Runtime) -> str:
 
 
 def find_interpreter(runtime: lambda_.Runtime) -> str | None:
-    """An interpreter on PATH of exactly the runtime's version (a pyenv shim of a missing one fails)."""
+    """A Python of exactly the runtime's version: this one, ``python3.X`` on PATH (a pyenv shim of a
+    version not installed fails and is passed over), or one of pyenv's."""
     return _interpreter(runtime_version(runtime))
 
 
