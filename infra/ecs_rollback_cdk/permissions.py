@@ -27,7 +27,9 @@ Resource-level support follows the Service Authorization Reference:
   codedeploy:StopDeployment: ``deploymentgroup:<application>/<group>`` ARNs of the configured
   deployment groups (``codeDeploy``) only; codedeploy:GetDeploymentConfig, which CreateDeployment
   needs for the group's deployment configuration: ``deploymentconfig:*`` (the group's
-  configuration is not named in the stack's configuration);
+  configuration is not named in the stack's configuration); codedeploy:RegisterApplicationRevision,
+  which CreateDeployment needs to register the revision it carries (the AppSpec content) with the
+  application: ``application:<application>`` ARNs of the configured groups' applications;
 - dynamodb: GetItem, BatchGetItem, PutItem, UpdateItem and Query on the table, Query on
   ``table/<name>/index/*``; the Notifier's stream read comes from its event source
   (DescribeStream, GetRecords, GetShardIterator on the stream; ListStreams, which has no
@@ -94,6 +96,9 @@ class Arns:
     def codedeploy_deployment_group(self, application: str, group: str) -> str:
         return f"{self._prefix('codedeploy')}:deploymentgroup:{application}/{group}"
 
+    def codedeploy_application(self, application: str) -> str:
+        return f"{self._prefix('codedeploy')}:application:{application}"
+
     def codedeploy_deployment_configs(self) -> str:
         return f"{self._prefix('codedeploy')}:deploymentconfig:*"
 
@@ -146,10 +151,12 @@ def service_updates(scope: Scope, arns: Arns) -> iam.PolicyStatement:
 def code_deploy_rollbacks(groups: Sequence[CodeDeployGroup], arns: Arns) -> list[iam.PolicyStatement]:
     """A CODE_DEPLOY-controlled service's rollback through its configured deployment group: what
     CodeDeploy is deploying (ListDeployments, GetDeployment), StopDeployment with rollback, or
-    CreateDeployment of the GOOD release (which reads the group's deployment configuration)."""
+    CreateDeployment of the GOOD release (which reads the group's deployment configuration and
+    registers the revision it carries with the group's application)."""
     deployment_groups = sorted(
         {arns.codedeploy_deployment_group(group.application, group.deployment_group) for group in groups}
     )
+    applications = sorted({arns.codedeploy_application(group.application) for group in groups})
     return [
         iam.PolicyStatement(
             sid="RollBackThroughConfiguredCodeDeployGroups",
@@ -165,6 +172,11 @@ def code_deploy_rollbacks(groups: Sequence[CodeDeployGroup], arns: Arns) -> list
             sid="ReadCodeDeployDeploymentConfigs",
             actions=["codedeploy:GetDeploymentConfig"],
             resources=[arns.codedeploy_deployment_configs()],
+        ),
+        iam.PolicyStatement(
+            sid="RegisterRollbackRevisionsWithConfiguredApplications",
+            actions=["codedeploy:RegisterApplicationRevision"],
+            resources=applications,
         ),
     ]
 

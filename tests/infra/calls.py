@@ -142,8 +142,13 @@ TRANSACT_ITEMS = {
 IMPLIED = {
     "ecs:RegisterTaskDefinition": ("ecs:TagResource", "iam:PassRole"),
     "scheduler:CreateSchedule": ("iam:PassRole",),
-    # CodeDeploy reads the deployment group's deployment configuration to create a deployment.
-    "codedeploy:CreateDeployment": ("codedeploy:GetDeploymentConfig",),
+    # CodeDeploy reads the deployment group's deployment configuration to create a deployment, and
+    # registers the revision the deployment carries with the application (the permission AWS's
+    # own ECS deploy action lists for CreateDeployment with AppSpecContent).
+    "codedeploy:CreateDeployment": (
+        "codedeploy:GetDeploymentConfig",
+        "codedeploy:RegisterApplicationRevision",
+    ),
 }
 INDEX_QUERY = "dynamodb:Query@index"  # a Query with IndexName: granted on table/<name>/index/*
 

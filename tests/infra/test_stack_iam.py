@@ -456,6 +456,9 @@ CODE_DEPLOY_ACTIONS = {
     "codedeploy:ListDeployments",
     "codedeploy:StopDeployment",
 }
+# What IAM authorizes besides CreateDeployment itself: the group's deployment configuration, read,
+# and the revision the deployment carries, registered with the application.
+CREATE_DEPLOYMENT_NEEDS = {"codedeploy:GetDeploymentConfig", "codedeploy:RegisterApplicationRevision"}
 
 
 @pytest.fixture(scope="module")
@@ -484,13 +487,16 @@ def test_the_functions_that_roll_back_go_through_the_configured_deployment_group
         assert codedeploy == set()
         assert set(granted) == EXPECTED_ACTIONS[name]
         return
-    assert set(granted) == EXPECTED_ACTIONS[name] | CODE_DEPLOY_ACTIONS | {"codedeploy:GetDeploymentConfig"}
+    assert set(granted) == EXPECTED_ACTIONS[name] | CODE_DEPLOY_ACTIONS | CREATE_DEPLOYMENT_NEEDS
     group = _statement(codedeploy_template, name, "RollBackThroughConfiguredCodeDeployGroups")
     assert set(group["Action"]) == CODE_DEPLOY_ACTIONS
     assert group["Resource"] == _arn("codedeploy", ":deploymentgroup:AppECS-prod-web/DgpECS-prod-web")
     configs = _statement(codedeploy_template, name, "ReadCodeDeployDeploymentConfigs")
     assert configs["Action"] == "codedeploy:GetDeploymentConfig"
     assert configs["Resource"] == _arn("codedeploy", ":deploymentconfig:*")
+    revisions = _statement(codedeploy_template, name, "RegisterRollbackRevisionsWithConfiguredApplications")
+    assert revisions["Action"] == "codedeploy:RegisterApplicationRevision"
+    assert revisions["Resource"] == _arn("codedeploy", ":application:AppECS-prod-web")
 
 
 def test_a_codedeploy_stack_stays_least_privilege(codedeploy_template: dict[str, Any]) -> None:
