@@ -93,8 +93,8 @@ class EcsAutoRollback(Construct):
             )
         if code is None:
             asset = code_asset(PYTHON_RUNTIME)
-            if (no_bytecode := asset.warning(PYTHON_RUNTIME)) is not None:
-                Annotations.of(self).add_warning_v2("ecs-rollback:no-bytecode", no_bytecode)
+            if asset.warning is not None:
+                Annotations.of(self).add_warning_v2("ecs-rollback:no-bytecode", asset.warning)
             code = asset.code
         monitoring = Monitoring(self.topic)
         self.dead_letter_queues = monitoring.dead_letter_queues

@@ -42,6 +42,20 @@ class Synthesized:
     def artifact(self) -> str:
         return str(self.stack.artifact_id)
 
+    @property
+    def zip_assets(self) -> list[Path]:
+        return zip_assets(self.outdir, self.artifact)
+
+
+def zip_assets(outdir: Path, artifact: str) -> list[Path]:
+    """The staged directories of a stack's zip file assets (its Lambda code), from its asset manifest."""
+    manifest = json.loads((outdir / f"{artifact}.assets.json").read_text())
+    return [
+        outdir / asset["source"]["path"]
+        for asset in manifest["files"].values()
+        if asset["source"].get("packaging") == "zip"
+    ]
+
 
 _CACHE: dict[str, Synthesized] = {}
 

@@ -13,7 +13,7 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Annotations, Match
-from cdk_testkit import Synthesized, example_context
+from cdk_testkit import Synthesized, example_context, zip_assets
 
 from ecs_rollback_cdk.config import RollbackConfig
 from ecs_rollback_cdk.construct import EcsAutoRollback
@@ -25,12 +25,7 @@ UNCHECKED_HASH = 0b01
 
 
 def code_directory(synthesized: Synthesized) -> Path:
-    manifest = json.loads((synthesized.outdir / f"{synthesized.artifact}.assets.json").read_text())
-    (directory,) = [
-        synthesized.outdir / asset["source"]["path"]
-        for asset in manifest["files"].values()
-        if asset["source"].get("packaging") == "zip"
-    ]
+    (directory,) = synthesized.zip_assets
     return directory
 
 
@@ -87,8 +82,8 @@ def test_the_asset_hash_is_the_sources_and_the_bytecodes_version_not_the_machine
     # Then the same sources and mode hash alike; the two modes differ; sources-only warns
     hashes = [bind_hash(asset.code) for asset in [*compiled, sources_only]]
     assert hashes[0] == hashes[1] != hashes[2]
-    assert compiled[0].warning(PYTHON_RUNTIME) is None
-    assert "python3.13" in (sources_only.warning(PYTHON_RUNTIME) or "")
+    assert compiled[0].warning is None
+    assert "python3.13" in (sources_only.warning or "")
 
 
 def bind_hash(code: lambda_.Code) -> str:
@@ -113,9 +108,7 @@ def test_without_an_interpreter_of_the_runtimes_version_the_asset_is_sources_and
 
     # Then its asset holds the sources only, and the synth says how to ship bytecode
     Annotations.from_stack(stack).has_warning("*", Match.string_like_regexp("Install Python 3.13"))
-    manifest = json.loads(Path(assembly.directory, "NoBytecode.assets.json").read_text())
-    (asset,) = [a for a in manifest["files"].values() if a["source"].get("packaging") == "zip"]
-    code = Path(assembly.directory, asset["source"]["path"])
+    (code,) = zip_assets(Path(assembly.directory), "NoBytecode")
     assert (code / "ecs_rollback" / "handlers" / "alarm_events.py").is_file()
     assert list(code.rglob("*.pyc")) == []
 

@@ -560,12 +560,7 @@ def test_the_stack_holds_the_eight_functions(template: dict[str, Any]) -> None:
 
 def test_the_code_asset_is_the_ecs_rollback_package_only(synthesized: Synthesized) -> None:
     # Given the file assets of the synthesized stack
-    manifest = json.loads((synthesized.outdir / f"{synthesized.artifact}.assets.json").read_text())
-    directories = [
-        synthesized.outdir / asset["source"]["path"]
-        for asset in manifest["files"].values()
-        if asset["source"].get("packaging") == "zip"
-    ]
+    directories = synthesized.zip_assets
 
     # Then one zip holds the ecs_rollback package and nothing else (its bytecode: test_code_asset.py)
     assert len(directories) == 1

@@ -116,14 +116,16 @@ class CodeAsset:
     """The asset, and whether it carries bytecode (the construct warns when it does not)."""
 
     code: lambda_.Code
+    runtime: lambda_.Runtime
     interpreter: str | None
 
-    def warning(self, runtime: lambda_.Runtime) -> str | None:
+    @property
+    def warning(self) -> str | None:
         if self.interpreter is not None:
             return None
-        version = runtime_version(runtime)
+        version = runtime_version(self.runtime)
         return NO_BYTECODE_WARNING.format(
-            interpreter=f"python{version}", runtime=runtime.name, version=version
+            interpreter=f"python{version}", runtime=self.runtime.name, version=version
         )
 
 
@@ -150,4 +152,4 @@ def code_asset(
             output_type=BundlingOutput.NOT_ARCHIVED,
         ),
     )
-    return CodeAsset(code, chosen)
+    return CodeAsset(code, runtime, chosen)
